@@ -1,0 +1,63 @@
+"""The Django admin is for our own staff and for company staff. It must never show one tenant's rows to
+another: every ModelAdmin of tenant data derives from `TenantScopedAdmin`."""
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import Http404
+
+from attune_qbo.tenants.models import Role
+from attune_qbo.tenants.selectors import company_ids_for
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """Non-superusers see only the companies where they are staff or admin; another company's object is a
+    404 (never a redirect that confirms it exists).
+
+    `read_only` admins (money and history: invoices, payments, audit) are views for everyone: changes go
+    through the services, which validate them and emit the signals the integration listens to.
+    """
+
+    company_lookup = "company"
+    read_only = True
+
+    def _scoped_company_ids(self, request) -> list[int]:
+        return company_ids_for(user=request.user, minimum_role=Role.STAFF)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{f"{self.company_lookup}__in": self._scoped_company_ids(request)})
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_staff and (
+            request.user.is_superuser or bool(self._scoped_company_ids(request))
+        )
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request) -> bool:
+        return not self.read_only and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return not self.read_only and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not self.read_only and request.user.is_superuser
+
+    def _ensure_visible(self, request, object_id) -> None:
+        if object_id is not None and not self.get_queryset(request).filter(pk=object_id).exists():
+            raise Http404("Not found.")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self._ensure_visible(request, object_id)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._ensure_visible(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._ensure_visible(request, object_id)
+        return super().delete_view(request, object_id, extra_context)

@@ -1,0 +1,56 @@
+"""The one DRF exception handler: every API error is JSON `{"code", "message"}` (+ `errors` for fields)."""
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from attune_qbo.core.exceptions import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            message = _first_message(value)
+            return message if field == "non_field_errors" else f"{field}: {message}"
+        return "Invalid input."
+    if isinstance(detail, list):
+        return _first_message(detail[0]) if detail else "Invalid input."
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        body = {"code": exc.code, "message": exc.message}
+        if exc.extra:
+            body["extra"] = exc.extra
+        return Response(body, status=exc.status_code)
+
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {
+            "code": "invalid",
+            "message": _first_message(exc.detail),
+            "errors": exc.detail,
+        }
+    else:
+        detail = getattr(exc, "detail", "")
+        code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+        response.data = {"code": code, "message": str(detail)}
+    if response.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
+        logger.error("api.error status=%s code=%s", response.status_code, response.data.get("code"))
+    return response

@@ -1,0 +1,23 @@
+"""Tests: fast hashing, in-memory mail, tasks run inline, dev secrets allowed."""
+from config import keys
+
+from .base import *  # noqa: F403
+from .base import Q_CLUSTER
+
+DEBUG = False
+SECRETS_ALLOW_DEV_DEFAULTS = True
+SECRET_KEY = keys.django_secret_key(allow_dev_default=True)
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"null": {"class": "logging.NullHandler"}},
+    "root": {"handlers": ["null"], "level": "DEBUG"},
+}
+QUICKBOOKS_ENVIRONMENT = "simulator"

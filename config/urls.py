@@ -1,0 +1,29 @@
+from django.apps import apps
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from attune_qbo.tenants.views import company_switch
+
+api_v1 = [
+    path("", include("attune_qbo.billing.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="billing:invoice-list", permanent=False)),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("company/switch/", company_switch, name="company-switch"),
+    path("", include("attune_qbo.billing.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+]
+
+if settings.QUICKBOOKS_ENVIRONMENT == "simulator" and apps.is_installed("integrations.simulator"):
+    # The offline QuickBooks. Never mounted in sandbox or production (and not installed in production).
+    urlpatterns.append(path("simulator/", include("integrations.simulator.urls")))
