@@ -3,6 +3,7 @@
 A `.env` file at the repository root is read when present (never committed; see `.env.example`).
 Real environment variables win over the file.
 """
+
 from pathlib import Path
 
 import environ

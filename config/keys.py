@@ -6,6 +6,7 @@ never at import time in application code. Local and test settings set `SECRETS_A
 which lets the well-known development values below stand in; production settings do not, so a missing
 secret there is an error (reported by the system check `attune.E001` at start-up).
 """
+
 from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured

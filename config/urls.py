@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from attune_qbo.core.views import settings_index
 from attune_qbo.tenants.views import company_switch
 
 api_v1 = [
@@ -19,6 +20,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("company/switch/", company_switch, name="company-switch"),
+    path("settings/", settings_index, name="settings"),
     path("", include("attune_qbo.billing.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -5,6 +5,7 @@
 - Tax is computed per tax rate on the sum of that rate's line amounts and rounded once per rate, which
   keeps 100 lines of 0.005 tax from drifting by a dollar the way per-line rounding would.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -46,7 +47,8 @@ def compute_totals(lines: Iterable[TaxableAmount]) -> Totals:
             base_by_rate[line.tax_rate_id] = base_by_rate.get(line.tax_rate_id, ZERO) + line.amount
             percent_by_rate[line.tax_rate_id] = line.tax_percent
     tax_by_rate = {
-        rate_id: round_cents(base * percent_by_rate[rate_id] / HUNDRED) for rate_id, base in base_by_rate.items()
+        rate_id: round_cents(base * percent_by_rate[rate_id] / HUNDRED)
+        for rate_id, base in base_by_rate.items()
     }
     tax_total = sum(tax_by_rate.values(), ZERO)
     subtotal = round_cents(subtotal)

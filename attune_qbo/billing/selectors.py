@@ -1,4 +1,5 @@
 """Reads of invoicing data. Every one takes the company and returns only its rows."""
+
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet

@@ -6,6 +6,7 @@ on rollback), with ids only: receivers re-read what they need.
     invoice_voided(sender=Invoice, invoice_id, company_id)
     payment_recorded(sender=Payment, payment_id, invoice_id, company_id)
 """
+
 from django.dispatch import Signal
 
 invoice_finalized = Signal()

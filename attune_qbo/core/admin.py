@@ -1,5 +1,6 @@
 """The Django admin is for our own staff and for company staff. It must never show one tenant's rows to
 another: every ModelAdmin of tenant data derives from `TenantScopedAdmin`."""
+
 from __future__ import annotations
 
 from django.contrib import admin
@@ -30,8 +31,10 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return queryset.filter(**{f"{self.company_lookup}__in": self._scoped_company_ids(request)})
 
     def has_module_permission(self, request) -> bool:
-        return request.user.is_active and request.user.is_staff and (
-            request.user.is_superuser or bool(self._scoped_company_ids(request))
+        return (
+            request.user.is_active
+            and request.user.is_staff
+            and (request.user.is_superuser or bool(self._scoped_company_ids(request)))
         )
 
     def has_view_permission(self, request, obj=None) -> bool:

@@ -1,4 +1,5 @@
 """The one DRF exception handler: every API error is JSON `{"code", "message"}` (+ `errors` for fields)."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Domain errors. Services raise these; one DRF handler and the page views turn them into responses."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Money arithmetic: Decimal only, rounded half-up to cents at the points the product defines."""
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal

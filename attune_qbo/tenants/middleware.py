@@ -3,6 +3,7 @@
 API requests authenticated by token are resolved inside DRF (`permissions.resolve_api_membership`),
 because token authentication happens after middleware.
 """
+
 from django.utils.functional import SimpleLazyObject
 
 from attune_qbo.tenants.selectors import SESSION_COMPANY_KEY, membership_for

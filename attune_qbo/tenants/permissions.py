@@ -5,6 +5,7 @@ Roles nest (admin ⊃ staff ⊃ member):
 - staff: also finalizes invoices, records payments, sees and retries QuickBooks syncs.
 - admin: also voids invoices, manages tax rates, connects/disconnects QuickBooks and edits mappings.
 """
+
 from __future__ import annotations
 
 from rest_framework.permissions import BasePermission

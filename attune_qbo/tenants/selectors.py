@@ -1,4 +1,5 @@
 """Reads about tenancy. The current company is always one the user is a member of."""
+
 from __future__ import annotations
 
 from attune_qbo.tenants.models import Company, Membership

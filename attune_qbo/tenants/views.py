@@ -1,4 +1,5 @@
 """Page helpers shared by every tenant-scoped page, and the company switcher."""
+
 from __future__ import annotations
 
 from functools import wraps

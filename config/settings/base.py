@@ -1,5 +1,6 @@
 """Settings shared by every environment. All values come from the environment through `config.env.env`;
 secrets only through `config.keys`."""
+
 from config.env import BASE_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)

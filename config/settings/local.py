@@ -1,4 +1,5 @@
 """Local development: DEBUG on, dev secrets allowed, the QuickBooks simulator by default."""
+
 from config import keys
 from config.env import env
 

@@ -1,4 +1,5 @@
 """Production: no secret has a default; HTTPS-only cookies; the simulator is not installed."""
+
 from config import keys
 from config.env import env
 

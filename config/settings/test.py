@@ -1,4 +1,5 @@
 """Tests: fast hashing, in-memory mail, tasks run inline, dev secrets allowed."""
+
 from config import keys
 
 from .base import *  # noqa: F403
@@ -19,5 +20,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"null": {"class": "logging.NullHandler"}},
     "root": {"handlers": ["null"], "level": "DEBUG"},
+    "loggers": {name: {"level": "WARNING"} for name in ("factory", "faker", "django", "urllib3", "django_q")},
 }
 QUICKBOOKS_ENVIRONMENT = "simulator"

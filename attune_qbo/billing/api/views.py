@@ -1,0 +1,138 @@
+"""Billing API: thin views over the same services the pages use."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from attune_qbo.billing import selectors, services
+from attune_qbo.billing.api.serializers import (
+    ClientSerializer,
+    InvoiceSerializer,
+    PaymentSerializer,
+    ProductSerializer,
+    TaxRateSerializer,
+)
+from attune_qbo.core.api_mixins import CompanyScopedAPIMixin
+from attune_qbo.tenants.permissions import IsCompanyAdmin, IsCompanyMember, IsCompanyStaff
+
+
+class InvoiceViewSet(
+    CompanyScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Invoices of the caller's company. Filter with `?status=` and `?search=` (number or client)."""
+
+    serializer_class = InvoiceSerializer
+
+    def get_queryset(self):
+        invoices = selectors.invoice_list(
+            company=self.company,
+            status=self.request.query_params.get("status"),
+            search=self.request.query_params.get("search"),
+        )
+        return invoices.prefetch_related("lines", "payments")
+
+    def get_permissions(self):
+        if self.action == "finalize" or self.action == "record_payment":
+            return [IsCompanyStaff()]
+        if self.action == "void":
+            return [IsCompanyAdmin()]
+        return [IsCompanyMember()]
+
+    def _respond(self, invoice, status_code=status.HTTP_200_OK):
+        invoice = self.get_queryset().get(pk=invoice.pk)
+        return Response(self.get_serializer(invoice).data, status=status_code)
+
+    def create(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invoice = services.invoice_create(
+            company=self.company,
+            user=request.user,
+            lines=serializer.line_data() or [],
+            **serializer.invoice_fields(),
+        )
+        return self._respond(invoice, status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None, partial=False):
+        invoice = self.get_object()
+        serializer = self.get_serializer(invoice, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        invoice = services.invoice_update(
+            invoice=invoice, user=request.user, lines=serializer.line_data(), **serializer.invoice_fields()
+        )
+        return self._respond(invoice)
+
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk, partial=True)
+
+    @extend_schema(request=None, responses=InvoiceSerializer)
+    @action(detail=True, methods=["post"])
+    def finalize(self, request, pk=None):
+        return self._respond(services.invoice_finalize(invoice=self.get_object(), user=request.user))
+
+    @extend_schema(request=None, responses=InvoiceSerializer)
+    @action(detail=True, methods=["post"])
+    def void(self, request, pk=None):
+        return self._respond(services.invoice_void(invoice=self.get_object(), user=request.user))
+
+    @extend_schema(request=PaymentSerializer, responses=InvoiceSerializer)
+    @action(detail=True, methods=["post"], url_path="payments")
+    def record_payment(self, request, pk=None):
+        invoice = self.get_object()
+        serializer = PaymentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.payment_record(invoice=invoice, user=request.user, **serializer.validated_data)
+        return self._respond(invoice, status.HTTP_201_CREATED)
+
+
+class _SavedByServiceViewSet(
+    CompanyScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Create/update through a `<entity>_save(company=..., <entity>=..., **fields)` service."""
+
+    save_service = None
+    instance_kwarg = ""
+
+    def perform_create(self, serializer):
+        serializer.instance = type(self).save_service(company=self.company, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = type(self).save_service(
+            company=self.company, **{self.instance_kwarg: serializer.instance}, **serializer.validated_data
+        )
+
+
+class ClientViewSet(_SavedByServiceViewSet):
+    serializer_class = ClientSerializer
+    save_service = services.client_save
+    instance_kwarg = "client"
+
+    def get_queryset(self):
+        return selectors.client_list(company=self.company, search=self.request.query_params.get("search"))
+
+
+class ProductViewSet(_SavedByServiceViewSet):
+    serializer_class = ProductSerializer
+    save_service = services.product_save
+    instance_kwarg = "product"
+
+    def get_queryset(self):
+        return selectors.product_list(company=self.company)
+
+
+class TaxRateViewSet(CompanyScopedAPIMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = TaxRateSerializer
+
+    def get_queryset(self):
+        return selectors.tax_rate_list(company=self.company)
