@@ -11,6 +11,7 @@ from attune_qbo.tenants.views import company_switch
 
 api_v1 = [
     path("", include("attune_qbo.billing.api.urls")),
+    path("integrations/quickbooks/", include("integrations.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -21,6 +22,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("company/switch/", company_switch, name="company-switch"),
     path("settings/", settings_index, name="settings"),
+    path("settings/integrations/", include("integrations.urls")),
     path("", include("attune_qbo.billing.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -156,3 +156,23 @@ DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")
 QUICKBOOKS_ENVIRONMENT = env.str("QUICKBOOKS_ENVIRONMENT", default="production")
 # Where the simulator is served (the app calls its own port, so runserver must serve concurrently).
 QUICKBOOKS_SIMULATOR_BASE_URL = env.str("QUICKBOOKS_SIMULATOR_BASE_URL", default="http://127.0.0.1:8000")
+# Endpoint overrides: any standards-compliant OAuth 2.0 server can stand in for Intuit's.
+QUICKBOOKS_AUTHORIZATION_ENDPOINT = env.str("QUICKBOOKS_AUTHORIZATION_ENDPOINT", default="")
+QUICKBOOKS_TOKEN_ENDPOINT = env.str("QUICKBOOKS_TOKEN_ENDPOINT", default="")
+QUICKBOOKS_REVOCATION_ENDPOINT = env.str("QUICKBOOKS_REVOCATION_ENDPOINT", default="")
+QUICKBOOKS_API_BASE_URL = env.str("QUICKBOOKS_API_BASE_URL", default="")
+QUICKBOOKS_REDIRECT_URI = env.str(
+    "QUICKBOOKS_REDIRECT_URI", default="http://127.0.0.1:8000/api/v1/integrations/quickbooks/callback"
+)
+# The redirect URIs registered with Intuit for this deployment; QUICKBOOKS_REDIRECT_URI must be one of them.
+QUICKBOOKS_REDIRECT_URI_ALLOWLIST = env.list(
+    "QUICKBOOKS_REDIRECT_URI_ALLOWLIST", default=[QUICKBOOKS_REDIRECT_URI]
+)
+QUICKBOOKS_SCOPES = env.list("QUICKBOOKS_SCOPES", default=["com.intuit.quickbooks.accounting"])
+# Intuit does not advertise PKCE (QBO-REFERENCE §0 #10); turn it off for an environment that rejects it.
+QUICKBOOKS_USE_PKCE = env.bool("QUICKBOOKS_USE_PKCE", default=True)
+QUICKBOOKS_HTTP_TIMEOUT = env.float("QUICKBOOKS_HTTP_TIMEOUT", default=30.0)
+QUICKBOOKS_STATE_TTL_SECONDS = env.int("QUICKBOOKS_STATE_TTL_SECONDS", default=600)
+# The refresh sweep runs every 45 minutes over connections whose access token expires within 50.
+QUICKBOOKS_REFRESH_SWEEP_MINUTES = env.int("QUICKBOOKS_REFRESH_SWEEP_MINUTES", default=45)
+QUICKBOOKS_REFRESH_WINDOW_MINUTES = env.int("QUICKBOOKS_REFRESH_WINDOW_MINUTES", default=50)

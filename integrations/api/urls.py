@@ -1,0 +1,12 @@
+from django.urls import path
+
+from integrations.api import views
+from integrations.views import quickbooks_callback
+
+urlpatterns = [
+    path("connect", views.ConnectView.as_view(), name="api-quickbooks-connect"),
+    # Intuit redirects the browser here: a plain Django view (no API token on that request).
+    path("callback", quickbooks_callback, name="api-quickbooks-callback"),
+    path("disconnect", views.DisconnectView.as_view(), name="api-quickbooks-disconnect"),
+    path("status", views.StatusView.as_view(), name="api-quickbooks-status"),
+]

@@ -1,0 +1,59 @@
+"""QuickBooks endpoints under /api/v1/integrations/quickbooks/ (the product spec's paths)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from attune_qbo.core.api_mixins import CompanyScopedAPIMixin
+from attune_qbo.tenants.permissions import IsCompanyAdmin, IsCompanyStaff
+from integrations.api.serializers import (
+    AuthorizeUrlSerializer,
+    ConnectionStatusSerializer,
+    DisconnectSerializer,
+)
+from integrations.services import connections
+
+
+def browser_session_key(request) -> str | None:
+    """The session key when the caller is a browser signed in with a session (not an API token)."""
+    if not isinstance(request.successful_authenticator, SessionAuthentication):
+        return None
+    if not request.session.session_key:
+        request.session.save()
+    return request.session.session_key
+
+
+class ConnectView(CompanyScopedAPIMixin, APIView):
+    permission_classes = [IsCompanyAdmin]
+
+    @extend_schema(request=None, responses=AuthorizeUrlSerializer, summary="Start connecting QuickBooks")
+    def post(self, request):
+        """Returns Intuit's authorize URL; open it in a browser. The state is single-use and lasts 10 minutes."""
+        url = connections.connection_start(
+            company=self.company, user=request.user, session_key=browser_session_key(request)
+        )
+        return Response({"authorize_url": url})
+
+
+class DisconnectView(CompanyScopedAPIMixin, APIView):
+    permission_classes = [IsCompanyAdmin]
+
+    @extend_schema(request=None, responses=DisconnectSerializer, summary="Disconnect QuickBooks")
+    def post(self, request):
+        """Revokes access at Intuit (best effort) and clears the stored tokens. Sync history stays."""
+        result = connections.connection_disconnect(company=self.company, user=request.user)
+        return Response({"status": result.connection.status, "warning": result.warning})
+
+
+class StatusView(CompanyScopedAPIMixin, APIView):
+    permission_classes = [IsCompanyStaff]
+
+    @extend_schema(responses=ConnectionStatusSerializer, summary="Connection health and last sync")
+    def get(self, request):
+        report = connections.connection_status(company=self.company)
+        return Response(ConnectionStatusSerializer(asdict(report)).data)

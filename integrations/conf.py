@@ -1,0 +1,62 @@
+"""The QuickBooks settings, read in one place, lazily (so tests can override them).
+
+Secrets come from `config.keys`; everything else from Django settings (which come from the environment).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from config import keys
+from integrations.quickbooks.constants import ENDPOINTS, Endpoints, Environment, simulator_endpoints
+
+
+@dataclass(frozen=True)
+class QuickBooksConfig:
+    environment: str
+    endpoints: Endpoints
+    redirect_uri: str
+    allowed_redirect_uris: tuple[str, ...]
+    scopes: tuple[str, ...]
+    use_pkce: bool
+    http_timeout: float
+    state_ttl_seconds: int
+    refresh_window_minutes: int
+    refresh_sweep_minutes: int
+
+    @property
+    def client_id(self) -> str:
+        return keys.quickbooks_client_id()
+
+    @property
+    def client_secret(self) -> str:
+        return keys.quickbooks_client_secret()
+
+
+def quickbooks_config() -> QuickBooksConfig:
+    environment = settings.QUICKBOOKS_ENVIRONMENT
+    if environment == Environment.SIMULATOR:
+        defaults = simulator_endpoints(settings.QUICKBOOKS_SIMULATOR_BASE_URL)
+    else:
+        defaults = ENDPOINTS.get(environment, ENDPOINTS[Environment.PRODUCTION])
+    endpoints = Endpoints(
+        authorization=settings.QUICKBOOKS_AUTHORIZATION_ENDPOINT or defaults.authorization,
+        token=settings.QUICKBOOKS_TOKEN_ENDPOINT or defaults.token,
+        revocation=settings.QUICKBOOKS_REVOCATION_ENDPOINT or defaults.revocation,
+        api_base=(settings.QUICKBOOKS_API_BASE_URL or defaults.api_base).rstrip("/"),
+    )
+    redirect_uri = settings.QUICKBOOKS_REDIRECT_URI
+    return QuickBooksConfig(
+        environment=environment,
+        endpoints=endpoints,
+        redirect_uri=redirect_uri,
+        allowed_redirect_uris=tuple(settings.QUICKBOOKS_REDIRECT_URI_ALLOWLIST or [redirect_uri]),
+        scopes=tuple(settings.QUICKBOOKS_SCOPES),
+        use_pkce=settings.QUICKBOOKS_USE_PKCE,
+        http_timeout=float(settings.QUICKBOOKS_HTTP_TIMEOUT),
+        state_ttl_seconds=int(settings.QUICKBOOKS_STATE_TTL_SECONDS),
+        refresh_window_minutes=int(settings.QUICKBOOKS_REFRESH_WINDOW_MINUTES),
+        refresh_sweep_minutes=int(settings.QUICKBOOKS_REFRESH_SWEEP_MINUTES),
+    )

@@ -1,0 +1,607 @@
+"""Connecting a Company to QuickBooks Online, keeping the connection alive, and disconnecting it.
+
+Only `connection_refresh` talks to the token endpoint after connecting. It is single-flight across
+processes: it locks the connection row, re-checks whether a refresh is still needed once it holds the lock,
+and saves the new access *and* refresh token in the same transaction (QBO-REFERENCE §1.5, §9).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from attune_qbo.audit.models import AuditLog
+from attune_qbo.audit.services import audit_record
+from attune_qbo.tenants.models import Membership, Role
+from attune_qbo.tenants.permissions import is_company_admin
+from integrations.conf import QuickBooksConfig, quickbooks_config
+from integrations.exceptions import (
+    CallbackIncomplete,
+    ConfigurationError,
+    ConnectFailed,
+    ConnectionCancelled,
+    InvalidClient,
+    InvalidGrant,
+    InvalidState,
+    NotCompanyAdmin,
+    NotConnected,
+    QuickBooksError,
+    RealmAlreadyConnected,
+    ReconnectRequired,
+    RefreshDeferred,
+    TokenEndpointError,
+    Unavailable,
+)
+from integrations.models import ConnectionStatus, OAuthState, QuickBooksConnection
+from integrations.quickbooks import oauth
+from integrations.quickbooks.constants import OAUTH_ACCESS_DENIED
+from integrations.quickbooks.types import TokenSet
+
+logger = logging.getLogger("qbo.connection")
+
+
+def hash_session_key(session_key: str | None) -> str:
+    return hashlib.sha256(session_key.encode()).hexdigest() if session_key else ""
+
+
+# --- connect ----------------------------------------------------------------------------------------------
+
+
+def connection_start(*, company, user, session_key: str | None = None) -> str:
+    """Begin the connect flow; returns Intuit's authorize URL.
+
+    The state (single-use, 10 minutes) is stored with the PKCE verifier, the user and the company. Pass the
+    browser's `session_key` when the flow starts from a browser session: the callback must then come back
+    in that session. https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/oauth-2.0
+    """
+    if not is_company_admin(user, company):
+        raise NotCompanyAdmin()
+    config = quickbooks_config()
+    if config.redirect_uri not in config.allowed_redirect_uris:
+        raise ConfigurationError("The QuickBooks redirect URI is not in this deployment's allowlist.")
+    request = oauth.authorization_request(config, redirect_uri=config.redirect_uri)
+    OAuthState.objects.create(
+        state=request.state,
+        company=company,
+        user=user,
+        code_verifier_cipher=request.code_verifier,
+        redirect_uri=config.redirect_uri,
+        environment=config.environment,
+        session_key_hash=hash_session_key(session_key),
+        expires_at=timezone.now() + dt.timedelta(seconds=config.state_ttl_seconds),
+    )
+    logger.info("qbo.connection.start company=%s user=%s", company.pk, user.pk)
+    return request.url
+
+
+def _consume_state(*, state: str, session_key: str | None) -> OAuthState:
+    """Validate and use up the state in one step: present, known, unexpired, unused, same session."""
+    if not state:
+        raise InvalidState("missing")
+    now = timezone.now()
+    with transaction.atomic():
+        record = (
+            OAuthState.objects.select_for_update()
+            .select_related("company", "user")
+            .filter(state=state)
+            .first()
+        )
+        if record is None:
+            raise InvalidState("unknown")
+        if record.used_at is not None:
+            raise InvalidState("reused")
+        if record.expires_at <= now:
+            raise InvalidState("expired")
+        if record.session_key_hash and record.session_key_hash != hash_session_key(session_key):
+            raise InvalidState("other-session")
+        record.used_at = now
+        record.save(update_fields=["used_at"])
+    return record
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    connection: QuickBooksConnection
+    reconnected: bool
+
+
+def connection_complete(
+    *,
+    state: str,
+    session_key: str | None,
+    code: str | None = None,
+    realm_id: str | None = None,
+    error: str | None = None,
+) -> ConnectResult:
+    """Finish the connect flow from Intuit's redirect: check the state, exchange the code, store the tokens.
+
+    Nothing is stored unless the exchange succeeds. Reconnecting the same realm replaces the token ciphers;
+    a realm already connected to another Company is refused (and the new grant revoked).
+    """
+    record = _consume_state(state=state, session_key=session_key)
+    company, user = record.company, record.user
+    if error:
+        if error == OAUTH_ACCESS_DENIED:
+            audit_record(
+                action="quickbooks.connect",
+                company=company,
+                actor=user,
+                outcome=AuditLog.Outcome.WARNING,
+                message="Cancelled at QuickBooks.",
+            )
+            raise ConnectionCancelled("QuickBooks connection cancelled. Nothing was changed.")
+        raise ConnectFailed(
+            f"QuickBooks did not connect ({error[:60]}). Nothing was changed; please try again."
+        )
+    if not code or not realm_id:
+        missing = " and ".join(name for name, value in (("code", code), ("realmId", realm_id)) if not value)
+        raise CallbackIncomplete(
+            f"QuickBooks' answer is missing its {missing}. Nothing was stored; please try again."
+        )
+
+    config = quickbooks_config()
+    verifier = record.code_verifier_cipher.reveal() if record.code_verifier_cipher else None
+    try:
+        tokens = oauth.exchange_code(
+            config, code=code, redirect_uri=record.redirect_uri, code_verifier=verifier
+        )
+    except QuickBooksError as exc:
+        audit_record(
+            action="quickbooks.connect",
+            company=company,
+            actor=user,
+            outcome=AuditLog.Outcome.FAILURE,
+            message=str(exc),
+            details={"realm_id": realm_id, "intuit_tid": exc.intuit_tid},
+        )
+        raise ConnectFailed(_exchange_failure_message(exc)) from None
+
+    try:
+        result = _store_new_connection(
+            company=company, user=user, realm_id=realm_id, tokens=tokens, config=config
+        )
+    except RealmAlreadyConnected:
+        _revoke_quietly(config, tokens.refresh_token)
+        audit_record(
+            action="quickbooks.connect",
+            company=company,
+            actor=user,
+            outcome=AuditLog.Outcome.FAILURE,
+            message="Realm already connected to another company.",
+            details={"realm_id": realm_id},
+        )
+        raise
+    audit_record(
+        action="quickbooks.reconnect" if result.reconnected else "quickbooks.connect",
+        company=company,
+        actor=user,
+        target=result.connection,
+        details={"realm_id": realm_id, "environment": config.environment, "intuit_tid": tokens.intuit_tid},
+    )
+    connection_fetch_company_info(connection_id=result.connection.pk)
+    result.connection.refresh_from_db()
+    return result
+
+
+def _exchange_failure_message(exc: QuickBooksError) -> str:
+    if isinstance(exc, Unavailable):
+        return "QuickBooks could not be reached to finish connecting. Nothing was stored; please try again."
+    if isinstance(exc, InvalidClient):
+        return (
+            "QuickBooks refused this app's credentials. Nothing was stored; please tell your administrator."
+        )
+    if isinstance(exc, InvalidGrant):
+        return "QuickBooks says this sign-in has expired or was already used. Nothing was stored; please connect again."
+    return f"QuickBooks refused to finish connecting ({exc.code or exc.status}). Nothing was stored; please try again."
+
+
+def _apply_tokens(connection: QuickBooksConnection, tokens: TokenSet, now: dt.datetime) -> None:
+    connection.access_token_cipher = tokens.access_token
+    connection.refresh_token_cipher = tokens.refresh_token
+    connection.access_token_expires_at = now + dt.timedelta(seconds=tokens.expires_in)
+    if tokens.refresh_token_expires_in is not None:
+        connection.refresh_token_expires_at = now + dt.timedelta(seconds=tokens.refresh_token_expires_in)
+    if tokens.refresh_token_hard_expires_in is not None:
+        connection.refresh_token_hard_expires_at = now + dt.timedelta(
+            seconds=tokens.refresh_token_hard_expires_in
+        )
+    if tokens.intuit_tid:
+        connection.last_intuit_tid = tokens.intuit_tid
+
+
+def _store_new_connection(
+    *, company, user, realm_id: str, tokens: TokenSet, config: QuickBooksConfig
+) -> ConnectResult:
+    now = timezone.now()
+    taken = (
+        QuickBooksConnection.objects.filter(
+            realm_id=realm_id,
+            environment=config.environment,
+            status__in=[ConnectionStatus.CONNECTED, ConnectionStatus.NEEDS_RECONNECT],
+        )
+        .exclude(company=company)
+        .exists()
+    )
+    if taken:
+        raise RealmAlreadyConnected(
+            "This QuickBooks company is already connected to another attune company. "
+            "Disconnect it there first, or choose a different QuickBooks company."
+        )
+    try:
+        with transaction.atomic():
+            connection, _ = QuickBooksConnection.objects.select_for_update().get_or_create(company=company)
+            reconnected = connection.realm_id == realm_id and connection.connected_at is not None
+            if connection.realm_id != realm_id:
+                # A different QuickBooks company: what we knew about the old one no longer applies.
+                connection.qbo_company_name = connection.qbo_country = ""
+                connection.company_info_fetched_at = None
+            connection.realm_id = realm_id
+            connection.environment = config.environment
+            _apply_tokens(connection, tokens, now)
+            connection.scopes = list(tokens.scopes or config.scopes)
+            connection.status = ConnectionStatus.CONNECTED
+            connection.connected_by = user
+            connection.connected_at = now
+            connection.disconnected_at = None
+            connection.last_refreshed_at = now
+            connection.last_error = ""
+            connection.hard_expiry_warned_30_at = connection.hard_expiry_warned_7_at = None
+            connection.save()
+    except IntegrityError:  # lost a race with another company connecting the same realm
+        raise RealmAlreadyConnected(
+            "This QuickBooks company is already connected to another attune company."
+        ) from None
+    logger.info(
+        "qbo.connection.connected company=%s realm=%s reconnected=%s", company.pk, realm_id, reconnected
+    )
+    return ConnectResult(connection=connection, reconnected=reconnected)
+
+
+def connection_fetch_company_info(*, connection_id: int) -> bool:
+    """Read CompanyInfo (name, country). A failure leaves the connection standing; the sweep retries it."""
+    from integrations.services.api import client_for  # the API client needs connection services too
+
+    connection = QuickBooksConnection.objects.select_related("company").get(pk=connection_id)
+    if not connection.is_connected:
+        return False
+    try:
+        info = client_for(connection).company_info()
+    except (QuickBooksError, ReconnectRequired, RefreshDeferred, NotConnected) as exc:
+        logger.warning("qbo.connection.company_info.failed company=%s error=%s", connection.company_id, exc)
+        QuickBooksConnection.objects.filter(pk=connection_id).update(
+            last_error="Could not read the company name yet."
+        )
+        return False
+    QuickBooksConnection.objects.filter(pk=connection_id).update(
+        qbo_company_name=info.company_name[:200],
+        qbo_country=(info.country or "")[:2],
+        company_info_fetched_at=timezone.now(),
+        last_error="",
+    )
+    return True
+
+
+# --- refresh ----------------------------------------------------------------------------------------------
+
+
+def connection_refresh(
+    *, connection_id: int, force: bool = False, rejected_access_token: str | None = None
+) -> QuickBooksConnection:
+    """Refresh the connection's tokens if (still) needed. Safe to call from many processes at once.
+
+    Needed when `force`, when the access token expires within the refresh window, or when the caller's
+    access token was just rejected with a 401 and is still the stored one. `invalid_grant` marks the
+    connection `needs_reconnect` and tells its admins; a transient failure changes nothing and raises
+    `RefreshDeferred`. https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/faq
+    """
+    config = quickbooks_config()
+    outcome: QuickBooksError | None = None
+    with transaction.atomic():
+        connection = (
+            QuickBooksConnection.objects.select_for_update().select_related("company").get(pk=connection_id)
+        )
+        if connection.status == ConnectionStatus.NEEDS_RECONNECT:
+            raise ReconnectRequired(_reconnect_message(connection))
+        if connection.status != ConnectionStatus.CONNECTED or connection.refresh_token_cipher is None:
+            raise NotConnected("QuickBooks is not connected for this company.")
+        if not _refresh_needed(connection, config, force=force, rejected_access_token=rejected_access_token):
+            return connection
+        try:
+            tokens = oauth.refresh(config, refresh_token=connection.refresh_token_cipher.reveal())
+        except InvalidGrant as exc:
+            outcome = exc
+            connection.status = ConnectionStatus.NEEDS_RECONNECT
+            connection.last_error = (
+                "QuickBooks refused the saved sign-in (invalid_grant). An admin must reconnect."
+            )
+            connection.last_intuit_tid = exc.intuit_tid or connection.last_intuit_tid
+            connection.save(update_fields=["status", "last_error", "last_intuit_tid", "updated_at"])
+            audit_record(
+                action="quickbooks.needs_reconnect",
+                company=connection.company,
+                target=connection,
+                outcome=AuditLog.Outcome.FAILURE,
+                message="Refresh refused with invalid_grant.",
+                details={"realm_id": connection.realm_id, "intuit_tid": exc.intuit_tid},
+            )
+            transaction.on_commit(lambda: _email_admins_reconnect(connection.pk))
+        except (Unavailable, TokenEndpointError) as exc:
+            outcome = exc  # nothing changes; the sweep or the next call tries again
+        else:
+            now = timezone.now()
+            _apply_tokens(connection, tokens, now)
+            connection.last_refreshed_at = now
+            connection.last_error = ""
+            connection.save()
+            logger.info(
+                "qbo.connection.refreshed company=%s realm=%s", connection.company_id, connection.realm_id
+            )
+            return connection
+
+    if isinstance(outcome, InvalidGrant):
+        logger.error(
+            "qbo.connection.needs_reconnect company=%s realm=%s", connection.company_id, connection.realm_id
+        )
+        raise ReconnectRequired(_reconnect_message(connection))
+    audit_record(
+        action="quickbooks.refresh",
+        company=connection.company,
+        target=connection,
+        outcome=AuditLog.Outcome.FAILURE,
+        message=str(outcome),
+        details={"realm_id": connection.realm_id, "intuit_tid": outcome.intuit_tid},
+    )
+    if isinstance(outcome, InvalidClient):
+        logger.error("qbo.connection.refresh.invalid_client company=%s", connection.company_id)
+        raise ConfigurationError(
+            "QuickBooks refused this app's credentials; check QUICKBOOKS_CLIENT_ID/SECRET."
+        )
+    logger.warning("qbo.connection.refresh.deferred company=%s error=%s", connection.company_id, outcome)
+    raise RefreshDeferred("QuickBooks could not be reached to renew the connection; it will be tried again.")
+
+
+def _refresh_needed(connection, config, *, force: bool, rejected_access_token: str | None) -> bool:
+    if force:
+        return True
+    if rejected_access_token is not None:
+        current = connection.access_token_cipher.reveal() if connection.access_token_cipher else None
+        return current == rejected_access_token  # else another process refreshed already: use the new one
+    return connection.access_token_expires_within(config.refresh_window_minutes * 60)
+
+
+def _reconnect_message(connection) -> str:
+    return (
+        f"QuickBooks needs to be reconnected for {connection.company.name}: the saved sign-in was refused. "
+        "An admin can reconnect from Settings → Integrations → QuickBooks."
+    )
+
+
+def _admin_emails(company) -> list[str]:
+    memberships = Membership.objects.filter(company=company, role=Role.ADMIN).select_related("user")
+    return sorted({m.user.email for m in memberships if m.user.email})
+
+
+def _email_admins_reconnect(connection_id: int) -> None:
+    connection = QuickBooksConnection.objects.select_related("company").get(pk=connection_id)
+    recipients = _admin_emails(connection.company)
+    if recipients:
+        send_mail(
+            subject=f"QuickBooks needs to be reconnected for {connection.company.name}",
+            message=(
+                f"{_reconnect_message(connection)}\n\nUntil then, invoices wait and are sent to QuickBooks "
+                "as soon as you reconnect. Nothing is lost."
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+
+
+# --- disconnect -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisconnectResult:
+    connection: QuickBooksConnection
+    revoke_failed: bool
+    warning: str = ""
+
+
+def connection_disconnect(*, company, user) -> DisconnectResult:
+    """Revoke at Intuit (best effort), clear the token ciphers, mark disconnected. Sync history stays."""
+    if not is_company_admin(user, company):
+        raise NotCompanyAdmin()
+    config = quickbooks_config()
+    with transaction.atomic():
+        connection = QuickBooksConnection.objects.select_for_update().filter(company=company).first()
+        if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
+            raise NotConnected("QuickBooks is not connected for this company.")
+        token = _revealed(connection.refresh_token_cipher) or _revealed(connection.access_token_cipher)
+        warning = ""
+        if token:
+            try:
+                tid = oauth.revoke(config, token=token)
+                connection.last_intuit_tid = tid or connection.last_intuit_tid
+            except QuickBooksError as exc:
+                warning = (
+                    "Disconnected here, but QuickBooks could not confirm it revoked access "
+                    f"({exc.code or exc.status or 'no answer'}). You can also remove the app in QuickBooks "
+                    "under Settings → Apps."
+                )
+                logger.warning("qbo.connection.revoke.failed company=%s error=%s", company.pk, exc)
+        connection.access_token_cipher = connection.refresh_token_cipher = None
+        connection.access_token_expires_at = None
+        connection.status = ConnectionStatus.DISCONNECTED
+        connection.disconnected_at = timezone.now()
+        connection.last_error = warning[:300]
+        connection.save()
+        audit_record(
+            action="quickbooks.disconnect",
+            company=company,
+            actor=user,
+            target=connection,
+            outcome=AuditLog.Outcome.WARNING if warning else AuditLog.Outcome.SUCCESS,
+            message=warning,
+            details={"realm_id": connection.realm_id},
+        )
+    return DisconnectResult(connection=connection, revoke_failed=bool(warning), warning=warning)
+
+
+def _revealed(sealed) -> str | None:
+    from integrations.fields import TokenDecryptionError
+
+    if sealed is None:
+        return None
+    try:
+        return sealed.reveal()
+    except TokenDecryptionError:
+        return None
+
+
+def _revoke_quietly(config, token: str) -> None:
+    try:
+        oauth.revoke(config, token=token)
+    except QuickBooksError as exc:
+        logger.warning("qbo.connection.revoke.failed error=%s", exc)
+
+
+# --- sweep ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    considered: int = 0
+    refreshed: int = 0
+    deferred: int = 0
+    needs_reconnect: int = 0
+    warnings_sent: int = 0
+
+
+def connection_refresh_sweep(*, company_id: int | None = None, force: bool = False) -> SweepReport:
+    """Refresh every connected connection whose access token expires within the window (or all, with
+    `force`), warn admins before the refresh token's hard expiry, and retry missing CompanyInfo reads."""
+    config = quickbooks_config()
+    report = SweepReport()
+    connections = QuickBooksConnection.objects.filter(status=ConnectionStatus.CONNECTED)
+    if company_id is not None:
+        connections = connections.filter(company_id=company_id)
+    if not force:
+        horizon = timezone.now() + dt.timedelta(minutes=config.refresh_window_minutes)
+        due = connections.filter(access_token_expires_at__lt=horizon) | connections.filter(
+            access_token_expires_at__isnull=True
+        )
+    else:
+        due = connections
+    for connection_id in due.values_list("pk", flat=True).iterator():
+        report.considered += 1
+        try:
+            connection_refresh(connection_id=connection_id, force=force)
+            report.refreshed += 1
+        except ReconnectRequired:
+            report.needs_reconnect += 1
+        except (RefreshDeferred, ConfigurationError, NotConnected):
+            report.deferred += 1
+    report.warnings_sent = _warn_hard_expiry(connections)
+    for connection_id in connections.filter(company_info_fetched_at__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        connection_fetch_company_info(connection_id=connection_id)
+    logger.info(
+        "qbo.connection.sweep considered=%s refreshed=%s deferred=%s needs_reconnect=%s warnings=%s",
+        report.considered,
+        report.refreshed,
+        report.deferred,
+        report.needs_reconnect,
+        report.warnings_sent,
+    )
+    return report
+
+
+def _warn_hard_expiry(connections) -> int:
+    """Tell admins 30 and 7 days before the 5-year cap ends the connection (QBO-REFERENCE §1.5), once each."""
+    now = timezone.now()
+    sent = 0
+    expiring = connections.filter(
+        refresh_token_hard_expires_at__isnull=False,
+        refresh_token_hard_expires_at__lte=now + dt.timedelta(days=30),
+    ).select_related("company")
+    for connection in expiring:
+        within_7 = connection.refresh_token_hard_expires_at <= now + dt.timedelta(days=7)
+        flag = "hard_expiry_warned_7_at" if within_7 else "hard_expiry_warned_30_at"
+        # Mark first, atomically, so two sweeps never send the same warning twice.
+        marks = {flag: now, "hard_expiry_warned_30_at": connection.hard_expiry_warned_30_at or now}
+        if not QuickBooksConnection.objects.filter(pk=connection.pk, **{f"{flag}__isnull": True}).update(
+            **marks
+        ):
+            continue
+        recipients = _admin_emails(connection.company)
+        if not recipients:
+            continue
+        days_left = max(0, (connection.refresh_token_hard_expires_at - now).days)
+        send_mail(
+            subject=f"Reconnect QuickBooks for {connection.company.name} within {days_left} days",
+            message=(
+                f"QuickBooks limits every connection to five years. The connection of {connection.company.name} "
+                f"ends on {connection.refresh_token_hard_expires_at:%Y-%m-%d}. Reconnect from Settings → "
+                "Integrations → QuickBooks before then to keep invoices flowing."
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+        sent += 1
+    return sent
+
+
+# --- status -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionStatusReport:
+    status: str
+    status_label: str
+    realm_id: str
+    company_name: str
+    country: str
+    environment: str
+    connected_at: dt.datetime | None
+    connected_by: str
+    access_token_expires_at: dt.datetime | None
+    refresh_token_expires_at: dt.datetime | None
+    refresh_token_hard_expires_at: dt.datetime | None
+    last_refreshed_at: dt.datetime | None
+    last_synced_at: dt.datetime | None
+    last_error: str
+    sync_counts: dict
+
+
+def connection_status(*, company) -> ConnectionStatusReport:
+    from integrations.selectors import sync_counts
+
+    connection = QuickBooksConnection.objects.select_related("connected_by").filter(company=company).first()
+    status = connection.status if connection else ConnectionStatus.DISCONNECTED
+    return ConnectionStatusReport(
+        status=status,
+        status_label=ConnectionStatus(status).label,
+        realm_id=connection.realm_id if connection else "",
+        company_name=connection.qbo_company_name if connection else "",
+        country=connection.qbo_country if connection else "",
+        environment=(
+            connection.environment
+            if connection and connection.environment
+            else quickbooks_config().environment
+        ),
+        connected_at=connection.connected_at if connection else None,
+        connected_by=connection.connected_by.get_username() if connection and connection.connected_by else "",
+        access_token_expires_at=connection.access_token_expires_at if connection else None,
+        refresh_token_expires_at=connection.refresh_token_expires_at if connection else None,
+        refresh_token_hard_expires_at=connection.refresh_token_hard_expires_at if connection else None,
+        last_refreshed_at=connection.last_refreshed_at if connection else None,
+        last_synced_at=connection.last_synced_at if connection else None,
+        last_error=connection.last_error if connection else "",
+        sync_counts=sync_counts(company=company),
+    )

@@ -1,0 +1,119 @@
+"""Settings → Integrations → QuickBooks pages, and Intuit's redirect target (the callback)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from attune_qbo.core.exceptions import ApplicationError
+from attune_qbo.tenants.models import Role
+from attune_qbo.tenants.views import company_required
+from integrations.exceptions import (
+    CallbackIncomplete,
+    ConnectFailed,
+    ConnectionCancelled,
+    InvalidState,
+    RealmAlreadyConnected,
+)
+from integrations.services import connections
+
+logger = logging.getLogger("qbo.views")
+
+SETTINGS_PAGE = "integrations:quickbooks-settings"
+
+
+def _wants_json(request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return request.GET.get("format") == "json" or ("application/json" in accept and "text/html" not in accept)
+
+
+@require_GET
+def quickbooks_callback(request):
+    """Where Intuit sends the browser back: `?code&state&realmId`, or `?error=access_denied&state`."""
+    params = request.GET
+    try:
+        result = connections.connection_complete(
+            state=params.get("state", ""),
+            session_key=request.session.session_key,
+            code=params.get("code"),
+            realm_id=params.get("realmId"),
+            error=params.get("error"),
+        )
+    except InvalidState as error:
+        logger.warning("qbo.callback.invalid_state reason=%s", error.reason)
+        return _callback_error(request, error, status=400)
+    except (CallbackIncomplete, ConnectionCancelled, ConnectFailed, RealmAlreadyConnected) as error:
+        if _wants_json(request):
+            return JsonResponse({"code": error.code, "message": error.message}, status=error.status_code)
+        level = messages.INFO if isinstance(error, ConnectionCancelled) else messages.ERROR
+        messages.add_message(request, level, error.message)
+        if isinstance(error, CallbackIncomplete):
+            return _callback_error(request, error, status=400)
+        return redirect(SETTINGS_PAGE)
+    connection = result.connection
+    name = connection.qbo_company_name or f"realm {connection.realm_id}"
+    text = f"{'Reconnected' if result.reconnected else 'Connected'} to QuickBooks ({name})."
+    if _wants_json(request):
+        return JsonResponse({"status": connection.status, "realm_id": connection.realm_id, "message": text})
+    messages.success(request, text)
+    return redirect(SETTINGS_PAGE)
+
+
+def _callback_error(request, error: ApplicationError, *, status: int):
+    if _wants_json(request):
+        return JsonResponse({"code": error.code, "message": error.message}, status=status)
+    return render(request, "integrations/callback_error.html", {"message": error.message}, status=status)
+
+
+@company_required()
+def quickbooks_settings(request):
+    report = connections.connection_status(company=request.company)
+    return render(
+        request,
+        "integrations/quickbooks_settings.html",
+        {"report": report, "is_admin": request.membership.has_role(Role.ADMIN)},
+    )
+
+
+@company_required()
+def quickbooks_status_pill(request):
+    """The live status pill (htmx polls it)."""
+    report = connections.connection_status(company=request.company)
+    return render(request, "integrations/_status_pill.html", {"report": report})
+
+
+@require_POST
+@company_required(Role.ADMIN)
+def quickbooks_connect(request):
+    if not request.session.session_key:
+        request.session.save()
+    try:
+        url = connections.connection_start(
+            company=request.company, user=request.user, session_key=request.session.session_key
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(SETTINGS_PAGE)
+    return redirect(url)
+
+
+@company_required(Role.ADMIN)
+def quickbooks_disconnect(request):
+    """GET asks for confirmation; POST disconnects."""
+    if request.method != "POST":
+        report = connections.connection_status(company=request.company)
+        return render(request, "integrations/disconnect_confirm.html", {"report": report})
+    try:
+        result = connections.connection_disconnect(company=request.company, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(SETTINGS_PAGE)
+    if result.warning:
+        messages.warning(request, result.warning)
+    else:
+        messages.success(request, "Disconnected from QuickBooks. Access was revoked at Intuit.")
+    return redirect(SETTINGS_PAGE)
