@@ -1,0 +1,133 @@
+"""The JSON control API for tests and scripts (only mounted with the simulator). No CSRF: it is for
+programs, and it only exists when QUICKBOOKS_ENVIRONMENT is `simulator`."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .. import accounting, control, oauth, payments
+from ..faults import ApiFault, json_response
+from ..store import get_company
+from .common import json_body, with_intuit_tid
+
+
+def _bad(message: str, status: int = 400):
+    return json_response({"error": message}, status)
+
+
+def _object(request) -> dict | None:
+    data = json_body(request)
+    if data is None and not request.body:
+        return {}
+    return data if isinstance(data, dict) else None
+
+
+@with_intuit_tid
+@csrf_exempt
+@require_http_methods(["GET", "POST", "DELETE"])
+def faults_view(request):
+    """POST arms a switch, DELETE clears switches (?target=&realm_id=), GET lists the armed ones."""
+    if request.method == "GET":
+        return json_response({"faults": control.state()["faults"]})
+    if request.method == "DELETE":
+        cleared = control.clear_faults(target=request.GET.get("target"), realm_id=request.GET.get("realm_id"))
+        return json_response({"cleared": cleared})
+    data = _object(request)
+    if data is None:
+        return _bad("body must be a JSON object")
+    try:
+        switch = control.arm_fault(
+            target=data.get("target", ""),
+            kind=str(data.get("kind", "")),
+            count=data.get("count", 1),
+            realm_id=data.get("realm_id") or "",
+            seconds=data.get("seconds"),
+        )
+    except control.ControlError as error:
+        return _bad(str(error))
+    return json_response({"fault": control.fault_snapshot(switch)}, 201)
+
+
+@with_intuit_tid
+@csrf_exempt
+@require_POST
+def reset_view(request):
+    control.reset()
+    return json_response({"reset": True})
+
+
+@with_intuit_tid
+@require_GET
+def state_view(request):
+    try:
+        return json_response(control.state(request.GET.get("realm_id") or None))
+    except control.ControlError as error:
+        return _bad(str(error), 404)
+
+
+@with_intuit_tid
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def settings_view(request):
+    if request.method == "POST":
+        data = _object(request)
+        if data is None:
+            return _bad("body must be a JSON object")
+        try:
+            control.update_settings(data)
+        except control.ControlError as error:
+            return _bad(str(error))
+    return json_response(control.settings_snapshot())
+
+
+@with_intuit_tid
+@csrf_exempt
+@require_POST
+def latency_view(request):
+    data = _object(request)
+    if data is None:
+        return _bad("body must be a JSON object")
+    try:
+        control.set_latency(str(data.get("realm_id", "")), data.get("latency_ms"))
+    except control.ControlError as error:
+        return _bad(str(error))
+    return json_response({"realm_id": data["realm_id"], "latency_ms": data["latency_ms"]})
+
+
+@with_intuit_tid
+@csrf_exempt
+@require_POST
+def tokens_view(request):
+    """{"realm_id": ..., "action": "revoke" | "expire_access" | "expire_refresh"}: what a user or time does
+    on Intuit's side (disconnect the app in QuickBooks, let tokens run out)."""
+    data = _object(request)
+    if data is None:
+        return _bad("body must be a JSON object")
+    try:
+        affected = oauth.age_tokens(
+            realm_id=str(data.get("realm_id", "")), action=str(data.get("action", ""))
+        )
+    except ValueError as error:
+        return _bad(str(error))
+    return json_response({"grants": affected})
+
+
+@with_intuit_tid
+@csrf_exempt
+@require_POST
+def receive_payment_view(request, realm_id: str, invoice_id: str):
+    """Record a QBO Payment applied to an invoice (full open balance, or {"amount": ...})."""
+    company = get_company(realm_id)
+    if company is None:
+        return _bad("unknown realm_id", 404)
+    data = _object(request)
+    if data is None:
+        return _bad("body must be a JSON object")
+    try:
+        with transaction.atomic():
+            payment = payments.receive_payment(company, invoice_id, amount=data.get("amount"))
+    except ApiFault as fault:
+        return json_response(fault.body(company.time_zone), fault.status)
+    return json_response(accounting.envelope(company, "Payment", payment), 201)
