@@ -2,7 +2,9 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLResolver, include, path
+from django.urls.exceptions import Resolver404
+from django.urls.resolvers import RoutePattern
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -28,6 +30,20 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
 ]
 
-if settings.QUICKBOOKS_ENVIRONMENT == "simulator" and apps.is_installed("integrations.simulator"):
-    # The offline QuickBooks. Never mounted in sandbox or production (and not installed in production).
-    urlpatterns.append(path("simulator/", include("integrations.simulator.urls")))
+
+class SimulatorOnlyResolver(URLResolver):
+    """The offline QuickBooks answers only while QUICKBOOKS_ENVIRONMENT is `simulator`, checked on every
+    request (a deployment, or a test, that switches to sandbox/production never reaches it). In production
+    the app is not even installed."""
+
+    def resolve(self, path):
+        if settings.QUICKBOOKS_ENVIRONMENT != "simulator":
+            raise Resolver404({"path": path, "tried": []})
+        return super().resolve(path)
+
+
+if apps.is_installed("integrations.simulator"):
+    urlconf_module, app_name, namespace = include("integrations.simulator.urls")
+    urlpatterns.append(
+        SimulatorOnlyResolver(RoutePattern("simulator/"), urlconf_module, app_name=app_name, namespace=namespace)
+    )

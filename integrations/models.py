@@ -47,6 +47,9 @@ class QuickBooksConnection(models.Model):
     qbo_company_name = models.CharField("QuickBooks company name", max_length=200, blank=True)
     qbo_country = models.CharField("QuickBooks country", max_length=2, blank=True)
     company_info_fetched_at = models.DateTimeField(null=True, blank=True)
+    # Single-flight refresh: whoever holds an unexpired lease is talking to the token endpoint right now.
+    refresh_lease_holder = models.CharField(max_length=40, blank=True)
+    refresh_lease_until = models.DateTimeField(null=True, blank=True)
     # Warnings sent to admins before the refresh token's hard expiry (5-year cap, QBO-REFERENCE §1.5).
     hard_expiry_warned_30_at = models.DateTimeField(null=True, blank=True)
     hard_expiry_warned_7_at = models.DateTimeField(null=True, blank=True)

@@ -32,6 +32,11 @@ from integrations.quickbooks.types import AuthorizationRequest, TokenSet
 
 logger = logging.getLogger("qbo.oauth")
 
+# requests-oauthlib and oauthlib log whole token requests and responses (access and refresh tokens) at
+# DEBUG. Whatever the deployment's logging config, they never log below WARNING.
+for _library_logger in ("requests_oauthlib", "oauthlib"):
+    logging.getLogger(_library_logger).setLevel(logging.WARNING)
+
 
 def is_loopback_http(url: str) -> bool:
     parts = urlsplit(url)

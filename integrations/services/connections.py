@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
+import uuid
 from dataclasses import dataclass
 
 from django.core.mail import send_mail
@@ -35,7 +37,6 @@ from integrations.exceptions import (
     RealmAlreadyConnected,
     ReconnectRequired,
     RefreshDeferred,
-    TokenEndpointError,
     Unavailable,
 )
 from integrations.models import ConnectionStatus, OAuthState, QuickBooksConnection
@@ -295,74 +296,92 @@ def connection_refresh(
 ) -> QuickBooksConnection:
     """Refresh the connection's tokens if (still) needed. Safe to call from many processes at once.
 
-    Needed when `force`, when the access token expires within the refresh window, or when the caller's
-    access token was just rejected with a 401 and is still the stored one. `invalid_grant` marks the
-    connection `needs_reconnect` and tells its admins; a transient failure changes nothing and raises
-    `RefreshDeferred`. https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/faq
+    Needed when `force`, when the access token expires within the refresh window, or when the caller's access
+    token was just rejected with a 401 and is still the stored one. Single-flight: under a row lock we re-check
+    the need and take a short lease; only the lease holder calls Intuit (outside any transaction, see
+    docs/decisions/0003); it saves the new access *and* refresh token and releases the lease in one
+    transaction. Everyone else waits for the lease and re-checks. `invalid_grant` marks the connection
+    `needs_reconnect` and tells its admins; a transient failure changes nothing and raises `RefreshDeferred`.
+    https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/faq
     """
     config = quickbooks_config()
-    outcome: QuickBooksError | None = None
-    with transaction.atomic():
-        connection = (
-            QuickBooksConnection.objects.select_for_update().select_related("company").get(pk=connection_id)
-        )
-        if connection.status == ConnectionStatus.NEEDS_RECONNECT:
-            raise ReconnectRequired(_reconnect_message(connection))
-        if connection.status != ConnectionStatus.CONNECTED or connection.refresh_token_cipher is None:
-            raise NotConnected("QuickBooks is not connected for this company.")
-        if not _refresh_needed(connection, config, force=force, rejected_access_token=rejected_access_token):
-            return connection
-        try:
-            tokens = oauth.refresh(config, refresh_token=connection.refresh_token_cipher.reveal())
-        except InvalidGrant as exc:
-            outcome = exc
-            connection.status = ConnectionStatus.NEEDS_RECONNECT
-            connection.last_error = (
-                "QuickBooks refused the saved sign-in (invalid_grant). An admin must reconnect."
-            )
-            connection.last_intuit_tid = exc.intuit_tid or connection.last_intuit_tid
-            connection.save(update_fields=["status", "last_error", "last_intuit_tid", "updated_at"])
-            audit_record(
-                action="quickbooks.needs_reconnect",
-                company=connection.company,
-                target=connection,
-                outcome=AuditLog.Outcome.FAILURE,
-                message="Refresh refused with invalid_grant.",
-                details={"realm_id": connection.realm_id, "intuit_tid": exc.intuit_tid},
-            )
-            transaction.on_commit(lambda: _email_admins_reconnect(connection.pk))
-        except (Unavailable, TokenEndpointError) as exc:
-            outcome = exc  # nothing changes; the sweep or the next call tries again
-        else:
+    lease_seconds = config.http_timeout + LEASE_MARGIN_SECONDS
+    holder = uuid.uuid4().hex
+    deadline = time.monotonic() + lease_seconds + LEASE_MARGIN_SECONDS
+    while True:
+        with transaction.atomic():
+            connection = _locked_connection(connection_id)
+            if not _refresh_needed(connection, config, force=force, rejected_access_token=rejected_access_token):
+                return connection
             now = timezone.now()
-            _apply_tokens(connection, tokens, now)
-            connection.last_refreshed_at = now
-            connection.last_error = ""
-            connection.save()
-            logger.info(
-                "qbo.connection.refreshed company=%s realm=%s", connection.company_id, connection.realm_id
-            )
-            return connection
+            lease_free = connection.refresh_lease_until is None or connection.refresh_lease_until <= now
+            if lease_free:
+                connection.refresh_lease_holder = holder
+                connection.refresh_lease_until = now + dt.timedelta(seconds=lease_seconds)
+                connection.save(update_fields=["refresh_lease_holder", "refresh_lease_until", "updated_at"])
+                refresh_token = connection.refresh_token_cipher.reveal()
+                break
+        if time.monotonic() > deadline:
+            raise RefreshDeferred("Another worker is renewing the QuickBooks connection; it will be tried again.")
+        time.sleep(LEASE_POLL_SECONDS)
+        # Whoever held the lease has refreshed by now (or failed): a forced refresh is satisfied, too.
+        force = False
 
-    if isinstance(outcome, InvalidGrant):
-        logger.error(
-            "qbo.connection.needs_reconnect company=%s realm=%s", connection.company_id, connection.realm_id
-        )
+    try:
+        tokens = oauth.refresh(config, refresh_token=refresh_token)
+    except QuickBooksError as exc:
+        return _refresh_failed(connection_id, holder, exc)
+    with transaction.atomic():
+        connection = _locked_connection(connection_id)
+        now = timezone.now()
+        _apply_tokens(connection, tokens, now)
+        connection.last_refreshed_at = now
+        connection.last_error = ""
+        connection.refresh_lease_holder, connection.refresh_lease_until = "", None
+        connection.save()
+    logger.info("qbo.connection.refreshed company=%s realm=%s", connection.company_id, connection.realm_id)
+    return connection
+
+
+LEASE_MARGIN_SECONDS = 5
+LEASE_POLL_SECONDS = 0.2
+
+
+def _locked_connection(connection_id: int) -> QuickBooksConnection:
+    connection = QuickBooksConnection.objects.select_for_update().select_related("company").get(pk=connection_id)
+    if connection.status == ConnectionStatus.NEEDS_RECONNECT:
         raise ReconnectRequired(_reconnect_message(connection))
-    audit_record(
-        action="quickbooks.refresh",
-        company=connection.company,
-        target=connection,
-        outcome=AuditLog.Outcome.FAILURE,
-        message=str(outcome),
-        details={"realm_id": connection.realm_id, "intuit_tid": outcome.intuit_tid},
-    )
-    if isinstance(outcome, InvalidClient):
+    if connection.status != ConnectionStatus.CONNECTED or connection.refresh_token_cipher is None:
+        raise NotConnected("QuickBooks is not connected for this company.")
+    return connection
+
+
+def _refresh_failed(connection_id: int, holder: str, exc: QuickBooksError):
+    """Release the lease; on invalid_grant mark the connection for reconnect. Always raises."""
+    with transaction.atomic():
+        connection = QuickBooksConnection.objects.select_for_update().select_related("company").get(pk=connection_id)
+        if connection.refresh_lease_holder == holder:
+            connection.refresh_lease_holder, connection.refresh_lease_until = "", None
+        if isinstance(exc, InvalidGrant):
+            connection.status = ConnectionStatus.NEEDS_RECONNECT
+            connection.last_error = "QuickBooks refused the saved sign-in (invalid_grant). An admin must reconnect."
+            connection.last_intuit_tid = exc.intuit_tid or connection.last_intuit_tid
+            audit_record(action="quickbooks.needs_reconnect", company=connection.company, target=connection,
+                         outcome=AuditLog.Outcome.FAILURE, message="Refresh refused with invalid_grant.",
+                         details={"realm_id": connection.realm_id, "intuit_tid": exc.intuit_tid})
+            transaction.on_commit(lambda: _email_admins_reconnect(connection_id))
+        else:
+            audit_record(action="quickbooks.refresh", company=connection.company, target=connection,
+                         outcome=AuditLog.Outcome.FAILURE, message=str(exc),
+                         details={"realm_id": connection.realm_id, "intuit_tid": exc.intuit_tid})
+        connection.save()
+    if isinstance(exc, InvalidGrant):
+        logger.error("qbo.connection.needs_reconnect company=%s realm=%s", connection.company_id, connection.realm_id)
+        raise ReconnectRequired(_reconnect_message(connection))
+    if isinstance(exc, InvalidClient):
         logger.error("qbo.connection.refresh.invalid_client company=%s", connection.company_id)
-        raise ConfigurationError(
-            "QuickBooks refused this app's credentials; check QUICKBOOKS_CLIENT_ID/SECRET."
-        )
-    logger.warning("qbo.connection.refresh.deferred company=%s error=%s", connection.company_id, outcome)
+        raise ConfigurationError("QuickBooks refused this app's credentials; check QUICKBOOKS_CLIENT_ID/SECRET.")
+    logger.warning("qbo.connection.refresh.deferred company=%s error=%s", connection.company_id, exc)
     raise RefreshDeferred("QuickBooks could not be reached to renew the connection; it will be tried again.")
 
 
@@ -413,42 +432,39 @@ class DisconnectResult:
 
 
 def connection_disconnect(*, company, user) -> DisconnectResult:
-    """Revoke at Intuit (best effort), clear the token ciphers, mark disconnected. Sync history stays."""
+    """Revoke at Intuit (best effort, outside any transaction), then clear the token ciphers and mark the
+    connection disconnected. Sync history stays."""
     if not is_company_admin(user, company):
         raise NotCompanyAdmin()
     config = quickbooks_config()
+    connection = QuickBooksConnection.objects.filter(company=company).first()
+    if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
+        raise NotConnected("QuickBooks is not connected for this company.")
+    token = _revealed(connection.refresh_token_cipher) or _revealed(connection.access_token_cipher)
+    warning, intuit_tid = "", ""
+    if token:
+        try:
+            intuit_tid = oauth.revoke(config, token=token)
+        except QuickBooksError as exc:
+            warning = (
+                "Disconnected here, but QuickBooks could not confirm it revoked access "
+                f"({exc.code or exc.status or 'no answer'}). You can also remove the app in QuickBooks "
+                "under Settings → Apps."
+            )
+            logger.warning("qbo.connection.revoke.failed company=%s error=%s", company.pk, exc)
     with transaction.atomic():
-        connection = QuickBooksConnection.objects.select_for_update().filter(company=company).first()
-        if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
-            raise NotConnected("QuickBooks is not connected for this company.")
-        token = _revealed(connection.refresh_token_cipher) or _revealed(connection.access_token_cipher)
-        warning = ""
-        if token:
-            try:
-                tid = oauth.revoke(config, token=token)
-                connection.last_intuit_tid = tid or connection.last_intuit_tid
-            except QuickBooksError as exc:
-                warning = (
-                    "Disconnected here, but QuickBooks could not confirm it revoked access "
-                    f"({exc.code or exc.status or 'no answer'}). You can also remove the app in QuickBooks "
-                    "under Settings → Apps."
-                )
-                logger.warning("qbo.connection.revoke.failed company=%s error=%s", company.pk, exc)
+        connection = QuickBooksConnection.objects.select_for_update().get(pk=connection.pk)
         connection.access_token_cipher = connection.refresh_token_cipher = None
         connection.access_token_expires_at = None
+        connection.refresh_lease_holder, connection.refresh_lease_until = "", None
         connection.status = ConnectionStatus.DISCONNECTED
         connection.disconnected_at = timezone.now()
         connection.last_error = warning[:300]
+        connection.last_intuit_tid = intuit_tid or connection.last_intuit_tid
         connection.save()
-        audit_record(
-            action="quickbooks.disconnect",
-            company=company,
-            actor=user,
-            target=connection,
-            outcome=AuditLog.Outcome.WARNING if warning else AuditLog.Outcome.SUCCESS,
-            message=warning,
-            details={"realm_id": connection.realm_id},
-        )
+        audit_record(action="quickbooks.disconnect", company=company, actor=user, target=connection,
+                     outcome=AuditLog.Outcome.WARNING if warning else AuditLog.Outcome.SUCCESS,
+                     message=warning, details={"realm_id": connection.realm_id})
     return DisconnectResult(connection=connection, revoke_failed=bool(warning), warning=warning)
 
 

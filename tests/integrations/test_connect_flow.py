@@ -44,9 +44,7 @@ def text(response) -> str:
 
 def assert_nothing_stored(company):
     connection = QuickBooksConnection.objects.filter(company=company).first()
-    assert connection is None or (
-        connection.refresh_token_cipher is None and connection.status != "connected"
-    )
+    assert connection is None or (connection.refresh_token_cipher is None and connection.status != "connected")
 
 
 def test_connect_from_the_settings_page_stores_encrypted_tokens_and_company_info(tenant, client, intuit):
@@ -121,9 +119,7 @@ def test_bad_state_is_a_400_and_stores_nothing(tenant, client, intuit, case, dja
 
 
 def test_bad_state_answers_json_to_api_clients(tenant, client):
-    response = client.get(
-        CALLBACK, {"state": "nope", "code": "c", "realmId": REALM}, HTTP_ACCEPT="application/json"
-    )
+    response = client.get(CALLBACK, {"state": "nope", "code": "c", "realmId": REALM}, HTTP_ACCEPT="application/json")
     assert response.status_code == 400
     assert response.json() == {
         "code": "invalid_state",
@@ -180,9 +176,7 @@ def test_token_endpoint_failure_during_exchange_is_clear_and_stores_nothing(
 def test_exchange_failure_answers_502_json_to_api_clients(tenant, client, intuit):
     state = start_from_page(client, tenant.admin)
     add_token_response(intuit, {"error": "server_error"}, status=500)
-    response = client.get(
-        CALLBACK, {"code": "c", "state": state, "realmId": REALM}, HTTP_ACCEPT="application/json"
-    )
+    response = client.get(CALLBACK, {"code": "c", "state": state, "realmId": REALM}, HTTP_ACCEPT="application/json")
     assert response.status_code == 502 and response.json()["code"] == "connect_failed"
 
 
@@ -218,8 +212,7 @@ def test_a_realm_connected_to_another_company_is_refused(tenant, other_tenant, c
     assert "already connected to another attune company" in page
     assert_nothing_stored(tenant.company)
     assert (
-        QuickBooksConnection.objects.get(company=other_tenant.company).refresh_token_cipher.reveal()
-        == "stored-refresh"
+        QuickBooksConnection.objects.get(company=other_tenant.company).refresh_token_cipher.reveal() == "stored-refresh"
     )
     assert [c.request.url for c in intuit.calls][-1] == REVOKE_URL  # the unwanted new grant is revoked
 
@@ -232,9 +225,7 @@ def test_api_started_flow_completes_in_a_browser_without_a_session(tenant, api_c
     state = query_of(response.json()["authorize_url"])["state"]
     add_token_response(intuit)
     add_company_info(intuit)
-    response = Client().get(
-        CALLBACK, {"code": "c", "state": state, "realmId": REALM}, HTTP_ACCEPT="application/json"
-    )
+    response = Client().get(CALLBACK, {"code": "c", "state": state, "realmId": REALM}, HTTP_ACCEPT="application/json")
     assert response.status_code == 200 and response.json()["status"] == "connected"
     assert QuickBooksConnection.objects.get(company=tenant.company).connected_by == tenant.admin
 

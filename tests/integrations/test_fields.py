@@ -42,9 +42,7 @@ def test_a_failed_decryption_raises_and_never_returns_the_stored_text(tenant, mo
     assert raw_cipher(connection.pk) not in str(error.value)
 
 
-def test_rotate_token_keys_reencrypts_everything_so_the_old_key_can_go(
-    tenant, other_tenant, monkeypatch, capsys
-):
+def test_rotate_token_keys_reencrypts_everything_so_the_old_key_can_go(tenant, other_tenant, monkeypatch, capsys):
     monkeypatch.setenv("QUICKBOOKS_TOKEN_KEYS", OLD_KEY)
     first = make_connection(tenant.company, access="a-1", refresh="r-1", realm="1")
     second = make_connection(other_tenant.company, access="a-2", refresh="r-2", realm="2")

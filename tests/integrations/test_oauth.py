@@ -107,9 +107,7 @@ def test_refresh_sends_the_refresh_token_and_returns_the_rotated_pair(intuit):
 )
 def test_token_endpoint_errors_are_typed(intuit, status, body, error_type, code):
     if body is None:
-        intuit.add(
-            responses.POST, TOKEN_URL, body="<html>down</html>", status=status, headers={"intuit_tid": "t-9"}
-        )
+        intuit.add(responses.POST, TOKEN_URL, body="<html>down</html>", status=status, headers={"intuit_tid": "t-9"})
     else:
         intuit.add(responses.POST, TOKEN_URL, json=body, status=status, headers={"intuit_tid": "t-9"})
     with pytest.raises(error_type) as error:
