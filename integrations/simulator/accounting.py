@@ -114,7 +114,6 @@ def preferences(company: SimCompany) -> dict:
             "AllowShipping": False,
             "AutoApplyCredit": True,
             "ETransactionEnabledStatus": "NotApplicable",
-            "DefaultTerms": {"value": "3"},
         },
         "TaxPrefs": {
             "UsingSalesTax": True,

@@ -230,7 +230,7 @@ def state(realm_id: str | None = None) -> dict:
     """Counts for assertions in tests: calls, objects per type, grants, armed switches."""
     row = control_row()
     data = {
-        "token_calls": row.token_calls,
+        "total_token_calls": row.token_calls,
         "settings": settings_snapshot(row),
         "faults": [fault_snapshot(s) for s in SimFaultSwitch.objects.filter(remaining__gt=0)],
     }

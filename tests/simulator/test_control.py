@@ -171,6 +171,7 @@ def test_state_counts_calls_and_objects(client, api):
     state = client.get("/simulator/control/state", {"realm_id": US_REALM_ID}).json()
     assert state["realm_id"] == US_REALM_ID
     assert state["token_calls"] == 1 and state["api_calls"] == 2
+    assert state["total_token_calls"] == 1
     assert state["counts"]["Customer"] == 1 and state["counts"]["Invoice"] == 0
     assert state["counts"]["Item"] == 5
     assert state["active_grants"] == 1
