@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -60,8 +60,14 @@ class ArmedFault:
 
 
 def control_row() -> SimControl:
-    row, _ = SimControl.objects.get_or_create(pk=1)
-    return row
+    row = SimControl.objects.filter(pk=1).first()
+    if row is not None:
+        return row
+    try:
+        with transaction.atomic():
+            return SimControl.objects.create(pk=1)
+    except IntegrityError:  # another thread created it first
+        return SimControl.objects.get(pk=1)
 
 
 def rate_limits_enabled(row: SimControl | None = None) -> bool:
