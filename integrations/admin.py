@@ -1,7 +1,14 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from attune_qbo.core.admin import TenantScopedAdmin
-from integrations.models import OAuthState, QuickBooksConnection
+from integrations.models import (
+    OAuthState,
+    QuickBooksConnection,
+    QuickBooksLink,
+    QuickBooksMapping,
+    QuickBooksSyncLog,
+    SyncStatus,
+)
 
 
 @admin.register(QuickBooksConnection)
@@ -54,3 +61,121 @@ class OAuthStateAdmin(TenantScopedAdmin):
     list_filter = ["environment"]
     fields = ["company", "user", "environment", "redirect_uri", "created_at", "expires_at", "used_at"]
     readonly_fields = fields
+
+
+@admin.register(QuickBooksMapping)
+class QuickBooksMappingAdmin(TenantScopedAdmin):
+    """Until the mapping pages exist, company admins set mappings here (or with `manage.py quickbooks_map`)."""
+
+    read_only = False
+    editable_by_company_admins = True
+    list_display = ["company", "kind", "local_key", "local_name", "qbo_id", "qbo_name", "updated_at"]
+    list_filter = ["kind", "company"]
+    search_fields = ["local_key", "qbo_id", "qbo_name"]
+    fields = ["company", "kind", "local_key", "qbo_id", "qbo_name"]
+
+    @admin.display(description="ours")
+    def local_name(self, obj) -> str:
+        from attune_qbo.billing.models import Product, TaxRate
+
+        model = {"item": Product, "tax_code": TaxRate}.get(obj.kind)
+        if obj.local_key == "default" or model is None:
+            return "(default)" if obj.local_key == "default" else ""
+        return str(model.objects.filter(pk=obj.local_key, company_id=obj.company_id).first() or "?")
+
+
+@admin.register(QuickBooksLink)
+class QuickBooksLinkAdmin(TenantScopedAdmin):
+    list_display = ["company", "object_type", "object_id", "qbo_id", "sync_token", "voided", "realm_id", "updated_at"]
+    list_filter = ["object_type", "voided", "company"]
+    search_fields = ["qbo_id", "object_id", "realm_id"]
+    readonly_fields = [
+        "company",
+        "realm_id",
+        "object_type",
+        "object_id",
+        "qbo_id",
+        "sync_token",
+        "payload_hash",
+        "voided",
+        "created_at",
+        "updated_at",
+    ]
+    fields = readonly_fields
+
+
+@admin.register(QuickBooksSyncLog)
+class QuickBooksSyncLogAdmin(TenantScopedAdmin):
+    """Staff look at failed syncs here and retry them (select, then "Retry selected syncs")."""
+
+    list_display = [
+        "created_at",
+        "company",
+        "entity_type",
+        "object_repr",
+        "operation",
+        "status",
+        "attempts",
+        "error_code",
+        "short_message",
+        "next_attempt_at",
+    ]
+    list_filter = ["status", "operation", "trigger", "company"]
+    search_fields = ["object_repr", "qbo_id", "intuit_tid", "error_code", "message"]
+    date_hierarchy = "created_at"
+    list_select_related = ["company"]
+    actions = ["retry_selected"]
+    fields = [
+        "company",
+        "entity_type",
+        "object_id",
+        "object_repr",
+        "operation",
+        "status",
+        "trigger",
+        "triggered_by",
+        "attempts",
+        "throttled",
+        "generation",
+        "next_attempt_at",
+        "started_at",
+        "finished_at",
+        "qbo_id",
+        "intuit_tid",
+        "error_code",
+        "message",
+        "payload",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="message")
+    def short_message(self, obj) -> str:
+        return obj.message[:120]
+
+    def get_actions(self, request):
+        # Read-only admins hide actions behind the change permission; retrying is allowed to staff.
+        actions = super().get_actions(request)
+        if "retry_selected" not in actions and self.has_module_permission(request):
+            actions["retry_selected"] = self.get_action("retry_selected")
+        return actions
+
+    @admin.action(description="Retry selected syncs")
+    def retry_selected(self, request, queryset):
+        from attune_qbo.core.exceptions import ApplicationError
+        from integrations.services.sync import sync_retry
+
+        retried = 0
+        for entry in queryset.filter(status__in=[SyncStatus.FAILED, SyncStatus.DEAD]):
+            try:
+                sync_retry(entry=entry, user=request.user)
+                retried += 1
+            except ApplicationError as error:
+                self.message_user(request, f"{entry}: {error.message}", level=messages.ERROR)
+        skipped = queryset.count() - retried
+        self.message_user(
+            request,
+            f"{retried} sync(s) queued to retry."
+            + (f" {skipped} skipped (only failed or dead syncs can be retried)." if skipped else ""),
+        )

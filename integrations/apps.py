@@ -8,18 +8,19 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from attune_qbo.core.integrations import IntegrationEntry, register
-        from integrations import checks  # noqa: F401  (registers the system checks)
+        from integrations import checks, receivers  # noqa: F401  (registers the system checks and receivers)
 
         def status(company) -> str:
             from integrations.models import ConnectionStatus
             from integrations.selectors import connection_for
 
             connection = connection_for(company=company)
-            return (
-                ConnectionStatus(connection.status).label
-                if connection
-                else ConnectionStatus.DISCONNECTED.label
-            )
+            return ConnectionStatus(connection.status).label if connection else ConnectionStatus.DISCONNECTED.label
+
+        def invoice_panel(request, invoice) -> str:
+            from integrations.views import invoice_sync_panel
+
+            return invoice_sync_panel(request, invoice)
 
         register(
             IntegrationEntry(
@@ -27,5 +28,6 @@ class IntegrationsConfig(AppConfig):
                 description="Send finalized invoices to QuickBooks and bring payments back.",
                 url_name="integrations:quickbooks-settings",
                 status=status,
+                invoice_panel=invoice_panel,
             )
         )

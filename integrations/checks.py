@@ -75,8 +75,7 @@ def check_quickbooks_environment(app_configs=None, **kwargs):
     if config.redirect_uri not in config.allowed_redirect_uris:
         problems.append(
             Error(
-                f"QUICKBOOKS_REDIRECT_URI {config.redirect_uri!r} is not in "
-                "QUICKBOOKS_REDIRECT_URI_ALLOWLIST.",
+                f"QUICKBOOKS_REDIRECT_URI {config.redirect_uri!r} is not in QUICKBOOKS_REDIRECT_URI_ALLOWLIST.",
                 id="attune.E005",
             )
         )

@@ -95,9 +95,7 @@ class InvalidClient(TokenEndpointError):
 
 class InvalidState(ApplicationError):
     code = "invalid_state"
-    MESSAGE = (
-        "This QuickBooks link has expired or was not started here. Start the connection again from Settings."
-    )
+    MESSAGE = "This QuickBooks link has expired or was not started here. Start the connection again from Settings."
 
     def __init__(self, reason: str = "") -> None:
         # `reason` is for logs and tests; the person sees one message whatever went wrong with the state.

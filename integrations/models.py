@@ -18,9 +18,7 @@ class QuickBooksConnection(models.Model):
     """A Company's link to one QuickBooks Online company (realm). One per Company; kept after disconnect so
     sync history keeps its context, with the token ciphers cleared."""
 
-    company = models.OneToOneField(
-        "tenants.Company", on_delete=models.CASCADE, related_name="quickbooks_connection"
-    )
+    company = models.OneToOneField("tenants.Company", on_delete=models.CASCADE, related_name="quickbooks_connection")
     status = models.CharField(
         max_length=20, choices=ConnectionStatus.choices, default=ConnectionStatus.DISCONNECTED, db_index=True
     )
@@ -40,13 +38,18 @@ class QuickBooksConnection(models.Model):
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     last_intuit_tid = models.CharField(max_length=64, blank=True)
-    last_error = models.CharField(
-        max_length=300, blank=True, help_text="The last problem, for people (no secrets)."
-    )
+    last_error = models.CharField(max_length=300, blank=True, help_text="The last problem, for people (no secrets).")
     # Read from CompanyInfo after connecting; empty until that read succeeds (it is retried later).
     qbo_company_name = models.CharField("QuickBooks company name", max_length=200, blank=True)
     qbo_country = models.CharField("QuickBooks country", max_length=2, blank=True)
     company_info_fetched_at = models.DateTimeField(null=True, blank=True)
+    # From Preferences/CompanyInfo at connect time: which payload style QuickBooks expects (QBO-REFERENCE §5).
+    tax_style = models.CharField(
+        max_length=10, choices=[("us", "US (TAX/NON)"), ("global", "Tax codes per line")], blank=True
+    )
+    home_currency = models.CharField(max_length=3, blank=True)
+    multicurrency_enabled = models.BooleanField(default=False)
+    auto_sync = models.BooleanField(default=True, help_text="Push finalized and edited invoices automatically.")
     # Single-flight refresh: whoever holds an unexpired lease is talking to the token endpoint right now.
     refresh_lease_holder = models.CharField(max_length=40, blank=True)
     refresh_lease_until = models.DateTimeField(null=True, blank=True)
@@ -103,3 +106,135 @@ class OAuthState(models.Model):
 
     def __str__(self) -> str:
         return f"connect flow for {self.company_id} started {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class MappingKind(models.TextChoices):
+    ITEM = "item", "Product → Item"
+    TAX_CODE = "tax_code", "Tax rate → TaxCode"
+    INCOME_ACCOUNT = "income_account", "Income account"
+
+
+DEFAULT_KEY = "default"
+
+
+class QuickBooksMapping(models.Model):
+    """One of our things (a product id, a tax rate id, or `default`) → a QuickBooks object id."""
+
+    company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="quickbooks_mappings")
+    kind = models.CharField(max_length=20, choices=MappingKind.choices)
+    local_key = models.CharField(max_length=64, help_text="Our id (product or tax rate), or “default”.")
+    qbo_id = models.CharField("QuickBooks id", max_length=32)
+    qbo_name = models.CharField("QuickBooks name", max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "local_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "kind", "local_key"], name="uniq_mapping_company_kind_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.local_key} → {self.qbo_name or self.qbo_id}"
+
+
+class LinkType(models.TextChoices):
+    CLIENT = "client", "Client ↔ Customer"
+    INVOICE = "invoice", "Invoice ↔ Invoice"
+
+
+class QuickBooksLink(models.Model):
+    """Ties one of our objects to its QuickBooks object in one realm: QBO id, last SyncToken, and the hash of
+    what we last pushed (an unchanged hash means no call)."""
+
+    company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="quickbooks_links")
+    realm_id = models.CharField(max_length=32)
+    object_type = models.CharField(max_length=10, choices=LinkType.choices)
+    object_id = models.BigIntegerField()
+    qbo_id = models.CharField(max_length=32)
+    sync_token = models.CharField(max_length=16, blank=True)
+    payload_hash = models.CharField(max_length=64, blank=True)
+    voided = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "realm_id", "object_type", "object_id"], name="uniq_link_object_per_realm"
+            ),
+            models.UniqueConstraint(fields=["realm_id", "object_type", "qbo_id"], name="uniq_link_qbo_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_type} {self.object_id} ↔ QBO {self.qbo_id}"
+
+
+class SyncStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    DEAD = "dead", "Dead (gave up)"
+    SKIPPED = "skipped", "Skipped"
+
+
+class SyncOperation(models.TextChoices):
+    PUSH = "push", "Create or update"
+    VOID = "void", "Void"
+
+
+class SyncTrigger(models.TextChoices):
+    AUTO = "auto", "Automatic"
+    MANUAL = "manual", "Sync now"
+    RETRY = "retry", "Retry"
+
+
+class QuickBooksSyncLog(models.Model):
+    """One sync of one entity: the outbox row while pending, then its history.
+
+    Edits inside the debounce window update the pending row, so many edits make one push of the latest
+    state. `generation` names a run of automatic attempts: `requestid`s derive from (row id, generation), so a
+    retry replays a write that reached Intuit instead of repeating it; a person's retry starts a new one.
+    """
+
+    company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="quickbooks_sync_logs")
+    entity_type = models.CharField(max_length=20, default="invoice")
+    object_id = models.BigIntegerField()
+    object_repr = models.CharField(max_length=100, blank=True)
+    operation = models.CharField(max_length=10, choices=SyncOperation.choices, default=SyncOperation.PUSH)
+    status = models.CharField(max_length=10, choices=SyncStatus.choices, default=SyncStatus.PENDING)
+    trigger = models.CharField(max_length=10, choices=SyncTrigger.choices, default=SyncTrigger.AUTO)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    throttled = models.PositiveIntegerField(default=0, help_text="429s answered; they do not use up attempts.")
+    generation = models.PositiveIntegerField(default=1)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    qbo_id = models.CharField("QuickBooks id", max_length=32, blank=True)
+    intuit_tid = models.CharField(max_length=64, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    message = models.TextField(blank=True)
+    payload = models.JSONField(null=True, blank=True, help_text="What was sent or refused, secrets redacted.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "QuickBooks sync log entry"
+        verbose_name_plural = "QuickBooks sync log"
+        indexes = [
+            models.Index(fields=["company", "entity_type", "object_id", "-created_at"], name="synclog_latest_idx"),
+            models.Index(fields=["company", "status", "-updated_at"], name="synclog_company_status_idx"),
+            models.Index(fields=["status", "next_attempt_at"], name="synclog_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type} {self.object_repr or self.object_id}: {self.operation} {self.status}"
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status in (SyncStatus.FAILED, SyncStatus.DEAD)

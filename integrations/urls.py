@@ -8,4 +8,5 @@ urlpatterns = [
     path("quickbooks/status-pill/", views.quickbooks_status_pill, name="quickbooks-status-pill"),
     path("quickbooks/connect/", views.quickbooks_connect, name="quickbooks-connect"),
     path("quickbooks/disconnect/", views.quickbooks_disconnect, name="quickbooks-disconnect"),
+    path("quickbooks/invoices/<int:invoice_id>/sync/", views.quickbooks_invoice_sync, name="quickbooks-invoice-sync"),
 ]

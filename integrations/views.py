@@ -7,6 +7,7 @@ import logging
 from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from attune_qbo.core.exceptions import ApplicationError
@@ -117,3 +118,44 @@ def quickbooks_disconnect(request):
     else:
         messages.success(request, "Disconnected from QuickBooks. Access was revoked at Intuit.")
     return redirect(SETTINGS_PAGE)
+
+
+def invoice_sync_panel(request, invoice) -> str:
+    """The QuickBooks box on an invoice's page: last sync, an error banner when it failed, one-click retry."""
+    from integrations import selectors
+
+    connection = selectors.connection_for(company=request.company)
+    if connection is None or (connection.status == "disconnected" and not connection.realm_id):
+        return ""
+    entry = selectors.latest_invoice_sync(company=request.company, invoice_id=invoice.pk)
+    return render_to_string(
+        "integrations/_invoice_panel.html",
+        {
+            "entry": entry,
+            "invoice": invoice,
+            "connection": connection,
+            "can_sync": request.membership.has_role(Role.STAFF) and connection.status == "connected",
+        },
+        request=request,
+    )
+
+
+@require_POST
+@company_required(Role.STAFF)
+def quickbooks_invoice_sync(request, invoice_id: int):
+    """ "Retry" / "Send now" on the invoice page."""
+    from attune_qbo.billing import selectors as billing_selectors
+    from integrations import selectors
+    from integrations.services import sync
+
+    invoice = billing_selectors.invoice_get(company=request.company, pk=invoice_id)
+    latest = selectors.latest_invoice_sync(company=request.company, invoice_id=invoice.pk)
+    try:
+        if latest is not None and latest.can_retry:
+            sync.sync_retry(entry=latest, user=request.user)
+        else:
+            sync.sync_now(invoice=invoice, user=request.user)
+        messages.success(request, f"Invoice {invoice.number} is queued for QuickBooks.")
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return redirect("billing:invoice-detail", pk=invoice.pk)

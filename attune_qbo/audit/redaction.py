@@ -6,9 +6,7 @@ import re
 from typing import Any
 
 REDACTED = "[redacted]"
-_SECRET_KEY_PATTERN = re.compile(
-    r"(token|secret|password|authorization|verifier|code_challenge|cipher|key)", re.I
-)
+_SECRET_KEY_PATTERN = re.compile(r"(token|secret|password|authorization|verifier|code_challenge|cipher|key)", re.I)
 _BEARER_PATTERN = re.compile(r"(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.I)
 _FORM_SECRET_PATTERN = re.compile(
     r"((?:access_token|refresh_token|code|code_verifier|client_secret|token)=)[^&\s\"']+", re.I

@@ -47,8 +47,7 @@ def compute_totals(lines: Iterable[TaxableAmount]) -> Totals:
             base_by_rate[line.tax_rate_id] = base_by_rate.get(line.tax_rate_id, ZERO) + line.amount
             percent_by_rate[line.tax_rate_id] = line.tax_percent
     tax_by_rate = {
-        rate_id: round_cents(base * percent_by_rate[rate_id] / HUNDRED)
-        for rate_id, base in base_by_rate.items()
+        rate_id: round_cents(base * percent_by_rate[rate_id] / HUNDRED) for rate_id, base in base_by_rate.items()
     }
     tax_total = sum(tax_by_rate.values(), ZERO)
     subtotal = round_cents(subtotal)

@@ -48,10 +48,7 @@ def seed_demo(*, password: str) -> DemoResult:
             slug="acme-plumbing", defaults={"name": DEMO_COMPANY, "country": "US", "default_currency": "USD"}
         )
         _seed_users(company, password)
-        rates = {
-            name: _get_or_create_rate(company, name, percent, taxable)
-            for name, percent, taxable in _TAX_RATES
-        }
+        rates = {name: _get_or_create_rate(company, name, percent, taxable) for name, percent, taxable in _TAX_RATES}
         clients = [_get_or_create_client(company, *row) for row in _CLIENTS]
         products = {
             name: _get_or_create_product(company, name, description, price, rates[rate])
@@ -66,9 +63,7 @@ def seed_demo(*, password: str) -> DemoResult:
 def _seed_users(company: Company, password: str) -> None:
     User = get_user_model()
     for username, role in DEMO_USERS:
-        user, _ = User.objects.get_or_create(
-            username=username, defaults={"email": f"{username}@acme.example"}
-        )
+        user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@acme.example"})
         user.set_password(password)
         # Company admins and staff use the Django admin to look at and retry failed syncs.
         user.is_staff = role in (Role.ADMIN, Role.STAFF)
@@ -119,9 +114,7 @@ def _seed_invoices(company, clients, products) -> int:
         )
 
     # draft
-    create(
-        clients[0], 1, [LineData(product=p["Service call"]), LineData(product=p["Labour (hour)"], quantity=2)]
-    )
+    create(clients[0], 1, [LineData(product=p["Service call"]), LineData(product=p["Labour (hour)"], quantity=2)])
     # finalized
     finalized = create(
         clients[1],
@@ -134,9 +127,7 @@ def _seed_invoices(company, clients, products) -> int:
     )
     services.invoice_finalize(invoice=finalized)
     # partly paid (still finalized)
-    partly = create(
-        clients[2], 20, [LineData(product=p["Water heater install"]), LineData(product=p["Service call"])]
-    )
+    partly = create(clients[2], 20, [LineData(product=p["Water heater install"]), LineData(product=p["Service call"])])
     services.invoice_finalize(invoice=partly)
     services.payment_record(
         invoice=partly, amount=Decimal("500.00"), date=today - dt.timedelta(days=5), reference="Deposit"

@@ -51,9 +51,7 @@ class Client(TimeStampedModel):
     class Meta:
         ordering = ["display_name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["company", "display_name"], name="uniq_client_company_display_name"
-            )
+            models.UniqueConstraint(fields=["company", "display_name"], name="uniq_client_company_display_name")
         ]
 
     def __str__(self) -> str:
@@ -113,12 +111,8 @@ class Invoice(TimeStampedModel):
 
     class Meta:
         ordering = ["-issue_date", "-id"]
-        constraints = [
-            models.UniqueConstraint(fields=["company", "number"], name="uniq_invoice_company_number")
-        ]
-        indexes = [
-            models.Index(fields=["company", "status", "-issue_date"], name="invoice_company_status_idx")
-        ]
+        constraints = [models.UniqueConstraint(fields=["company", "number"], name="uniq_invoice_company_number")]
+        indexes = [models.Index(fields=["company", "status", "-issue_date"], name="invoice_company_status_idx")]
 
     def __str__(self) -> str:
         return self.number
@@ -167,9 +161,7 @@ class Payment(TimeStampedModel):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     date = models.DateField()
-    method = models.CharField(
-        max_length=20, choices=PaymentMethod.choices, default=PaymentMethod.BANK_TRANSFER
-    )
+    method = models.CharField(max_length=20, choices=PaymentMethod.choices, default=PaymentMethod.BANK_TRANSFER)
     reference = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=12, choices=PaymentSource.choices, default=PaymentSource.LOCAL)
     external_id = models.CharField(

@@ -99,9 +99,7 @@ def _build_lines(company, lines: Sequence[LineData]) -> list[InvoiceLine]:
         if data.unit_price in (None, "") and data.product is not None:
             unit_price = data.product.unit_price
         else:
-            unit_price = _as_decimal(
-                data.unit_price if data.unit_price is not None else 0, f"Line {position}: price"
-            )
+            unit_price = _as_decimal(data.unit_price if data.unit_price is not None else 0, f"Line {position}: price")
         if quantity < 0:
             raise InvoiceValidationError(f"Line {position}: the quantity cannot be negative.")
         if unit_price < 0:
@@ -144,6 +142,13 @@ def _lock(invoice: Invoice) -> Invoice:
 
 def _emit_after_commit(signal, sender, **ids: Any) -> None:
     transaction.on_commit(lambda: signal.send(sender=sender, **ids))
+
+
+def _announce_invoice_change(invoice: Invoice, change: str, after_commit_signal) -> None:
+    """In the transaction: `invoice_changed` (outboxes); after commit: the change's own signal."""
+    ids = {"invoice_id": invoice.pk, "company_id": invoice.company_id}
+    signals.invoice_changed.send(sender=Invoice, change=change, **ids)
+    _emit_after_commit(after_commit_signal, Invoice, **ids)
 
 
 # --- invoices --------------------------------------------------------------------------------------------
@@ -191,9 +196,7 @@ def invoice_create(
 _UPDATABLE_FIELDS = {"client", "number", "issue_date", "due_date", "currency", "memo"}
 
 
-def invoice_update(
-    *, invoice: Invoice, user=None, lines: Sequence[LineData] | None = None, **changes
-) -> Invoice:
+def invoice_update(*, invoice: Invoice, user=None, lines: Sequence[LineData] | None = None, **changes) -> Invoice:
     """Change an invoice's fields and/or replace its lines. Void invoices cannot be edited; a paid or
     finalized invoice can, as long as its new total still covers what was paid."""
     unknown = set(changes) - _UPDATABLE_FIELDS
@@ -210,8 +213,7 @@ def invoice_update(
                 raise InvoiceStateError("The client of an invoice with payments cannot be changed.")
         if "number" in changes:
             changes["number"] = (
-                _validate_number(company=company, number=changes["number"], exclude_id=invoice.pk)
-                or invoice.number
+                _validate_number(company=company, number=changes["number"], exclude_id=invoice.pk) or invoice.number
             )
         if "currency" in changes:
             changes["currency"] = (changes["currency"] or invoice.currency).upper()
@@ -229,12 +231,10 @@ def invoice_update(
                 f"The new total ({invoice.total}) would be less than the {invoice.amount_paid} already paid."
             )
         if invoice.status in (InvoiceStatus.FINALIZED, InvoiceStatus.PAID):
-            invoice.status = (
-                InvoiceStatus.PAID if invoice.amount_paid == invoice.total else InvoiceStatus.FINALIZED
-            )
+            invoice.status = InvoiceStatus.PAID if invoice.amount_paid == invoice.total else InvoiceStatus.FINALIZED
         invoice.save()
         if invoice.status in (InvoiceStatus.FINALIZED, InvoiceStatus.PAID):
-            _emit_after_commit(signals.invoice_updated, Invoice, invoice_id=invoice.pk, company_id=company.pk)
+            _announce_invoice_change(invoice, "updated", signals.invoice_updated)
     return invoice
 
 
@@ -244,8 +244,7 @@ def invoice_finalize(*, invoice: Invoice, user=None) -> Invoice:
         invoice = _lock(invoice)
         if invoice.status != InvoiceStatus.DRAFT:
             raise InvoiceStateError(
-                f"Invoice {invoice.number} is {invoice.get_status_display().lower()}; "
-                "only drafts can be finalized."
+                f"Invoice {invoice.number} is {invoice.get_status_display().lower()}; only drafts can be finalized."
             )
         if not invoice.lines.exists():
             raise InvoiceValidationError("Add at least one line before finalizing the invoice.")
@@ -253,9 +252,7 @@ def invoice_finalize(*, invoice: Invoice, user=None) -> Invoice:
         invoice.status = InvoiceStatus.FINALIZED
         invoice.finalized_at = timezone.now()
         invoice.save()
-        _emit_after_commit(
-            signals.invoice_finalized, Invoice, invoice_id=invoice.pk, company_id=invoice.company_id
-        )
+        _announce_invoice_change(invoice, "finalized", signals.invoice_finalized)
     return invoice
 
 
@@ -267,17 +264,14 @@ def invoice_void(*, invoice: Invoice, user=None) -> Invoice:
             raise InvoiceStateError(f"Invoice {invoice.number} is already void.")
         if invoice.amount_paid > ZERO:
             raise InvoiceStateError(
-                f"Invoice {invoice.number} has {invoice.amount_paid} in payments recorded "
-                "and cannot be voided."
+                f"Invoice {invoice.number} has {invoice.amount_paid} in payments recorded and cannot be voided."
             )
         was_draft = invoice.status == InvoiceStatus.DRAFT
         invoice.status = InvoiceStatus.VOID
         invoice.voided_at = timezone.now()
         invoice.save()
         if not was_draft:
-            _emit_after_commit(
-                signals.invoice_voided, Invoice, invoice_id=invoice.pk, company_id=invoice.company_id
-            )
+            _announce_invoice_change(invoice, "voided", signals.invoice_voided)
     return invoice
 
 
@@ -379,9 +373,7 @@ def client_save(*, company, client: Client | None = None, **fields) -> Client:
     if not client.display_name:
         raise ValidationError("A client needs a display name.")
     message = f"A client named “{client.display_name}” already exists."
-    _check_unique(
-        Client, company=company, exclude_id=client.pk, message=message, display_name=client.display_name
-    )
+    _check_unique(Client, company=company, exclude_id=client.pk, message=message, display_name=client.display_name)
     return _save_unique(client, message=message)
 
 

@@ -24,6 +24,7 @@ from attune_qbo.billing.forms import (
 )
 from attune_qbo.billing.models import InvoiceStatus
 from attune_qbo.core.exceptions import ApplicationError
+from attune_qbo.core.integrations import invoice_panels
 from attune_qbo.tenants.models import Role
 from attune_qbo.tenants.views import company_required
 
@@ -66,6 +67,7 @@ def invoice_detail(request, pk):
             "can_finalize": request.membership.has_role(Role.STAFF),
             "can_void": request.membership.has_role(Role.ADMIN),
             "statuses": InvoiceStatus,
+            "invoice_panels": invoice_panels(request, invoice),
         },
     )
 
@@ -128,9 +130,7 @@ def _invoice_form_page(request, *, invoice=None):
             },
         )
         formset = InvoiceLineFormSet(company=company, prefix="lines")
-    return render(
-        request, "billing/invoice_form.html", {"form": form, "formset": formset, "invoice": invoice}
-    )
+    return render(request, "billing/invoice_form.html", {"form": form, "formset": formset, "invoice": invoice})
 
 
 @company_required()
@@ -194,9 +194,7 @@ def _list_page(request, template, objects, **extra):
     return render(request, template, {"page": page, "query": "", **extra})
 
 
-def _model_form_page(
-    request, *, form_class, template, save, instance=None, success, list_url, form_kwargs=None
-):
+def _model_form_page(request, *, form_class, template, save, instance=None, success, list_url, form_kwargs=None):
     form_kwargs = form_kwargs or {}
     form = form_class(request.POST or None, instance=instance, **form_kwargs)
     if request.method == "POST" and form.is_valid():

@@ -20,6 +20,8 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     company_lookup = "company"
     read_only = True
+    # Rows company admins may add, change and delete in their own companies (e.g. QuickBooks mappings).
+    editable_by_company_admins = False
 
     def _scoped_company_ids(self, request) -> list[int]:
         return company_ids_for(user=request.user, minimum_role=Role.STAFF)
@@ -40,14 +42,34 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None) -> bool:
         return self.has_module_permission(request)
 
+    def _admin_company_ids(self, request) -> list[int]:
+        return company_ids_for(user=request.user, minimum_role=Role.ADMIN)
+
+    def _may_edit(self, request, obj=None) -> bool:
+        if self.read_only:
+            return False
+        if request.user.is_superuser:
+            return True
+        if not (self.editable_by_company_admins and request.user.is_staff):
+            return False
+        admin_of = self._admin_company_ids(request)
+        return bool(admin_of) and (obj is None or getattr(obj, f"{self.company_lookup}_id", None) in admin_of)
+
     def has_add_permission(self, request) -> bool:
-        return not self.read_only and request.user.is_superuser
+        return self._may_edit(request)
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return not self.read_only and request.user.is_superuser
+        return self._may_edit(request, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return not self.read_only and request.user.is_superuser
+        return self._may_edit(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == self.company_lookup and not request.user.is_superuser:
+            from attune_qbo.tenants.models import Company
+
+            kwargs["queryset"] = Company.objects.filter(pk__in=self._admin_company_ids(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def _ensure_visible(self, request, object_id) -> None:
         if object_id is not None and not self.get_queryset(request).filter(pk=object_id).exists():

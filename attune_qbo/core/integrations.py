@@ -15,6 +15,7 @@ class IntegrationEntry:
     description: str
     url_name: str
     status: Callable[[object], str] | None = None  # company -> short status text
+    invoice_panel: Callable[[object, object], str] | None = None  # (request, invoice) -> HTML for the invoice page
 
 
 _REGISTRY: list[IntegrationEntry] = []
@@ -35,3 +36,8 @@ def available_integrations(request) -> list[dict]:
         status = entry.status(request.company) if entry.status else ""
         rows.append({"name": entry.name, "description": entry.description, "url": url, "status": status})
     return rows
+
+
+def invoice_panels(request, invoice) -> list[str]:
+    """HTML panels the integrations add to an invoice's page (e.g. its QuickBooks sync status)."""
+    return [entry.invoice_panel(request, invoice) for entry in _REGISTRY if entry.invoice_panel]

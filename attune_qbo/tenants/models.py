@@ -38,9 +38,7 @@ class Membership(TimeStampedModel):
 
     class Meta:
         ordering = ["company__name", "user__username"]
-        constraints = [
-            models.UniqueConstraint(fields=["user", "company"], name="uniq_membership_user_company")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "company"], name="uniq_membership_user_company")]
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.company} ({self.role})"

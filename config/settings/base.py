@@ -109,8 +109,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "attune-qbo API",
-    "DESCRIPTION": "Invoicing and its QuickBooks Online integration. Every object is scoped to the "
-    "caller's company.",
+    "DESCRIPTION": "Invoicing and its QuickBooks Online integration. Every object is scoped to the caller's company.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -165,9 +164,7 @@ QUICKBOOKS_REDIRECT_URI = env.str(
     "QUICKBOOKS_REDIRECT_URI", default="http://127.0.0.1:8000/api/v1/integrations/quickbooks/callback"
 )
 # The redirect URIs registered with Intuit for this deployment; QUICKBOOKS_REDIRECT_URI must be one of them.
-QUICKBOOKS_REDIRECT_URI_ALLOWLIST = env.list(
-    "QUICKBOOKS_REDIRECT_URI_ALLOWLIST", default=[QUICKBOOKS_REDIRECT_URI]
-)
+QUICKBOOKS_REDIRECT_URI_ALLOWLIST = env.list("QUICKBOOKS_REDIRECT_URI_ALLOWLIST", default=[QUICKBOOKS_REDIRECT_URI])
 QUICKBOOKS_SCOPES = env.list("QUICKBOOKS_SCOPES", default=["com.intuit.quickbooks.accounting"])
 # Intuit does not advertise PKCE (QBO-REFERENCE §0 #10); turn it off for an environment that rejects it.
 QUICKBOOKS_USE_PKCE = env.bool("QUICKBOOKS_USE_PKCE", default=True)
@@ -176,3 +173,10 @@ QUICKBOOKS_STATE_TTL_SECONDS = env.int("QUICKBOOKS_STATE_TTL_SECONDS", default=6
 # The refresh sweep runs every 45 minutes over connections whose access token expires within 50.
 QUICKBOOKS_REFRESH_SWEEP_MINUTES = env.int("QUICKBOOKS_REFRESH_SWEEP_MINUTES", default=45)
 QUICKBOOKS_REFRESH_WINDOW_MINUTES = env.int("QUICKBOOKS_REFRESH_WINDOW_MINUTES", default=50)
+# Pushes: edits inside the debounce window make one push of the latest state; failures retry with back-off
+# (about 1 min, 5 min, 30 min, 2 h) and the entry is dead after the last attempt.
+QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = env.float("QUICKBOOKS_PUSH_DEBOUNCE_SECONDS", default=10)
+QUICKBOOKS_PUSH_MAX_ATTEMPTS = env.int("QUICKBOOKS_PUSH_MAX_ATTEMPTS", default=5)
+# The simulator's own switches (read only by integrations/simulator).
+QUICKBOOKS_SIMULATOR_RATE_LIMITS = env.bool("QUICKBOOKS_SIMULATOR_RATE_LIMITS", default=True)
+QUICKBOOKS_SIMULATOR_SEND_RETRY_AFTER = env.bool("QUICKBOOKS_SIMULATOR_SEND_RETRY_AFTER", default=True)

@@ -14,7 +14,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+# Tasks are queued, not run: tests run them explicitly (see tests/integrations/conftest.py `run_tasks`).
+Q_CLUSTER = {**Q_CLUSTER, "sync": False}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

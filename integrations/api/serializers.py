@@ -26,3 +26,29 @@ class ConnectionStatusSerializer(serializers.Serializer):
     last_synced_at = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField(allow_blank=True)
     sync_counts = serializers.DictField(child=serializers.IntegerField())
+    auto_sync = serializers.BooleanField()
+    last_failures = serializers.ListField(child=serializers.DictField())
+
+
+class SyncLogSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    entity_type = serializers.CharField()
+    object_id = serializers.IntegerField()
+    object_repr = serializers.CharField()
+    operation = serializers.CharField()
+    status = serializers.CharField()
+    trigger = serializers.CharField()
+    triggered_by = serializers.SerializerMethodField()
+    attempts = serializers.IntegerField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    qbo_id = serializers.CharField()
+    intuit_tid = serializers.CharField()
+    error_code = serializers.CharField()
+    message = serializers.CharField()
+    payload = serializers.JSONField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_triggered_by(self, entry) -> str:
+        return entry.triggered_by.get_username() if entry.triggered_by else ""

@@ -9,4 +9,7 @@ urlpatterns = [
     path("callback", quickbooks_callback, name="api-quickbooks-callback"),
     path("disconnect", views.DisconnectView.as_view(), name="api-quickbooks-disconnect"),
     path("status", views.StatusView.as_view(), name="api-quickbooks-status"),
+    path("sync/<int:invoice_id>", views.SyncInvoiceView.as_view(), name="api-quickbooks-sync"),
+    path("sync-logs", views.SyncLogListView.as_view(), name="api-quickbooks-sync-logs"),
+    path("sync-logs/<int:pk>/retry", views.SyncLogRetryView.as_view(), name="api-quickbooks-sync-log-retry"),
 ]

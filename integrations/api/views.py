@@ -5,18 +5,23 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from attune_qbo.billing import selectors as billing_selectors
 from attune_qbo.core.api_mixins import CompanyScopedAPIMixin
 from attune_qbo.tenants.permissions import IsCompanyAdmin, IsCompanyStaff
+from integrations import selectors
 from integrations.api.serializers import (
     AuthorizeUrlSerializer,
     ConnectionStatusSerializer,
     DisconnectSerializer,
+    SyncLogSerializer,
 )
-from integrations.services import connections
+from integrations.services import connections, sync
 
 
 def browser_session_key(request) -> str | None:
@@ -57,3 +62,40 @@ class StatusView(CompanyScopedAPIMixin, APIView):
     def get(self, request):
         report = connections.connection_status(company=self.company)
         return Response(ConnectionStatusSerializer(asdict(report)).data)
+
+
+class SyncInvoiceView(CompanyScopedAPIMixin, APIView):
+    permission_classes = [IsCompanyStaff]
+
+    @extend_schema(request=None, responses={202: SyncLogSerializer}, summary="Push one invoice to QuickBooks now")
+    def post(self, request, invoice_id: int):
+        """Queues an immediate push (retried automatically through the queue). 202 with the sync log entry."""
+        invoice = billing_selectors.invoice_get(company=self.company, pk=invoice_id)
+        entry = sync.sync_now(invoice=invoice, user=request.user)
+        return Response(SyncLogSerializer(entry).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SyncLogListView(CompanyScopedAPIMixin, ListAPIView):
+    """The company's sync log, newest first. Filter with `?status=`, `?invoice=<id>`, `?entity_type=`."""
+
+    permission_classes = [IsCompanyStaff]
+    serializer_class = SyncLogSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return selectors.sync_log_list(
+            company=self.company,
+            status=params.get("status"),
+            invoice_id=params.get("invoice"),
+            entity_type=params.get("entity_type"),
+        )
+
+
+class SyncLogRetryView(CompanyScopedAPIMixin, APIView):
+    permission_classes = [IsCompanyStaff]
+
+    @extend_schema(request=None, responses={202: SyncLogSerializer}, summary="Retry a failed or dead sync")
+    def post(self, request, pk: int):
+        entry = selectors.sync_log_get(company=self.company, pk=pk)
+        entry = sync.sync_retry(entry=entry, user=request.user)
+        return Response(SyncLogSerializer(entry).data, status=status.HTTP_202_ACCEPTED)

@@ -105,9 +105,7 @@ class QuickBooksClient:
                     timeout=self.config.http_timeout,
                 )
             except (requests.Timeout, requests.ConnectionError) as error:
-                logger.warning(
-                    "qbo.client.unreachable method=%s path=%s error=%s", method, path, type(error).__name__
-                )
+                logger.warning("qbo.client.unreachable method=%s path=%s error=%s", method, path, type(error).__name__)
                 raise Unavailable(f"QuickBooks could not be reached ({type(error).__name__})") from None
             self.last_intuit_tid = response.headers.get(INTUIT_TID_HEADER, "")
             if response.status_code == 401 and attempt == 1:
@@ -139,13 +137,9 @@ class QuickBooksClient:
                 ) from None
             fault = errors.parse_fault_json(body)
             if fault is not None:  # a Fault can come with HTTP 200 (§3.1)
-                raise errors.error_for(
-                    status=response.status_code, fault=fault, intuit_tid=self.last_intuit_tid
-                )
+                raise errors.error_for(status=response.status_code, fault=fault, intuit_tid=self.last_intuit_tid)
             return QuickBooksResponse(body=body, status=response.status_code, intuit_tid=self.last_intuit_tid)
-        raise Unauthorized(
-            "QuickBooks refused the refreshed token too", status=401, intuit_tid=self.last_intuit_tid
-        )
+        raise Unauthorized("QuickBooks refused the refreshed token too", status=401, intuit_tid=self.last_intuit_tid)
 
     # --- operations -----------------------------------------------------------------------------------
 
@@ -173,9 +167,7 @@ class QuickBooksClient:
         return self._entity(self.request("GET", f"{entity.lower()}/{entity_id}"), entity)
 
     def create(self, entity: str, payload: dict, *, request_id: str, params: dict | None = None) -> dict:
-        response = self.request(
-            "POST", entity.lower(), json_body=payload, request_id=request_id, params=params
-        )
+        response = self.request("POST", entity.lower(), json_body=payload, request_id=request_id, params=params)
         return self._entity(response, entity)
 
     def sparse_update(self, entity: str, payload: dict, *, request_id: str) -> dict:
@@ -183,9 +175,7 @@ class QuickBooksClient:
         body = {**payload, "sparse": True}
         if not body.get("Id") or body.get("SyncToken") in (None, ""):
             raise ValueError("A sparse update needs Id and SyncToken")
-        return self._entity(
-            self.request("POST", entity.lower(), json_body=body, request_id=request_id), entity
-        )
+        return self._entity(self.request("POST", entity.lower(), json_body=body, request_id=request_id), entity)
 
     def void(self, entity: str, *, entity_id: str, sync_token: str, request_id: str) -> dict:
         """Void a transaction (invoices: `?operation=void` with Id and SyncToken; §2.1)."""
@@ -204,9 +194,7 @@ class QuickBooksClient:
             raise ValueError(f"A batch holds 1 to {BATCH_MAX_ITEMS} items")
         if request_id is not None and len(request_id) > BATCH_REQUEST_ID_MAX_LENGTH:
             raise ValueError("A batch requestid must be at most 36 characters")
-        body = self.request(
-            "POST", "batch", json_body={"BatchItemRequest": items}, request_id=request_id
-        ).body
+        body = self.request("POST", "batch", json_body={"BatchItemRequest": items}, request_id=request_id).body
         return body.get("BatchItemResponse", [])
 
     def cdc(self, entities: list[str], *, changed_since: dt.datetime) -> dict[str, list[dict]]:

@@ -76,9 +76,7 @@ def authorization_request(config: QuickBooksConfig, *, redirect_uri: str) -> Aut
     _allow_http_for_loopback(config.endpoints.authorization)
     state = new_state()
     verifier = new_code_verifier() if config.use_pkce else None
-    session = OAuth2Session(
-        config.client_id, redirect_uri=redirect_uri, scope=list(config.scopes), state=state
-    )
+    session = OAuth2Session(config.client_id, redirect_uri=redirect_uri, scope=list(config.scopes), state=state)
     extra = {"code_challenge": code_challenge(verifier), "code_challenge_method": "S256"} if verifier else {}
     url, _ = session.authorization_url(config.endpoints.authorization, **extra)
     return AuthorizationRequest(url=url, state=state, code_verifier=verifier)
@@ -102,9 +100,7 @@ def _raise_for_token_response(response: requests.Response) -> requests.Response:
         raise InvalidGrant("Intuit refused the grant (invalid_grant)", **kwargs)
     if error == OAUTH_INVALID_CLIENT or response.status_code == 401:
         raise InvalidClient("Intuit refused our client credentials (invalid_client)", **kwargs)
-    raise TokenEndpointError(
-        f"Intuit's token endpoint refused the request ({error or 'no error code'})", **kwargs
-    )
+    raise TokenEndpointError(f"Intuit's token endpoint refused the request ({error or 'no error code'})", **kwargs)
 
 
 def _token_session(config: QuickBooksConfig, **kwargs) -> OAuth2Session:
@@ -157,9 +153,7 @@ def _call_token_endpoint(config: QuickBooksConfig, operation: str, call) -> Toke
         )
         raise
     except Unavailable as error:
-        logger.warning(
-            "qbo.oauth.%s.unavailable status=%s intuit_tid=%s", operation, error.status, error.intuit_tid
-        )
+        logger.warning("qbo.oauth.%s.unavailable status=%s intuit_tid=%s", operation, error.status, error.intuit_tid)
         raise
     if "refresh_token" not in token or "access_token" not in token:
         raise TokenEndpointError(
@@ -172,9 +166,7 @@ def _call_token_endpoint(config: QuickBooksConfig, operation: str, call) -> Toke
 _TOKEN_HEADERS = {"Accept": "application/json", HARD_EXPIRY_HEADER: "true"}
 
 
-def exchange_code(
-    config: QuickBooksConfig, *, code: str, redirect_uri: str, code_verifier: str | None
-) -> TokenSet:
+def exchange_code(config: QuickBooksConfig, *, code: str, redirect_uri: str, code_verifier: str | None) -> TokenSet:
     """Trade the authorization code for tokens (HTTP Basic client auth; §1.4)."""
 
     def call(capture_tid):
@@ -223,9 +215,7 @@ def revoke(config: QuickBooksConfig, *, token: str) -> str:
         )
     except (requests.Timeout, requests.ConnectionError) as error:
         logger.warning("qbo.oauth.revoke.unreachable error=%s", type(error).__name__)
-        raise Unavailable(
-            f"Intuit's revocation service could not be reached ({type(error).__name__})"
-        ) from None
+        raise Unavailable(f"Intuit's revocation service could not be reached ({type(error).__name__})") from None
     if response.status_code >= 400:
         _raise_for_token_response(response)
     intuit_tid = response.headers.get(INTUIT_TID_HEADER, "")

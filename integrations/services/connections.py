@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from attune_qbo.audit.models import AuditLog
 from attune_qbo.audit.services import audit_record
+from attune_qbo.core.exceptions import ApplicationError
 from attune_qbo.tenants.models import Membership, Role
 from attune_qbo.tenants.permissions import is_company_admin
 from integrations.conf import QuickBooksConfig, quickbooks_config
@@ -87,12 +88,7 @@ def _consume_state(*, state: str, session_key: str | None) -> OAuthState:
         raise InvalidState("missing")
     now = timezone.now()
     with transaction.atomic():
-        record = (
-            OAuthState.objects.select_for_update()
-            .select_related("company", "user")
-            .filter(state=state)
-            .first()
-        )
+        record = OAuthState.objects.select_for_update().select_related("company", "user").filter(state=state).first()
         if record is None:
             raise InvalidState("unknown")
         if record.used_at is not None:
@@ -137,21 +133,15 @@ def connection_complete(
                 message="Cancelled at QuickBooks.",
             )
             raise ConnectionCancelled("QuickBooks connection cancelled. Nothing was changed.")
-        raise ConnectFailed(
-            f"QuickBooks did not connect ({error[:60]}). Nothing was changed; please try again."
-        )
+        raise ConnectFailed(f"QuickBooks did not connect ({error[:60]}). Nothing was changed; please try again.")
     if not code or not realm_id:
         missing = " and ".join(name for name, value in (("code", code), ("realmId", realm_id)) if not value)
-        raise CallbackIncomplete(
-            f"QuickBooks' answer is missing its {missing}. Nothing was stored; please try again."
-        )
+        raise CallbackIncomplete(f"QuickBooks' answer is missing its {missing}. Nothing was stored; please try again.")
 
     config = quickbooks_config()
     verifier = record.code_verifier_cipher.reveal() if record.code_verifier_cipher else None
     try:
-        tokens = oauth.exchange_code(
-            config, code=code, redirect_uri=record.redirect_uri, code_verifier=verifier
-        )
+        tokens = oauth.exchange_code(config, code=code, redirect_uri=record.redirect_uri, code_verifier=verifier)
     except QuickBooksError as exc:
         audit_record(
             action="quickbooks.connect",
@@ -164,9 +154,7 @@ def connection_complete(
         raise ConnectFailed(_exchange_failure_message(exc)) from None
 
     try:
-        result = _store_new_connection(
-            company=company, user=user, realm_id=realm_id, tokens=tokens, config=config
-        )
+        result = _store_new_connection(company=company, user=user, realm_id=realm_id, tokens=tokens, config=config)
     except RealmAlreadyConnected:
         _revoke_quietly(config, tokens.refresh_token)
         audit_record(
@@ -185,18 +173,29 @@ def connection_complete(
         target=result.connection,
         details={"realm_id": realm_id, "environment": config.environment, "intuit_tid": tokens.intuit_tid},
     )
-    connection_fetch_company_info(connection_id=result.connection.pk)
+    if connection_fetch_company_info(connection_id=result.connection.pk):
+        _suggest_mappings_quietly(result.connection)
+    from integrations.services.sync import sync_resume
+
+    sync_resume(company_id=company.pk)  # pushes that waited for a reconnect go now
     result.connection.refresh_from_db()
     return result
+
+
+def _suggest_mappings_quietly(connection) -> None:
+    from integrations.services.mappings import mappings_suggest_by_name
+
+    try:
+        mappings_suggest_by_name(connection=connection)
+    except (QuickBooksError, ApplicationError) as exc:
+        logger.warning("qbo.mappings.suggest.failed company=%s error=%s", connection.company_id, exc)
 
 
 def _exchange_failure_message(exc: QuickBooksError) -> str:
     if isinstance(exc, Unavailable):
         return "QuickBooks could not be reached to finish connecting. Nothing was stored; please try again."
     if isinstance(exc, InvalidClient):
-        return (
-            "QuickBooks refused this app's credentials. Nothing was stored; please tell your administrator."
-        )
+        return "QuickBooks refused this app's credentials. Nothing was stored; please tell your administrator."
     if isinstance(exc, InvalidGrant):
         return "QuickBooks says this sign-in has expired or was already used. Nothing was stored; please connect again."
     return f"QuickBooks refused to finish connecting ({exc.code or exc.status}). Nothing was stored; please try again."
@@ -209,16 +208,12 @@ def _apply_tokens(connection: QuickBooksConnection, tokens: TokenSet, now: dt.da
     if tokens.refresh_token_expires_in is not None:
         connection.refresh_token_expires_at = now + dt.timedelta(seconds=tokens.refresh_token_expires_in)
     if tokens.refresh_token_hard_expires_in is not None:
-        connection.refresh_token_hard_expires_at = now + dt.timedelta(
-            seconds=tokens.refresh_token_hard_expires_in
-        )
+        connection.refresh_token_hard_expires_at = now + dt.timedelta(seconds=tokens.refresh_token_hard_expires_in)
     if tokens.intuit_tid:
         connection.last_intuit_tid = tokens.intuit_tid
 
 
-def _store_new_connection(
-    *, company, user, realm_id: str, tokens: TokenSet, config: QuickBooksConfig
-) -> ConnectResult:
+def _store_new_connection(*, company, user, realm_id: str, tokens: TokenSet, config: QuickBooksConfig) -> ConnectResult:
     now = timezone.now()
     taken = (
         QuickBooksConnection.objects.filter(
@@ -255,33 +250,36 @@ def _store_new_connection(
             connection.hard_expiry_warned_30_at = connection.hard_expiry_warned_7_at = None
             connection.save()
     except IntegrityError:  # lost a race with another company connecting the same realm
-        raise RealmAlreadyConnected(
-            "This QuickBooks company is already connected to another attune company."
-        ) from None
-    logger.info(
-        "qbo.connection.connected company=%s realm=%s reconnected=%s", company.pk, realm_id, reconnected
-    )
+        raise RealmAlreadyConnected("This QuickBooks company is already connected to another attune company.") from None
+    logger.info("qbo.connection.connected company=%s realm=%s reconnected=%s", company.pk, realm_id, reconnected)
     return ConnectResult(connection=connection, reconnected=reconnected)
 
 
 def connection_fetch_company_info(*, connection_id: int) -> bool:
-    """Read CompanyInfo (name, country). A failure leaves the connection standing; the sweep retries it."""
+    """Read CompanyInfo (name, country) and Preferences (tax style, currencies). A failure leaves the
+    connection standing; the refresh sweep tries again."""
     from integrations.services.api import client_for  # the API client needs connection services too
 
     connection = QuickBooksConnection.objects.select_related("company").get(pk=connection_id)
     if not connection.is_connected:
         return False
+    client = client_for(connection)
     try:
-        info = client_for(connection).company_info()
+        info = client.company_info()
+        preferences = client.preferences()
     except (QuickBooksError, ReconnectRequired, RefreshDeferred, NotConnected) as exc:
         logger.warning("qbo.connection.company_info.failed company=%s error=%s", connection.company_id, exc)
-        QuickBooksConnection.objects.filter(pk=connection_id).update(
-            last_error="Could not read the company name yet."
-        )
+        QuickBooksConnection.objects.filter(pk=connection_id).update(last_error="Could not read the company name yet.")
         return False
+    currency_prefs = preferences.get("CurrencyPrefs") or {}
+    country = (info.country or "")[:2].upper()
     QuickBooksConnection.objects.filter(pk=connection_id).update(
         qbo_company_name=info.company_name[:200],
-        qbo_country=(info.country or "")[:2],
+        qbo_country=country,
+        # US companies take TAX/NON on lines; everyone else a real TaxCode id per line (QBO-REFERENCE §5).
+        tax_style="us" if country in ("US", "") else "global",
+        home_currency=((currency_prefs.get("HomeCurrency") or {}).get("value") or "")[:3],
+        multicurrency_enabled=bool(currency_prefs.get("MultiCurrencyEnabled")),
         company_info_fetched_at=timezone.now(),
         last_error="",
     )
@@ -366,14 +364,24 @@ def _refresh_failed(connection_id: int, holder: str, exc: QuickBooksError):
             connection.status = ConnectionStatus.NEEDS_RECONNECT
             connection.last_error = "QuickBooks refused the saved sign-in (invalid_grant). An admin must reconnect."
             connection.last_intuit_tid = exc.intuit_tid or connection.last_intuit_tid
-            audit_record(action="quickbooks.needs_reconnect", company=connection.company, target=connection,
-                         outcome=AuditLog.Outcome.FAILURE, message="Refresh refused with invalid_grant.",
-                         details={"realm_id": connection.realm_id, "intuit_tid": exc.intuit_tid})
+            audit_record(
+                action="quickbooks.needs_reconnect",
+                company=connection.company,
+                target=connection,
+                outcome=AuditLog.Outcome.FAILURE,
+                message="Refresh refused with invalid_grant.",
+                details={"realm_id": connection.realm_id, "intuit_tid": exc.intuit_tid},
+            )
             transaction.on_commit(lambda: _email_admins_reconnect(connection_id))
         else:
-            audit_record(action="quickbooks.refresh", company=connection.company, target=connection,
-                         outcome=AuditLog.Outcome.FAILURE, message=str(exc),
-                         details={"realm_id": connection.realm_id, "intuit_tid": exc.intuit_tid})
+            audit_record(
+                action="quickbooks.refresh",
+                company=connection.company,
+                target=connection,
+                outcome=AuditLog.Outcome.FAILURE,
+                message=str(exc),
+                details={"realm_id": connection.realm_id, "intuit_tid": exc.intuit_tid},
+            )
         connection.save()
     if isinstance(exc, InvalidGrant):
         logger.error("qbo.connection.needs_reconnect company=%s realm=%s", connection.company_id, connection.realm_id)
@@ -462,9 +470,15 @@ def connection_disconnect(*, company, user) -> DisconnectResult:
         connection.last_error = warning[:300]
         connection.last_intuit_tid = intuit_tid or connection.last_intuit_tid
         connection.save()
-        audit_record(action="quickbooks.disconnect", company=company, actor=user, target=connection,
-                     outcome=AuditLog.Outcome.WARNING if warning else AuditLog.Outcome.SUCCESS,
-                     message=warning, details={"realm_id": connection.realm_id})
+        audit_record(
+            action="quickbooks.disconnect",
+            company=company,
+            actor=user,
+            target=connection,
+            outcome=AuditLog.Outcome.WARNING if warning else AuditLog.Outcome.SUCCESS,
+            message=warning,
+            details={"realm_id": connection.realm_id},
+        )
     return DisconnectResult(connection=connection, revoke_failed=bool(warning), warning=warning)
 
 
@@ -523,9 +537,7 @@ def connection_refresh_sweep(*, company_id: int | None = None, force: bool = Fal
         except (RefreshDeferred, ConfigurationError, NotConnected):
             report.deferred += 1
     report.warnings_sent = _warn_hard_expiry(connections)
-    for connection_id in connections.filter(company_info_fetched_at__isnull=True).values_list(
-        "pk", flat=True
-    ):
+    for connection_id in connections.filter(company_info_fetched_at__isnull=True).values_list("pk", flat=True):
         connection_fetch_company_info(connection_id=connection_id)
     logger.info(
         "qbo.connection.sweep considered=%s refreshed=%s deferred=%s needs_reconnect=%s warnings=%s",
@@ -551,9 +563,7 @@ def _warn_hard_expiry(connections) -> int:
         flag = "hard_expiry_warned_7_at" if within_7 else "hard_expiry_warned_30_at"
         # Mark first, atomically, so two sweeps never send the same warning twice.
         marks = {flag: now, "hard_expiry_warned_30_at": connection.hard_expiry_warned_30_at or now}
-        if not QuickBooksConnection.objects.filter(pk=connection.pk, **{f"{flag}__isnull": True}).update(
-            **marks
-        ):
+        if not QuickBooksConnection.objects.filter(pk=connection.pk, **{f"{flag}__isnull": True}).update(**marks):
             continue
         recipients = _admin_emails(connection.company)
         if not recipients:
@@ -593,10 +603,12 @@ class ConnectionStatusReport:
     last_synced_at: dt.datetime | None
     last_error: str
     sync_counts: dict
+    auto_sync: bool
+    last_failures: list
 
 
 def connection_status(*, company) -> ConnectionStatusReport:
-    from integrations.selectors import sync_counts
+    from integrations.selectors import last_failures, sync_counts
 
     connection = QuickBooksConnection.objects.select_related("connected_by").filter(company=company).first()
     status = connection.status if connection else ConnectionStatus.DISCONNECTED
@@ -607,9 +619,7 @@ def connection_status(*, company) -> ConnectionStatusReport:
         company_name=connection.qbo_company_name if connection else "",
         country=connection.qbo_country if connection else "",
         environment=(
-            connection.environment
-            if connection and connection.environment
-            else quickbooks_config().environment
+            connection.environment if connection and connection.environment else quickbooks_config().environment
         ),
         connected_at=connection.connected_at if connection else None,
         connected_by=connection.connected_by.get_username() if connection and connection.connected_by else "",
@@ -620,4 +630,17 @@ def connection_status(*, company) -> ConnectionStatusReport:
         last_synced_at=connection.last_synced_at if connection else None,
         last_error=connection.last_error if connection else "",
         sync_counts=sync_counts(company=company),
+        auto_sync=connection.auto_sync if connection else True,
+        last_failures=[
+            {
+                "id": entry.pk,
+                "invoice_id": entry.object_id,
+                "invoice": entry.object_repr,
+                "status": entry.status,
+                "error_code": entry.error_code,
+                "message": entry.message,
+                "updated_at": entry.updated_at.isoformat(),
+            }
+            for entry in last_failures(company=company)
+        ],
     )

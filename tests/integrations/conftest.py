@@ -72,6 +72,19 @@ def add_company_info(intuit, realm=REALM, *, name="Sandbox Company US 1", countr
         status=status,
         headers={"intuit_tid": "tid-info"},
     )
+    add_preferences(intuit, realm)
+
+
+def add_preferences(intuit, realm=REALM, *, currency="USD", multicurrency=False):
+    body = {
+        "Preferences": {
+            "TaxPrefs": {"UsingSalesTax": True, "PartnerTaxEnabled": False},
+            "CurrencyPrefs": {"MultiCurrencyEnabled": multicurrency, "HomeCurrency": {"value": currency}},
+        }
+    }
+    intuit.add(
+        responses.GET, f"{SANDBOX_API}/v3/company/{realm}/preferences", json=body, headers={"intuit_tid": "tid-prefs"}
+    )
 
 
 def form_of(call) -> dict:

@@ -8,9 +8,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--company", type=int, help="Only this company id.")
-        parser.add_argument(
-            "--force", action="store_true", help="Refresh even tokens that are not about to expire."
-        )
+        parser.add_argument("--force", action="store_true", help="Refresh even tokens that are not about to expire.")
 
     def handle(self, *args, company=None, force=False, **options):
         report = connection_refresh_sweep(company_id=company, force=force)

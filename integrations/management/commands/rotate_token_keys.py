@@ -20,6 +20,4 @@ class Command(BaseCommand):
                 f"{report.undecryptable} cipher(s) could not be decrypted with any configured key and were left "
                 "as they are. Put the missing key back at the end of QUICKBOOKS_TOKEN_KEYS and run again."
             )
-        self.stdout.write(
-            self.style.SUCCESS("All tokens are now under the newest key; older keys can be removed.")
-        )
+        self.stdout.write(self.style.SUCCESS("All tokens are now under the newest key; older keys can be removed."))

@@ -13,6 +13,4 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Demo company: {result.company.name} (id {result.company.pk})"))
         self.stdout.write(f"Invoices created this run: {result.created_invoices}")
         for username, role in DEMO_USERS:
-            self.stdout.write(
-                f"  sign in as {username!r} ({role.label.lower()}) with password {result.password!r}"
-            )
+            self.stdout.write(f"  sign in as {username!r} ({role.label.lower()}) with password {result.password!r}")

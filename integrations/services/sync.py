@@ -1,0 +1,717 @@
+"""Pushing invoices to QuickBooks: the outbox, the push itself, and what happens after each outcome.
+
+Flow (DESIGN §3 Push): a billing change upserts a *pending* `QuickBooksSyncLog` row in the same transaction
+(`sync_enqueue`); after commit a task waits out the debounce, claims the row (`_claim`: row lock, skip locked,
+one push per invoice at a time), runs `invoice_push` outside any transaction, and records the outcome
+(`_finish`). The database row is the truth; the queue is only the engine: `sync_sweep` re-enqueues due rows
+whose task was lost and rows whose worker died.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection as db_connection
+from django.db import transaction
+from django.utils import timezone
+
+from attune_qbo.audit.redaction import redact
+from attune_qbo.billing.models import Invoice, InvoiceStatus
+from attune_qbo.core.exceptions import ApplicationError
+from integrations.exceptions import (
+    DuplicateDocNumber,
+    NotConnected,
+    NotFound,
+    QuickBooksError,
+    ReconnectRequired,
+    RefreshDeferred,
+    StaleObject,
+    Throttled,
+    Unavailable,
+    ValidationFailed,
+)
+from integrations.models import (
+    ConnectionStatus,
+    LinkType,
+    QuickBooksConnection,
+    QuickBooksLink,
+    QuickBooksSyncLog,
+    SyncOperation,
+    SyncStatus,
+    SyncTrigger,
+)
+from integrations.quickbooks.client import QuickBooksClient, quote
+from integrations.quickbooks.constants import CUSTOMER_NAME_FORBIDDEN, DOC_NUMBER_MAX_LENGTH
+from integrations.quickbooks.errors import CODE_DUPLICATE_NAME, DEFAULT_THROTTLE_WAIT_SECONDS
+from integrations.quickbooks.payloads import (
+    CompanyProfile,
+    ResolvedLine,
+    customer_payload,
+    invoice_payload,
+    is_ours,
+    payload_hash,
+)
+
+logger = logging.getLogger("qbo.sync")
+
+# About 1 min, 5 min, 30 min, 2 h, 6 h between attempts (with ±10 % jitter); after the last attempt: dead.
+BACKOFF_SECONDS = (60, 300, 1800, 7200, 21600)
+MAX_THROTTLES = 30  # 429s do not use up attempts, but a realm that throttles forever still ends somewhere
+SAME_INVOICE_RETRY_SECONDS = 5
+REQUEST_ID_PREFIX = "aq"
+
+
+class PushRefused(ApplicationError):
+    """A push that cannot succeed as it stands (a person must change something). Not retried."""
+
+    code = "push_refused"
+
+    def __init__(self, message: str, *, qbo_code: str = "", payload=None) -> None:
+        super().__init__(message)
+        self.qbo_code = qbo_code
+        self.payload = payload
+
+
+class MappingIncomplete(PushRefused):
+    code = "mapping_incomplete"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    status: str  # succeeded | skipped
+    message: str
+    qbo_id: str = ""
+    payload: dict | None = None
+
+
+def _debounce_seconds() -> float:
+    return float(settings.QUICKBOOKS_PUSH_DEBOUNCE_SECONDS)
+
+
+def _max_attempts() -> int:
+    return int(settings.QUICKBOOKS_PUSH_MAX_ATTEMPTS)
+
+
+# --- the outbox -----------------------------------------------------------------------------------------
+
+
+def sync_enqueue(
+    *,
+    company_id: int,
+    invoice_id: int,
+    operation: str = SyncOperation.PUSH,
+    trigger: str = SyncTrigger.AUTO,
+    user=None,
+) -> QuickBooksSyncLog | None:
+    """Upsert the pending sync entry of an invoice; call it inside the transaction of the change.
+
+    Automatic entries are made only for companies that are connected (or waiting for a reconnect) with
+    auto-sync on, and wait `QUICKBOOKS_PUSH_DEBOUNCE_SECONDS` (edits inside the window push once, the latest
+    state). "Sync now" entries are due at once. After commit the entry's task is queued.
+    """
+    connection = QuickBooksConnection.objects.filter(company_id=company_id).first()
+    active = connection is not None and connection.status in (
+        ConnectionStatus.CONNECTED,
+        ConnectionStatus.NEEDS_RECONNECT,
+    )
+    if trigger == SyncTrigger.AUTO and not (active and connection.auto_sync):
+        return None
+    if not active:
+        raise NotConnected("QuickBooks is not connected for this company.")
+    now = timezone.now()
+    due = now if trigger != SyncTrigger.AUTO else now + dt.timedelta(seconds=_debounce_seconds())
+    invoice_number = Invoice.objects.filter(pk=invoice_id).values_list("number", flat=True).first() or ""
+    with transaction.atomic():
+        entry = (
+            QuickBooksSyncLog.objects.select_for_update()
+            .filter(company_id=company_id, entity_type="invoice", object_id=invoice_id, status=SyncStatus.PENDING)
+            .first()
+        )
+        if entry is None:
+            entry = QuickBooksSyncLog.objects.create(
+                company_id=company_id,
+                entity_type="invoice",
+                object_id=invoice_id,
+                object_repr=invoice_number,
+                operation=operation,
+                trigger=trigger,
+                triggered_by=user if _is_user(user) else None,
+                next_attempt_at=due,
+                message="Waiting to be sent to QuickBooks.",
+            )
+        else:
+            if operation == SyncOperation.VOID:
+                entry.operation = SyncOperation.VOID
+            if trigger != SyncTrigger.AUTO:
+                entry.trigger, entry.triggered_by = trigger, user if _is_user(user) else entry.triggered_by
+                entry.next_attempt_at = now
+            elif entry.attempts == 0:
+                entry.next_attempt_at = due  # debounce: the latest edit sets the time
+            entry.object_repr = invoice_number or entry.object_repr
+            entry.save()
+    transaction.on_commit(lambda: dispatch(entry.pk))
+    return entry
+
+
+def _is_user(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False)
+
+
+def dispatch(entry_id: int) -> None:
+    """Queue the task that runs this entry (django-q2; ORM or Redis broker)."""
+    from django_q.tasks import async_task
+
+    async_task(
+        "integrations.services.tasks.run_sync", entry_id, task_name=f"qbo-sync-{entry_id}", group="quickbooks-sync"
+    )
+
+
+def sync_now(*, invoice, user) -> QuickBooksSyncLog:
+    """Queue an immediate push of one invoice ("Sync now")."""
+    if invoice.status == InvoiceStatus.DRAFT:
+        raise PushRefused(f"Invoice {invoice.number} is a draft; finalize it before sending it to QuickBooks.")
+    operation = SyncOperation.VOID if invoice.status == InvoiceStatus.VOID else SyncOperation.PUSH
+    with transaction.atomic():
+        return sync_enqueue(
+            company_id=invoice.company_id,
+            invoice_id=invoice.pk,
+            operation=operation,
+            trigger=SyncTrigger.MANUAL,
+            user=user,
+        )
+
+
+def sync_retry(*, entry: QuickBooksSyncLog, user) -> QuickBooksSyncLog:
+    """A person retries a failed or dead entry: a new attempt generation, due now."""
+    if not entry.can_retry:
+        raise PushRefused(
+            f"Only failed or dead syncs can be retried; this one is {entry.get_status_display().lower()}."
+        )
+    with transaction.atomic():
+        locked = QuickBooksSyncLog.objects.select_for_update().get(pk=entry.pk)
+        if not locked.can_retry:
+            return locked
+        locked.status = SyncStatus.PENDING
+        locked.generation += 1
+        locked.attempts = locked.throttled = 0
+        locked.trigger, locked.triggered_by = SyncTrigger.RETRY, user if _is_user(user) else None
+        locked.next_attempt_at = timezone.now()
+        locked.finished_at = None
+        locked.message = "Retry requested; waiting to be sent to QuickBooks."
+        locked.save()
+        transaction.on_commit(lambda: dispatch(locked.pk))
+    return locked
+
+
+def sync_resume(*, company_id: int) -> int:
+    """After a (re)connect: queue every pending entry of the company."""
+    ids = list(
+        QuickBooksSyncLog.objects.filter(company_id=company_id, status=SyncStatus.PENDING).values_list("pk", flat=True)
+    )
+    for entry_id in ids:
+        transaction.on_commit(lambda entry_id=entry_id: dispatch(entry_id))
+    return len(ids)
+
+
+def sync_sweep() -> int:
+    """Re-enqueue due pending entries (their task was lost, or they wait out a back-off) and entries whose
+    worker died mid-push (lease expired). Runs every minute on the worker."""
+    now = timezone.now()
+    stuck = QuickBooksSyncLog.objects.filter(status=SyncStatus.RUNNING, lease_until__lt=now)
+    revived = stuck.update(
+        status=SyncStatus.PENDING,
+        next_attempt_at=now,
+        lease_until=None,
+        message="The worker stopped mid-push; trying again.",
+    )
+    due = list(
+        QuickBooksSyncLog.objects.filter(status=SyncStatus.PENDING, next_attempt_at__lte=now)
+        .filter(company__quickbooks_connection__status=ConnectionStatus.CONNECTED)
+        .values_list("pk", flat=True)[:1000]
+    )
+    for entry_id in due:
+        dispatch(entry_id)
+    if due or revived:
+        logger.info("qbo.sync.sweep requeued=%s revived=%s", len(due), revived)
+    return len(due)
+
+
+# --- running one entry ----------------------------------------------------------------------------------
+
+
+def sync_run(*, entry_id: int) -> str:
+    """Run one entry: wait out its debounce (bounded), claim it, push, record the outcome."""
+    max_wait = _debounce_seconds() + 5
+    waited = 0.0
+    while True:
+        entry = QuickBooksSyncLog.objects.filter(pk=entry_id).only("status", "next_attempt_at").first()
+        if entry is None or entry.status != SyncStatus.PENDING:
+            return "nothing to do"
+        wait = (entry.next_attempt_at - timezone.now()).total_seconds() if entry.next_attempt_at else 0
+        if wait <= 0:
+            break
+        if waited + wait > max_wait:
+            return "not due yet; the sweeper will run it"
+        step = min(wait, 1.0)
+        time.sleep(step)
+        waited += step
+    entry = _claim(entry_id)
+    if entry is None:
+        return "claimed elsewhere or waiting"
+    return _execute(entry)
+
+
+def _claim(entry_id: int) -> QuickBooksSyncLog | None:
+    now = timezone.now()
+    skip_locked = db_connection.features.has_select_for_update_skip_locked
+    with transaction.atomic():
+        entry = (
+            QuickBooksSyncLog.objects.select_for_update(skip_locked=skip_locked)
+            .filter(pk=entry_id, status=SyncStatus.PENDING, next_attempt_at__lte=now)
+            .first()
+        )
+        if entry is None:
+            return None
+        connection = QuickBooksConnection.objects.filter(company_id=entry.company_id).first()
+        if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
+            _mark(entry, SyncStatus.SKIPPED, "QuickBooks was disconnected; nothing was sent.", now=now)
+            return None
+        if connection.status == ConnectionStatus.NEEDS_RECONNECT:
+            entry.message = "Waiting: QuickBooks needs to be reconnected. Nothing is lost."
+            entry.save(update_fields=["message", "updated_at"])
+            return None
+        busy = (
+            QuickBooksSyncLog.objects.filter(
+                company_id=entry.company_id,
+                entity_type=entry.entity_type,
+                object_id=entry.object_id,
+                status=SyncStatus.RUNNING,
+                lease_until__gt=now,
+            )
+            .exclude(pk=entry.pk)
+            .exists()
+        )
+        if busy:  # one push per invoice at a time, or two creates could race
+            entry.next_attempt_at = now + dt.timedelta(seconds=SAME_INVOICE_RETRY_SECONDS)
+            entry.save(update_fields=["next_attempt_at", "updated_at"])
+            return None
+        entry.status = SyncStatus.RUNNING
+        entry.attempts += 1
+        entry.started_at = now
+        entry.lease_until = now + dt.timedelta(seconds=float(settings.QUICKBOOKS_HTTP_TIMEOUT) * 6 + 60)
+        entry.save()
+    return entry
+
+
+def _execute(entry: QuickBooksSyncLog) -> str:
+    from integrations.services.api import client_for
+
+    connection = QuickBooksConnection.objects.get(company_id=entry.company_id)
+    client = client_for(connection)
+    try:
+        result = invoice_push(entry=entry, connection=connection, client=client)
+    except Throttled as exc:
+        return _retry_later(entry, exc, client, throttled=True)
+    except (Unavailable, RefreshDeferred, StaleObject) as exc:
+        return _retry_later(entry, exc, client)
+    except ReconnectRequired:
+        _finish(
+            entry,
+            SyncStatus.PENDING,
+            "Waiting: QuickBooks needs to be reconnected. Nothing is lost.",
+            client=client,
+            attempts_delta=-1,
+            next_attempt_at=timezone.now(),
+        )
+        return "waiting for reconnect"
+    except NotConnected as exc:
+        _finish(entry, SyncStatus.SKIPPED, exc.message, client=client)
+        return "skipped"
+    except PushRefused as exc:
+        _finish(
+            entry,
+            SyncStatus.FAILED,
+            exc.message,
+            client=client,
+            error_code=exc.qbo_code or exc.code,
+            payload=exc.payload,
+        )
+        logger.warning("qbo.sync.failed entry=%s company=%s code=%s", entry.pk, entry.company_id, exc.qbo_code)
+        return "failed"
+    except QuickBooksError as exc:  # validation and other refusals: a person must look
+        _finish(entry, SyncStatus.FAILED, _refusal_message(exc), client=client, error_code=exc.code or str(exc.status))
+        logger.warning(
+            "qbo.sync.failed entry=%s company=%s code=%s intuit_tid=%s",
+            entry.pk,
+            entry.company_id,
+            exc.code,
+            exc.intuit_tid,
+        )
+        return "failed"
+    except Exception as exc:
+        logger.exception("qbo.sync.crashed entry=%s company=%s", entry.pk, entry.company_id)
+        return _retry_later(entry, exc, client)
+    _finish(entry, result.status, result.message, client=client, qbo_id=result.qbo_id, payload=result.payload)
+    if result.status == SyncStatus.SUCCEEDED:
+        QuickBooksConnection.objects.filter(pk=connection.pk).update(last_synced_at=timezone.now())
+    logger.info(
+        "qbo.invoice.push.%s entry=%s company=%s qbo_id=%s", result.status, entry.pk, entry.company_id, result.qbo_id
+    )
+    return result.status
+
+
+def _refusal_message(exc: QuickBooksError) -> str:
+    if isinstance(exc, NotFound):
+        return (
+            f"QuickBooks says something on this invoice no longer exists or is inactive ({exc.code or 610}: "
+            f"{exc.detail or exc.message}). Reactivate it in QuickBooks or change the mapping, then retry."
+        )
+    text = f"QuickBooks refused the invoice: {exc.message}"
+    if exc.detail and exc.detail != exc.message:
+        text += f" — {exc.detail}"
+    return f"{text} (code {exc.code or exc.status})."
+
+
+def _retry_later(entry, exc, client, *, throttled: bool = False) -> str:
+    now = timezone.now()
+    if throttled and entry.throttled < MAX_THROTTLES:
+        wait = exc.retry_after if exc.retry_after is not None else DEFAULT_THROTTLE_WAIT_SECONDS
+        _finish(
+            entry,
+            SyncStatus.PENDING,
+            f"QuickBooks asked us to slow down (429); trying again in {int(wait)} s.",
+            client=client,
+            error_code=exc.code or "429",
+            attempts_delta=-1,
+            throttled_delta=1,
+            next_attempt_at=now + dt.timedelta(seconds=max(wait, 1)),
+        )
+        return "throttled"
+    reason = str(exc) if isinstance(exc, QuickBooksError | ApplicationError) else f"unexpected {type(exc).__name__}"
+    code = getattr(exc, "code", "") or ""
+    if entry.attempts >= _max_attempts():
+        _finish(
+            entry,
+            SyncStatus.DEAD,
+            f"Gave up after {entry.attempts} attempts: {reason}. Retry when QuickBooks is reachable again.",
+            client=client,
+            error_code=code,
+        )
+        logger.error("qbo.sync.dead entry=%s company=%s", entry.pk, entry.company_id)
+        return "dead"
+    delay = BACKOFF_SECONDS[min(entry.attempts, len(BACKOFF_SECONDS)) - 1] * random.uniform(0.9, 1.1)  # noqa: S311
+    retry_at = now + dt.timedelta(seconds=delay)
+    _finish(
+        entry,
+        SyncStatus.PENDING,
+        f"Attempt {entry.attempts} failed ({reason}); trying again at {timezone.localtime(retry_at):%H:%M}.",
+        client=client,
+        error_code=code,
+        next_attempt_at=retry_at,
+    )
+    return "retrying"
+
+
+def _mark(entry, status, message, *, now) -> None:
+    entry.status, entry.message, entry.finished_at, entry.lease_until = status, message, now, None
+    entry.save()
+
+
+def _finish(
+    entry,
+    status,
+    message,
+    *,
+    client: QuickBooksClient | None = None,
+    qbo_id: str = "",
+    error_code="",
+    payload=None,
+    attempts_delta=0,
+    throttled_delta=0,
+    next_attempt_at=None,
+) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        locked = QuickBooksSyncLog.objects.select_for_update().get(pk=entry.pk)
+        locked.status = status
+        locked.message = message[:2000]
+        locked.error_code = "" if status == SyncStatus.SUCCEEDED else str(error_code)[:32]
+        locked.attempts = max(0, locked.attempts + attempts_delta)
+        locked.throttled += throttled_delta
+        locked.lease_until = None
+        locked.next_attempt_at = next_attempt_at if status == SyncStatus.PENDING else None
+        locked.finished_at = None if status == SyncStatus.PENDING else now
+        if qbo_id:
+            locked.qbo_id = qbo_id
+        if client is not None and client.last_intuit_tid:
+            locked.intuit_tid = client.last_intuit_tid
+        if payload is not None:
+            locked.payload = redact(payload)
+        locked.save()
+        entry.__dict__.update({k: getattr(locked, k) for k in ("status", "attempts", "message", "qbo_id")})
+        follower = (
+            QuickBooksSyncLog.objects.filter(
+                company_id=locked.company_id,
+                entity_type=locked.entity_type,
+                object_id=locked.object_id,
+                status=SyncStatus.PENDING,
+            )
+            .exclude(pk=locked.pk)
+            .values_list("pk", flat=True)
+            .first()
+        )
+    if follower is not None:  # an edit arrived while this push ran: send it now
+        dispatch(follower)
+
+
+# --- the push ---------------------------------------------------------------------------------------------
+
+
+def request_id(entry: QuickBooksSyncLog, step: str, variant: str = "") -> str:
+    """Idempotency key: the same (entry, generation, step, variant) replays instead of writing twice."""
+    return f"{REQUEST_ID_PREFIX}{entry.pk}g{entry.generation}-{step}{('-' + variant) if variant else ''}"[:50]
+
+
+def _profile(connection) -> CompanyProfile:
+    return CompanyProfile(
+        tax_style=connection.tax_style or "us",
+        home_currency=connection.home_currency,
+        multicurrency_enabled=connection.multicurrency_enabled,
+    )
+
+
+def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, client: QuickBooksClient) -> PushResult:
+    """Make QuickBooks hold this invoice as it is now: create it, or sparse-update it, or void it.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice
+    """
+    invoice = (
+        Invoice.objects.select_related("client", "company")
+        .filter(pk=entry.object_id, company_id=entry.company_id)
+        .first()
+    )
+    if invoice is None:
+        return PushResult(SyncStatus.SKIPPED, "The invoice no longer exists here; nothing was sent.")
+    if entry.operation == SyncOperation.VOID or invoice.status == InvoiceStatus.VOID:
+        return _void_invoice(entry, invoice, connection, client)
+    if invoice.status == InvoiceStatus.DRAFT:
+        return PushResult(SyncStatus.SKIPPED, "Drafts are not sent to QuickBooks.")
+    profile = _profile(connection)
+    lines = preflight(invoice, connection=connection, profile=profile)
+    customer_id = _ensure_customer(entry, invoice.client, connection, client, profile)
+    payload = invoice_payload(invoice, customer_id=customer_id, lines=lines, profile=profile)
+    fingerprint = payload_hash(payload)
+    link = _link(connection, LinkType.INVOICE, invoice.pk)
+    if link is not None and link.payload_hash == fingerprint:
+        return PushResult(
+            SyncStatus.SKIPPED, "QuickBooks already has this version; nothing to send.", qbo_id=link.qbo_id
+        )
+    if link is None:
+        created = _create_invoice(entry, invoice, payload, connection, client)
+        link = _save_link(connection, LinkType.INVOICE, invoice.pk, created, fingerprint)
+        if entry.attempts > 1 or created.get("_adopted"):
+            # A retried create may have replayed an earlier version; make sure QuickBooks has this one.
+            link = _update_invoice(entry, link, payload, fingerprint, client)
+        verb = "Created"
+    else:
+        link = _update_invoice(entry, link, payload, fingerprint, client)
+        verb = "Updated"
+    return PushResult(
+        SyncStatus.SUCCEEDED,
+        f"{verb} invoice {invoice.number} in QuickBooks (Id {link.qbo_id}).",
+        qbo_id=link.qbo_id,
+        payload=dict(payload),
+    )
+
+
+def preflight(invoice, *, connection, profile: CompanyProfile) -> list[ResolvedLine]:
+    """Everything QuickBooks would refuse, checked before any call, with a message a person can act on."""
+    from integrations.services.mappings import mapping_table
+
+    lines = list(invoice.lines.select_related("product", "tax_rate"))
+    if not lines:
+        raise PushRefused(f"Invoice {invoice.number} has no lines; QuickBooks needs at least one.")
+    if len(invoice.number) > DOC_NUMBER_MAX_LENGTH:
+        raise PushRefused(
+            f"Invoice number “{invoice.number}” is longer than QuickBooks' {DOC_NUMBER_MAX_LENGTH} "
+            "characters. Shorten it and retry."
+        )
+    if CUSTOMER_NAME_FORBIDDEN in invoice.client.display_name:
+        raise PushRefused(
+            f"Client name “{invoice.client.display_name}” contains “:”, which QuickBooks does not "
+            "allow in customer names. Rename the client and retry."
+        )
+    if not profile.multicurrency_enabled and profile.home_currency and invoice.currency != profile.home_currency:
+        raise PushRefused(
+            f"Invoice {invoice.number} is in {invoice.currency}, but the QuickBooks company works only "
+            f"in {profile.home_currency} (multicurrency is off)."
+        )
+    mappings = mapping_table(company_id=invoice.company_id)
+    resolved, missing = [], []
+    for line in lines:
+        if line.amount < 0 or line.quantity < 0 or line.unit_price < 0:
+            raise PushRefused(f"Invoice {invoice.number} has a line with a negative amount; QuickBooks refuses it.")
+        item_id = mappings.item_for(line.product_id)
+        if item_id is None:
+            what = f"product “{line.product.name}”" if line.product else "lines without a product"
+            missing.append(f"map {what} to a QuickBooks item")
+        tax_code_id = None
+        if not profile.is_us:
+            tax_code_id = mappings.tax_code_for(line.tax_rate_id)
+            if tax_code_id is None:
+                what = f"tax rate “{line.tax_rate.name}”" if line.tax_rate else "lines without a tax rate"
+                missing.append(f"map {what} to a QuickBooks tax code")
+        resolved.append(
+            ResolvedLine(
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                amount=line.amount,
+                item_id=item_id or "",
+                taxable=bool(line.tax_rate and line.tax_rate.taxable and line.tax_rate.percent),
+                tax_code_id=tax_code_id,
+            )
+        )
+    if missing:
+        unique = list(dict.fromkeys(missing))
+        raise MappingIncomplete("Before this invoice can go to QuickBooks: " + "; ".join(unique) + ".")
+    return resolved
+
+
+def _link(connection, object_type: str, object_id: int) -> QuickBooksLink | None:
+    return QuickBooksLink.objects.filter(
+        company_id=connection.company_id, realm_id=connection.realm_id, object_type=object_type, object_id=object_id
+    ).first()
+
+
+def _save_link(connection, object_type, object_id, qbo_object: dict, fingerprint: str) -> QuickBooksLink:
+    link, _ = QuickBooksLink.objects.update_or_create(
+        company_id=connection.company_id,
+        realm_id=connection.realm_id,
+        object_type=object_type,
+        object_id=object_id,
+        defaults={
+            "qbo_id": str(qbo_object["Id"]),
+            "sync_token": str(qbo_object.get("SyncToken", "")),
+            "payload_hash": fingerprint,
+        },
+    )
+    return link
+
+
+def _ensure_customer(entry, our_client, connection, client: QuickBooksClient, profile) -> str:
+    """The QuickBooks Customer of this client: linked → found by DisplayName → created."""
+    payload = customer_payload(our_client, profile)
+    fingerprint = payload_hash(payload)
+    link = _link(connection, LinkType.CLIENT, our_client.pk)
+    if link is not None:
+        if link.payload_hash != fingerprint:
+            update = {k: v for k, v in payload.items() if k != "CurrencyRef"}  # currency is fixed after create
+            updated = _sparse_update_fresh(client, "Customer", link, update, request_id(entry, "cu", fingerprint[:8]))
+            _save_link(connection, LinkType.CLIENT, our_client.pk, updated, fingerprint)
+        return link.qbo_id
+    name = payload["DisplayName"]
+    found = client.query_one(f"select * from Customer where DisplayName = {quote(name)}", entity="Customer")
+    if found is None:
+        try:
+            found = client.create("Customer", payload, request_id=request_id(entry, "cc"))
+        except ValidationFailed as exc:
+            if exc.code != CODE_DUPLICATE_NAME:
+                raise
+            found = _adopt_duplicate_name(our_client, client, exc)
+    _save_link(connection, LinkType.CLIENT, our_client.pk, found, fingerprint)
+    return str(found["Id"])
+
+
+def _adopt_duplicate_name(our_client, client: QuickBooksClient, exc) -> dict:
+    """6240: the name is taken (an inactive customer, a vendor or an employee). Adopt an inactive customer whose
+    e-mail matches ours; otherwise a person must choose."""
+    name = our_client.display_name
+    inactive = client.query_one(
+        f"select * from Customer where DisplayName = {quote(name)} and Active = false", entity="Customer"
+    )
+    their_email = ((inactive or {}).get("PrimaryEmailAddr") or {}).get("Address", "")
+    if inactive and our_client.email and their_email.lower() == our_client.email.lower():
+        return client.sparse_update(
+            "Customer",
+            {"Id": inactive["Id"], "SyncToken": inactive["SyncToken"], "Active": True},
+            request_id=f"{REQUEST_ID_PREFIX}react{inactive['Id']}",
+        )
+    raise PushRefused(
+        f"QuickBooks already has a customer, vendor or employee named “{name}” with a different e-mail. "
+        "Rename the client here (or the other one in QuickBooks), then retry.",
+        qbo_code=CODE_DUPLICATE_NAME,
+    ) from exc
+
+
+def _create_invoice(entry, invoice, payload, connection, client: QuickBooksClient) -> dict:
+    try:
+        return client.create("Invoice", payload, request_id=request_id(entry, "ic"))
+    except DuplicateDocNumber as exc:
+        existing = client.query_one(
+            f"select * from Invoice where DocNumber = {quote(invoice.number)}", entity="Invoice"
+        )
+        if existing is not None and is_ours(existing.get("PrivateNote"), invoice.company_id, invoice.pk):
+            return {**existing, "_adopted": True}  # we created it before (a reply that never arrived)
+        raise PushRefused(
+            f"QuickBooks already has invoice {invoice.number}, and attune did not create it. Change the invoice "
+            "number here, or renumber the one in QuickBooks, then retry.",
+            qbo_code=exc.code or "6140",
+            payload=dict(payload),
+        ) from exc
+
+
+def _update_invoice(entry, link: QuickBooksLink, payload, fingerprint: str, client: QuickBooksClient):
+    updated = _sparse_update_fresh(
+        client, "Invoice", link, dict(payload), request_id(entry, "iu", f"{link.sync_token}-{fingerprint[:8]}")
+    )
+    link.sync_token = str(updated.get("SyncToken", ""))
+    link.payload_hash = fingerprint
+    link.save(update_fields=["sync_token", "payload_hash", "updated_at"])
+    return link
+
+
+def _sparse_update_fresh(client: QuickBooksClient, entity: str, link: QuickBooksLink, payload: dict, rid: str):
+    """Sparse update with the stored SyncToken; on 5010 (someone else changed it, e.g. a payment) re-read and
+    retry once with the current one (QBO-REFERENCE §2.4)."""
+    try:
+        return client.sparse_update(
+            entity, {"Id": link.qbo_id, "SyncToken": link.sync_token, **payload}, request_id=rid
+        )
+    except StaleObject:
+        current = client.read(entity, link.qbo_id)
+        link.sync_token = str(current.get("SyncToken", ""))
+        return client.sparse_update(
+            entity,
+            {"Id": link.qbo_id, "SyncToken": link.sync_token, **payload},
+            request_id=f"{rid}-s{link.sync_token}"[:50],
+        )
+
+
+def _void_invoice(entry, invoice, connection, client: QuickBooksClient) -> PushResult:
+    link = _link(connection, LinkType.INVOICE, invoice.pk)
+    if link is None:
+        return PushResult(SyncStatus.SKIPPED, f"Invoice {invoice.number} never reached QuickBooks; nothing to void.")
+    if link.voided:
+        return PushResult(SyncStatus.SKIPPED, "Already void in QuickBooks.", qbo_id=link.qbo_id)
+    try:
+        voided = client.void(
+            "Invoice", entity_id=link.qbo_id, sync_token=link.sync_token, request_id=request_id(entry, "iv")
+        )
+    except StaleObject:
+        current = client.read("Invoice", link.qbo_id)
+        voided = client.void(
+            "Invoice",
+            entity_id=link.qbo_id,
+            sync_token=str(current.get("SyncToken", "")),
+            request_id=request_id(entry, "iv", str(current.get("SyncToken", ""))),
+        )
+    link.voided = True
+    link.sync_token = str(voided.get("SyncToken", link.sync_token))
+    link.save(update_fields=["voided", "sync_token", "updated_at"])
+    return PushResult(SyncStatus.SUCCEEDED, f"Voided invoice {invoice.number} in QuickBooks.", qbo_id=link.qbo_id)
