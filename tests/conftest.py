@@ -56,15 +56,9 @@ def make_tenant(name: str) -> Tenant:
     tax_rate = TaxRateFactory(company=company, name="Sales tax", percent=Decimal("10"))
     return Tenant(
         company=company,
-        admin=MembershipFactory(
-            company=company, role=Role.ADMIN, user__username=f"{name.lower()}-admin"
-        ).user,
-        staff=MembershipFactory(
-            company=company, role=Role.STAFF, user__username=f"{name.lower()}-staff"
-        ).user,
-        member=MembershipFactory(
-            company=company, role=Role.MEMBER, user__username=f"{name.lower()}-member"
-        ).user,
+        admin=MembershipFactory(company=company, role=Role.ADMIN, user__username=f"{name.lower()}-admin").user,
+        staff=MembershipFactory(company=company, role=Role.STAFF, user__username=f"{name.lower()}-staff").user,
+        member=MembershipFactory(company=company, role=Role.MEMBER, user__username=f"{name.lower()}-member").user,
         client=ClientFactory(company=company, display_name=f"{name} Client"),
         product=ProductFactory(
             company=company, name=f"{name} Widget", unit_price=Decimal("50.00"), default_tax_rate=tax_rate

@@ -48,6 +48,20 @@ def quote(value: str) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def literal(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return quote(value)
+
+
+def select_statement(entity: str, **equals) -> str:
+    """`select * from <entity> where A = 'x' and B = false` with every value escaped (no OR: §2.5)."""
+    if not entity.isalnum() or not all(name.replace(".", "").isalnum() for name in equals):
+        raise ValueError("entity and field names are letters and digits only")
+    conditions = " and ".join(f"{name} = {literal(value)}" for name, value in equals.items())
+    return f"select * from {entity}" + (f" where {conditions}" if conditions else "")  # noqa: S608
+
+
 class QuickBooksClient:
     def __init__(
         self,
@@ -157,6 +171,10 @@ class QuickBooksClient:
             if len(rows) < page_size:
                 return
             start += page_size
+
+    def find(self, entity: str, **equals) -> dict | None:
+        """The first `entity` whose fields equal the given values, or None."""
+        return self.query_one(select_statement(entity, **equals), entity=entity)
 
     def query_one(self, statement: str, *, entity: str) -> dict | None:
         body = self.request("GET", "query", params={"query": f"{statement} MAXRESULTS 1"}).body

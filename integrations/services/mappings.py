@@ -9,6 +9,7 @@ from django.db import transaction
 
 from attune_qbo.billing.models import Product, TaxRate
 from integrations.models import DEFAULT_KEY, MappingKind, QuickBooksConnection, QuickBooksMapping
+from integrations.quickbooks.client import select_statement
 
 logger = logging.getLogger("qbo.mappings")
 
@@ -79,7 +80,7 @@ def mappings_suggest_by_name(*, connection: QuickBooksConnection) -> SuggestionR
     from integrations.services.api import client_for
 
     report = SuggestionReport()
-    items = list(client_for(connection).query("select * from Item where Active = true", entity="Item"))
+    items = list(client_for(connection).query(select_statement("Item", Active=True), entity="Item"))
     by_name = {item.get("Name", "").strip().lower(): item for item in items}
     existing = set(
         QuickBooksMapping.objects.filter(company_id=connection.company_id, kind=MappingKind.ITEM).values_list(

@@ -45,7 +45,7 @@ from integrations.models import (
     SyncStatus,
     SyncTrigger,
 )
-from integrations.quickbooks.client import QuickBooksClient, quote
+from integrations.quickbooks.client import QuickBooksClient
 from integrations.quickbooks.constants import CUSTOMER_NAME_FORBIDDEN, DOC_NUMBER_MAX_LENGTH
 from integrations.quickbooks.errors import CODE_DUPLICATE_NAME, DEFAULT_THROTTLE_WAIT_SECONDS
 from integrations.quickbooks.payloads import (
@@ -132,7 +132,8 @@ def sync_enqueue(
             .filter(company_id=company_id, entity_type="invoice", object_id=invoice_id, status=SyncStatus.PENDING)
             .first()
         )
-        if entry is None:
+        created = entry is None
+        if created:
             entry = QuickBooksSyncLog.objects.create(
                 company_id=company_id,
                 entity_type="invoice",
@@ -154,7 +155,9 @@ def sync_enqueue(
                 entry.next_attempt_at = due  # debounce: the latest edit sets the time
             entry.object_repr = invoice_number or entry.object_repr
             entry.save()
-    transaction.on_commit(lambda: dispatch(entry.pk))
+    if created or trigger != SyncTrigger.AUTO:
+        # One task per pending entry: it re-reads the (moving) due time, so later edits need no task of their own.
+        transaction.on_commit(lambda: dispatch(entry.pk))
     return entry
 
 
@@ -173,6 +176,9 @@ def dispatch(entry_id: int) -> None:
 
 def sync_now(*, invoice, user) -> QuickBooksSyncLog:
     """Queue an immediate push of one invoice ("Sync now")."""
+    connection = QuickBooksConnection.objects.filter(company_id=invoice.company_id).first()
+    if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
+        raise NotConnected("QuickBooks is not connected for this company.")
     if invoice.status == InvoiceStatus.DRAFT:
         raise PushRefused(f"Invoice {invoice.number} is a draft; finalize it before sending it to QuickBooks.")
     operation = SyncOperation.VOID if invoice.status == InvoiceStatus.VOID else SyncOperation.PUSH
@@ -616,7 +622,7 @@ def _ensure_customer(entry, our_client, connection, client: QuickBooksClient, pr
             _save_link(connection, LinkType.CLIENT, our_client.pk, updated, fingerprint)
         return link.qbo_id
     name = payload["DisplayName"]
-    found = client.query_one(f"select * from Customer where DisplayName = {quote(name)}", entity="Customer")
+    found = client.find("Customer", DisplayName=name)
     if found is None:
         try:
             found = client.create("Customer", payload, request_id=request_id(entry, "cc"))
@@ -632,9 +638,7 @@ def _adopt_duplicate_name(our_client, client: QuickBooksClient, exc) -> dict:
     """6240: the name is taken (an inactive customer, a vendor or an employee). Adopt an inactive customer whose
     e-mail matches ours; otherwise a person must choose."""
     name = our_client.display_name
-    inactive = client.query_one(
-        f"select * from Customer where DisplayName = {quote(name)} and Active = false", entity="Customer"
-    )
+    inactive = client.find("Customer", DisplayName=name, Active=False)
     their_email = ((inactive or {}).get("PrimaryEmailAddr") or {}).get("Address", "")
     if inactive and our_client.email and their_email.lower() == our_client.email.lower():
         return client.sparse_update(
@@ -653,9 +657,7 @@ def _create_invoice(entry, invoice, payload, connection, client: QuickBooksClien
     try:
         return client.create("Invoice", payload, request_id=request_id(entry, "ic"))
     except DuplicateDocNumber as exc:
-        existing = client.query_one(
-            f"select * from Invoice where DocNumber = {quote(invoice.number)}", entity="Invoice"
-        )
+        existing = client.find("Invoice", DocNumber=invoice.number)
         if existing is not None and is_ours(existing.get("PrivateNote"), invoice.company_id, invoice.pk):
             return {**existing, "_adopted": True}  # we created it before (a reply that never arrived)
         raise PushRefused(

@@ -67,9 +67,7 @@ def test_create_update_finalize_pay_through_the_api(tenant, api_client_for):
     assert body["total"] == "198.33"  # 150 + 15 tax + 33.33 untaxed
 
     invoice_url = f"/api/v1/invoices/{body['id']}"
-    response = api.patch(
-        invoice_url, {"lines": [{"product": tenant.product.pk, "quantity": "1"}]}, format="json"
-    )
+    response = api.patch(invoice_url, {"lines": [{"product": tenant.product.pk, "quantity": "1"}]}, format="json")
     assert response.status_code == 200 and response.json()["total"] == "55.00"
 
     assert api.post(f"{invoice_url}/finalize").json()["status"] == "finalized"
@@ -87,10 +85,7 @@ def test_validation_errors_are_json_with_code_and_message(tenant, api_client_for
     )
     assert response.status_code == 400
     assert response.json()["code"] == "invoice_invalid"
-    assert (
-        response.json()["message"]
-        == "The due date (2026-03-01) cannot be before the issue date (2026-03-10)."
-    )
+    assert response.json()["message"] == "The due date (2026-03-01) cannot be before the issue date (2026-03-10)."
 
     response = api.post("/api/v1/invoices", {"issue_date": "not a date"}, format="json")
     assert response.status_code == 400
@@ -121,9 +116,7 @@ def test_invoice_list_filters_by_status_and_search(tenant, api_client_for):
     tenant.invoice(number="D-1")
     tenant.invoice(number="F-1", finalize=True)
     api = api_client_for(tenant.member)
-    assert [r["number"] for r in api.get("/api/v1/invoices", {"status": "finalized"}).json()["results"]] == [
-        "F-1"
-    ]
+    assert [r["number"] for r in api.get("/api/v1/invoices", {"status": "finalized"}).json()["results"]] == ["F-1"]
     assert [r["number"] for r in api.get("/api/v1/invoices", {"search": "D-"}).json()["results"]] == ["D-1"]
 
 
@@ -132,10 +125,7 @@ def test_clients_and_products_are_created_through_services(tenant, api_client_fo
     response = api.post("/api/v1/clients", {"display_name": "New Co", "email": "a@b.example"}, format="json")
     assert response.status_code == 201 and response.json()["currency"] == "USD"
     response = api.post("/api/v1/clients", {"display_name": "New Co"}, format="json")
-    assert (
-        response.status_code == 400
-        and response.json()["message"] == "A client named “New Co” already exists."
-    )
+    assert response.status_code == 400 and response.json()["message"] == "A client named “New Co” already exists."
     response = api.post("/api/v1/products", {"name": "Gadget", "unit_price": "-1"}, format="json")
     assert response.status_code == 400 and "cannot be negative" in response.json()["message"]
     response = api.post("/api/v1/products", {"name": "Gadget", "unit_price": "12.50"}, format="json")

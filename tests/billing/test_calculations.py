@@ -51,8 +51,7 @@ def test_tax_totals_per_rate_and_exempt_lines():
 
 def test_invoice_with_100_awkward_lines_has_exact_totals(tenant):
     lines = [
-        LineData(description=f"Part {i}", quantity=3, unit_price="33.33", tax_rate=tenant.tax_rate)
-        for i in range(100)
+        LineData(description=f"Part {i}", quantity=3, unit_price="33.33", tax_rate=tenant.tax_rate) for i in range(100)
     ]
     invoice = tenant.invoice(lines=lines)
     assert invoice.lines.count() == 100

@@ -69,9 +69,7 @@ def test_create_invoice_with_lines_formset(tenant, page_client_for):
         },
     )
     invoice = Invoice.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse(
-        "billing:invoice-detail", args=[invoice.pk]
-    )
+    assert response.status_code == 302 and response["Location"] == reverse("billing:invoice-detail", args=[invoice.pk])
     assert [str(a) for a in invoice.lines.values_list("amount", flat=True)] == ["100.00", "12.35"]
     detail = client.get(response["Location"]).content.decode()
     assert "Travel" in detail and "122.35" in detail  # 100 + 10 tax + 12.35
@@ -98,10 +96,7 @@ def test_finalize_void_and_payment_buttons_by_role(tenant, page_client_for):
     invoice = tenant.invoice()
     client = page_client_for(tenant.member)
     assert client.post(reverse("billing:invoice-finalize", args=[invoice.pk])).status_code == 403
-    assert (
-        "Finalize</button>"
-        not in client.get(reverse("billing:invoice-detail", args=[invoice.pk])).content.decode()
-    )
+    assert "Finalize</button>" not in client.get(reverse("billing:invoice-detail", args=[invoice.pk])).content.decode()
 
     client = page_client_for(tenant.staff)
     client.post(reverse("billing:invoice-finalize", args=[invoice.pk]))
@@ -129,24 +124,17 @@ def test_finalize_void_and_payment_buttons_by_role(tenant, page_client_for):
 
 def test_finalize_needs_post(tenant, page_client_for):
     invoice = tenant.invoice()
-    assert (
-        page_client_for(tenant.admin).get(reverse("billing:invoice-finalize", args=[invoice.pk])).status_code
-        == 405
-    )
+    assert page_client_for(tenant.admin).get(reverse("billing:invoice-finalize", args=[invoice.pk])).status_code == 405
 
 
 def test_client_and_product_forms(tenant, page_client_for):
     client = page_client_for(tenant.member)
-    response = client.post(
-        reverse("billing:client-create"), {"display_name": "Alpha Client", "currency": "USD"}
-    )
+    response = client.post(reverse("billing:client-create"), {"display_name": "Alpha Client", "currency": "USD"})
     assert "A client named “Alpha Client” already exists." in response.content.decode()
     response = client.post(reverse("billing:client-create"), {"display_name": "Fresh Co", "currency": "usd"})
     assert response.status_code == 302
     assert "Fresh Co" in client.get(reverse("billing:client-list")).content.decode()
-    response = client.post(
-        reverse("billing:product-create"), {"name": "Valve", "unit_price": "4.20", "active": "on"}
-    )
+    response = client.post(reverse("billing:product-create"), {"name": "Valve", "unit_price": "4.20", "active": "on"})
     assert response.status_code == 302
 
 

@@ -61,9 +61,7 @@ def test_bad_lines_are_refused_with_a_message(tenant, line, message):
 
 
 def test_due_date_before_issue_date_is_refused(tenant):
-    with pytest.raises(
-        InvoiceValidationError, match=r"due date \(2026-01-14\) cannot be before the issue date"
-    ):
+    with pytest.raises(InvoiceValidationError, match=r"due date \(2026-01-14\) cannot be before the issue date"):
         tenant.invoice(issue_date=dt.date(2026, 1, 15), due_date=dt.date(2026, 1, 14))
     invoice = tenant.invoice()
     with pytest.raises(InvoiceValidationError, match="cannot be before the issue date"):
@@ -223,9 +221,7 @@ def test_updating_a_draft_sends_no_invoice_updated(tenant, received, django_capt
     assert received == []
 
 
-def test_signals_do_not_fire_when_the_transaction_rolls_back(
-    tenant, received, django_capture_on_commit_callbacks
-):
+def test_signals_do_not_fire_when_the_transaction_rolls_back(tenant, received, django_capture_on_commit_callbacks):
     invoice = tenant.invoice()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with pytest.raises(RuntimeError), transaction.atomic():

@@ -125,3 +125,64 @@ def make_connection(
         qbo_company_name="Sandbox Company US 1",
         company_info_fetched_at=now,
     )
+
+
+API = f"{SANDBOX_API}/v3/company/{REALM}"
+
+
+@pytest.fixture
+def dispatched(monkeypatch):
+    """Tasks the code queued (instead of running them): a list of entry ids."""
+    queued: list[int] = []
+    monkeypatch.setattr("integrations.services.sync.dispatch", queued.append)
+    return queued
+
+
+@pytest.fixture
+def connected(tenant, dispatched):
+    """Alpha connected to a US QuickBooks company, default Item mapped to "Services" (id 1)."""
+    from integrations.models import QuickBooksMapping
+
+    connection = make_connection(tenant.company, access="push-access", refresh="push-refresh")
+    QuickBooksConnection.objects.filter(pk=connection.pk).update(tax_style="us", home_currency="USD")
+    QuickBooksMapping.objects.create(
+        company=tenant.company, kind="item", local_key="default", qbo_id="1", qbo_name="Services"
+    )
+    connection.refresh_from_db()
+    return connection
+
+
+def run_due(entry_or_id):
+    """Make the entry due now and run it like the worker would."""
+    from integrations.models import QuickBooksSyncLog
+    from integrations.services.sync import sync_run
+
+    entry_id = getattr(entry_or_id, "pk", entry_or_id)
+    QuickBooksSyncLog.objects.filter(pk=entry_id).update(next_attempt_at=timezone.now())
+    result = sync_run(entry_id=entry_id)
+    return QuickBooksSyncLog.objects.get(pk=entry_id), result
+
+
+def qbo_invoice(qbo_id="130", sync_token="0", **extra):
+    return {"Invoice": {"Id": qbo_id, "SyncToken": sync_token, **extra}}
+
+
+def fault(code, message="refused", status_type="ValidationFault", detail=""):
+    return {"Fault": {"Error": [{"Message": message, "Detail": detail or message, "code": code}], "type": status_type}}
+
+
+def add_no_customer(intuit):
+    intuit.add(responses.GET, f"{API}/query", json={"QueryResponse": {}}, headers={"intuit_tid": "tid-q"})
+
+
+def add_customer_created(intuit, qbo_id="58"):
+    intuit.add(
+        responses.POST,
+        f"{API}/customer",
+        json={"Customer": {"Id": qbo_id, "SyncToken": "0"}},
+        headers={"intuit_tid": "tid-cust"},
+    )
+
+
+def calls_to(intuit, method, path) -> list:
+    return [c for c in intuit.calls if c.request.method == method and urlsplit(c.request.url).path.endswith(path)]
