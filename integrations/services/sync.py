@@ -629,23 +629,30 @@ def _ensure_customer(entry, our_client, connection, client: QuickBooksClient, pr
         except ValidationFailed as exc:
             if exc.code != CODE_DUPLICATE_NAME:
                 raise
-            found = _adopt_duplicate_name(our_client, client, exc)
+            found = _adopt_duplicate_name(our_client, connection, client, exc)
     _save_link(connection, LinkType.CLIENT, our_client.pk, found, fingerprint)
     return str(found["Id"])
 
 
-def _adopt_duplicate_name(our_client, client: QuickBooksClient, exc) -> dict:
-    """6240: the name is taken (an inactive customer, a vendor or an employee). Adopt an inactive customer whose
-    e-mail matches ours; otherwise a person must choose."""
+def _adopt_duplicate_name(our_client, connection, client: QuickBooksClient, exc) -> dict:
+    """6240: the name is taken. Either another worker just created this client's customer (we find our link or
+    an active customer with our e-mail), or an inactive customer with our e-mail can be reactivated; otherwise
+    a vendor, employee or someone else's customer has the name, and a person must choose."""
+    link = _link(connection, LinkType.CLIENT, our_client.pk)
+    if link is not None:
+        return {"Id": link.qbo_id, "SyncToken": link.sync_token}
     name = our_client.display_name
-    inactive = client.find("Customer", DisplayName=name, Active=False)
-    their_email = ((inactive or {}).get("PrimaryEmailAddr") or {}).get("Address", "")
-    if inactive and our_client.email and their_email.lower() == our_client.email.lower():
-        return client.sparse_update(
-            "Customer",
-            {"Id": inactive["Id"], "SyncToken": inactive["SyncToken"], "Active": True},
-            request_id=f"{REQUEST_ID_PREFIX}react{inactive['Id']}",
-        )
+    for active in (True, False):
+        candidate = client.find("Customer", DisplayName=name, Active=active)
+        their_email = ((candidate or {}).get("PrimaryEmailAddr") or {}).get("Address", "")
+        if candidate and our_client.email and their_email.lower() == our_client.email.lower():
+            if active:
+                return candidate
+            return client.sparse_update(
+                "Customer",
+                {"Id": candidate["Id"], "SyncToken": candidate["SyncToken"], "Active": True},
+                request_id=f"{REQUEST_ID_PREFIX}react{candidate['Id']}",
+            )
     raise PushRefused(
         f"QuickBooks already has a customer, vendor or employee named “{name}” with a different e-mail. "
         "Rename the client here (or the other one in QuickBooks), then retry.",

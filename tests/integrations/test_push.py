@@ -364,7 +364,8 @@ def test_duplicate_customer_name_adopts_only_when_the_email_matches(
     tenant.client.email = "alpha@example.com"
     tenant.client.save()
     invoice = finalize(tenant, captured)
-    add_no_customer(intuit)  # not among active customers
+    add_no_customer(intuit)  # not among active customers (first lookup)
+    add_no_customer(intuit)  # nor after the 6240 (no other worker created it meanwhile)
     intuit.add(responses.POST, f"{API}/customer", status=400, json=fault("6240", "Duplicate Name Exists Error"))
     intuit.add(
         responses.GET,
@@ -549,3 +550,35 @@ def test_amounts_are_sent_exactly(tenant, connected, captured, intuit):
         == Decimal("99.99")
     )
     assert TOKEN_URL  # (imported for the 401 tests above)
+
+
+def test_duplicate_name_because_another_worker_just_created_the_customer_is_adopted(
+    tenant, connected, captured, intuit
+):
+    tenant.client.email = "alpha@example.com"
+    tenant.client.save()
+    invoice = finalize(tenant, captured)
+    add_no_customer(intuit)
+    intuit.add(responses.POST, f"{API}/customer", status=400, json=fault("6240", "Duplicate Name Exists Error"))
+    intuit.add(
+        responses.GET,
+        f"{API}/query",
+        json={
+            "QueryResponse": {
+                "Customer": [
+                    {
+                        "Id": "70",
+                        "SyncToken": "0",
+                        "DisplayName": "Alpha Client",
+                        "Active": True,
+                        "PrimaryEmailAddr": {"Address": "alpha@example.com"},
+                    }
+                ]
+            }
+        },
+    )
+    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice())
+    entry, outcome = run_due(entry_for(invoice))
+    assert outcome == "succeeded"
+    assert json_of(calls_to(intuit, "POST", "/invoice")[0])["CustomerRef"] == {"value": "70"}
+    assert len(calls_to(intuit, "POST", "/customer")) == 1  # adopted, not reactivated or created again
