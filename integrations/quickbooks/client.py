@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -62,6 +64,24 @@ def select_statement(entity: str, **equals) -> str:
     return f"select * from {entity}" + (f" where {conditions}" if conditions else "")  # noqa: S608
 
 
+_thread_sessions = threading.local()
+
+
+def pooled_session() -> requests.Session:
+    """One HTTP session per thread, so connections (and TLS handshakes) are reused across pushes."""
+    session = getattr(_thread_sessions, "session", None)
+    if session is None:
+        session = requests.Session()
+        # Read proxy and CA-bundle settings from the environment once, not on every request.
+        session.proxies.update(requests.utils.getproxies())
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca_bundle:
+            session.verify = ca_bundle
+        session.trust_env = False
+        _thread_sessions.session = session
+    return session
+
+
 class QuickBooksClient:
     def __init__(
         self,
@@ -76,7 +96,7 @@ class QuickBooksClient:
         self.realm_id = realm_id
         self.tokens = tokens
         self.config = config
-        self.session = session or requests.Session()
+        self.session = session or pooled_session()
         self.last_intuit_tid = ""
         self.calls = 0
 

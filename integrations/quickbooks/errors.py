@@ -57,8 +57,10 @@ def _lower_keys(value):
 
 
 def parse_fault_json(body) -> FaultDetail | None:
+    if not isinstance(body, dict) or not ("Fault" in body or "fault" in body):
+        return None  # the common case: a successful answer, not walked
     body = _lower_keys(body)
-    fault = body.get("fault") if isinstance(body, dict) else None
+    fault = body.get("fault")
     if not isinstance(fault, dict):
         return None
     errors = fault.get("error") or [{}]

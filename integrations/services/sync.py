@@ -16,8 +16,10 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
-from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from attune_qbo.audit.redaction import redact
@@ -251,39 +253,44 @@ def sync_sweep() -> int:
 
 
 def sync_run(*, entry_id: int) -> str:
-    """Run one entry: wait out its debounce (bounded), claim it, push, record the outcome."""
+    """Run one entry: claim it (waiting out its debounce, bounded), push, record the outcome."""
     max_wait = _debounce_seconds() + 5
     waited = 0.0
     while True:
+        claimed = _claim(entry_id)
+        if claimed is not None:
+            entry, connection = claimed
+            return _execute(entry, connection)
         entry = QuickBooksSyncLog.objects.filter(pk=entry_id).only("status", "next_attempt_at").first()
         if entry is None or entry.status != SyncStatus.PENDING:
             return "nothing to do"
         wait = (entry.next_attempt_at - timezone.now()).total_seconds() if entry.next_attempt_at else 0
         if wait <= 0:
-            break
+            return "claimed elsewhere or waiting"
         if waited + wait > max_wait:
             return "not due yet; the sweeper will run it"
         step = min(wait, 1.0)
         time.sleep(step)
         waited += step
-    entry = _claim(entry_id)
-    if entry is None:
-        return "claimed elsewhere or waiting"
-    return _execute(entry)
 
 
-def _claim(entry_id: int) -> QuickBooksSyncLog | None:
+def _claim(entry_id: int) -> tuple[QuickBooksSyncLog, QuickBooksConnection] | None:
+    """Take a due pending entry for this worker (row lock, skip locked) with its company's connection."""
     now = timezone.now()
-    skip_locked = db_connection.features.has_select_for_update_skip_locked
+    features = db_connection.features
+    lock = {"skip_locked": features.has_select_for_update_skip_locked}
+    if features.has_select_for_update_of:
+        lock["of"] = ("self",)  # lock the entry only, not the joined connection
     with transaction.atomic():
         entry = (
-            QuickBooksSyncLog.objects.select_for_update(skip_locked=skip_locked)
+            QuickBooksSyncLog.objects.select_for_update(**lock)
+            .select_related("company__quickbooks_connection")
             .filter(pk=entry_id, status=SyncStatus.PENDING, next_attempt_at__lte=now)
             .first()
         )
         if entry is None:
             return None
-        connection = QuickBooksConnection.objects.filter(company_id=entry.company_id).first()
+        connection = getattr(entry.company, "quickbooks_connection", None)
         if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
             _mark(entry, SyncStatus.SKIPPED, "QuickBooks was disconnected; nothing was sent.", now=now)
             return None
@@ -310,14 +317,13 @@ def _claim(entry_id: int) -> QuickBooksSyncLog | None:
         entry.attempts += 1
         entry.started_at = now
         entry.lease_until = now + dt.timedelta(seconds=float(settings.QUICKBOOKS_HTTP_TIMEOUT) * 6 + 60)
-        entry.save()
-    return entry
+        entry.save(update_fields=["status", "attempts", "started_at", "lease_until", "updated_at"])
+    return entry, connection
 
 
-def _execute(entry: QuickBooksSyncLog) -> str:
+def _execute(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> str:
     from integrations.services.api import client_for
 
-    connection = QuickBooksConnection.objects.get(company_id=entry.company_id)
     client = client_for(connection)
     try:
         result = invoice_push(entry=entry, connection=connection, client=client)
@@ -441,38 +447,42 @@ def _finish(
     throttled_delta=0,
     next_attempt_at=None,
 ) -> None:
+    """Record the outcome. The entry is RUNNING under this worker's lease, so one UPDATE is enough."""
     now = timezone.now()
-    with transaction.atomic():
-        locked = QuickBooksSyncLog.objects.select_for_update().get(pk=entry.pk)
-        locked.status = status
-        locked.message = message[:2000]
-        locked.error_code = "" if status == SyncStatus.SUCCEEDED else str(error_code)[:32]
-        locked.attempts = max(0, locked.attempts + attempts_delta)
-        locked.throttled += throttled_delta
-        locked.lease_until = None
-        locked.next_attempt_at = next_attempt_at if status == SyncStatus.PENDING else None
-        locked.finished_at = None if status == SyncStatus.PENDING else now
-        if qbo_id:
-            locked.qbo_id = qbo_id
-        if client is not None and client.last_intuit_tid:
-            locked.intuit_tid = client.last_intuit_tid
-        if payload is not None:
-            locked.payload = redact(payload)
-        locked.save()
-        entry.__dict__.update({k: getattr(locked, k) for k in ("status", "attempts", "message", "qbo_id")})
+    changes = {
+        "status": status,
+        "message": message[:2000],
+        "error_code": "" if status == SyncStatus.SUCCEEDED else str(error_code)[:32],
+        "lease_until": None,
+        "next_attempt_at": next_attempt_at if status == SyncStatus.PENDING else None,
+        "finished_at": None if status == SyncStatus.PENDING else now,
+        "updated_at": now,
+    }
+    if attempts_delta:
+        changes["attempts"] = Greatest(F("attempts") + attempts_delta, 0)
+    if throttled_delta:
+        changes["throttled"] = F("throttled") + throttled_delta
+    if qbo_id:
+        changes["qbo_id"] = qbo_id
+    if client is not None and client.last_intuit_tid:
+        changes["intuit_tid"] = client.last_intuit_tid
+    if payload is not None:
+        changes["payload"] = redact(payload)
+    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(**changes)
+    entry.status, entry.message = status, changes["message"]
+    if status != SyncStatus.PENDING:
         follower = (
             QuickBooksSyncLog.objects.filter(
-                company_id=locked.company_id,
-                entity_type=locked.entity_type,
-                object_id=locked.object_id,
+                company_id=entry.company_id,
+                entity_type=entry.entity_type,
+                object_id=entry.object_id,
                 status=SyncStatus.PENDING,
             )
-            .exclude(pk=locked.pk)
             .values_list("pk", flat=True)
             .first()
         )
-    if follower is not None:  # an edit arrived while this push ran: send it now
-        dispatch(follower)
+        if follower is not None:  # an edit arrived while this push ran: send it now
+            dispatch(follower)
 
 
 # --- the push ---------------------------------------------------------------------------------------------
@@ -509,10 +519,11 @@ def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
         return PushResult(SyncStatus.SKIPPED, "Drafts are not sent to QuickBooks.")
     profile = _profile(connection)
     lines = preflight(invoice, connection=connection, profile=profile)
-    customer_id = _ensure_customer(entry, invoice.client, connection, client, profile)
+    links = _links_for(connection, invoice)
+    customer_id = _ensure_customer(entry, invoice.client, connection, client, profile, link=links.get(LinkType.CLIENT))
     payload = invoice_payload(invoice, customer_id=customer_id, lines=lines, profile=profile)
     fingerprint = payload_hash(payload)
-    link = _link(connection, LinkType.INVOICE, invoice.pk)
+    link = links.get(LinkType.INVOICE)
     if link is not None and link.payload_hash == fingerprint:
         return PushResult(
             SyncStatus.SKIPPED, "QuickBooks already has this version; nothing to send.", qbo_id=link.qbo_id
@@ -527,11 +538,9 @@ def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
     else:
         link = _update_invoice(entry, link, payload, fingerprint, client)
         verb = "Updated"
+    # The payload is kept in the log only when it explains a failure (PushRefused); a success keeps the QBO id.
     return PushResult(
-        SyncStatus.SUCCEEDED,
-        f"{verb} invoice {invoice.number} in QuickBooks (Id {link.qbo_id}).",
-        qbo_id=link.qbo_id,
-        payload=dict(payload),
+        SyncStatus.SUCCEEDED, f"{verb} invoice {invoice.number} in QuickBooks (Id {link.qbo_id}).", qbo_id=link.qbo_id
     )
 
 
@@ -539,7 +548,21 @@ def preflight(invoice, *, connection, profile: CompanyProfile) -> list[ResolvedL
     """Everything QuickBooks would refuse, checked before any call, with a message a person can act on."""
     from integrations.services.mappings import mapping_table
 
-    lines = list(invoice.lines.select_related("product", "tax_rate"))
+    lines = list(
+        invoice.lines.values_list(
+            "description",
+            "quantity",
+            "unit_price",
+            "amount",
+            "product_id",
+            "product__name",
+            "tax_rate_id",
+            "tax_rate__name",
+            "tax_rate__taxable",
+            "tax_rate__percent",
+            named=True,
+        )
+    )  # plain rows, not three model instances per line: this runs for every push
     if not lines:
         raise PushRefused(f"Invoice {invoice.number} has no lines; QuickBooks needs at least one.")
     if len(invoice.number) > DOC_NUMBER_MAX_LENGTH:
@@ -564,13 +587,13 @@ def preflight(invoice, *, connection, profile: CompanyProfile) -> list[ResolvedL
             raise PushRefused(f"Invoice {invoice.number} has a line with a negative amount; QuickBooks refuses it.")
         item_id = mappings.item_for(line.product_id)
         if item_id is None:
-            what = f"product “{line.product.name}”" if line.product else "lines without a product"
+            what = f"product “{line.product__name}”" if line.product_id else "lines without a product"
             missing.append(f"map {what} to a QuickBooks item")
         tax_code_id = None
         if not profile.is_us:
             tax_code_id = mappings.tax_code_for(line.tax_rate_id)
             if tax_code_id is None:
-                what = f"tax rate “{line.tax_rate.name}”" if line.tax_rate else "lines without a tax rate"
+                what = f"tax rate “{line.tax_rate__name}”" if line.tax_rate_id else "lines without a tax rate"
                 missing.append(f"map {what} to a QuickBooks tax code")
         resolved.append(
             ResolvedLine(
@@ -579,7 +602,7 @@ def preflight(invoice, *, connection, profile: CompanyProfile) -> list[ResolvedL
                 unit_price=line.unit_price,
                 amount=line.amount,
                 item_id=item_id or "",
-                taxable=bool(line.tax_rate and line.tax_rate.taxable and line.tax_rate.percent),
+                taxable=bool(line.tax_rate_id and line.tax_rate__taxable and line.tax_rate__percent),
                 tax_code_id=tax_code_id,
             )
         )
@@ -595,31 +618,49 @@ def _link(connection, object_type: str, object_id: int) -> QuickBooksLink | None
     ).first()
 
 
-def _save_link(connection, object_type, object_id, qbo_object: dict, fingerprint: str) -> QuickBooksLink:
-    link, _ = QuickBooksLink.objects.update_or_create(
-        company_id=connection.company_id,
-        realm_id=connection.realm_id,
-        object_type=object_type,
-        object_id=object_id,
-        defaults={
-            "qbo_id": str(qbo_object["Id"]),
-            "sync_token": str(qbo_object.get("SyncToken", "")),
-            "payload_hash": fingerprint,
-        },
+def _links_for(connection, invoice) -> dict[str, QuickBooksLink]:
+    """The invoice's and its client's links, in one query."""
+    links = QuickBooksLink.objects.filter(company_id=connection.company_id, realm_id=connection.realm_id).filter(
+        Q(object_type=LinkType.INVOICE, object_id=invoice.pk)
+        | Q(object_type=LinkType.CLIENT, object_id=invoice.client_id)
     )
-    return link
+    return {link.object_type: link for link in links}
 
 
-def _ensure_customer(entry, our_client, connection, client: QuickBooksClient, profile) -> str:
+def _save_link(connection, object_type, object_id, qbo_object: dict, fingerprint: str) -> QuickBooksLink:
+    """Insert the link (one statement); if another worker linked it meanwhile, update that row instead."""
+    values = {
+        "qbo_id": str(qbo_object["Id"]),
+        "sync_token": str(qbo_object.get("SyncToken", "")),
+        "payload_hash": fingerprint,
+    }
+    key = {
+        "company_id": connection.company_id,
+        "realm_id": connection.realm_id,
+        "object_type": object_type,
+        "object_id": object_id,
+    }
+    try:
+        with transaction.atomic():
+            return QuickBooksLink.objects.create(**key, **values)
+    except IntegrityError:
+        QuickBooksLink.objects.filter(**key).update(**values, updated_at=timezone.now())
+        return QuickBooksLink.objects.get(**key)
+
+
+def _ensure_customer(
+    entry, our_client, connection, client: QuickBooksClient, profile, link: QuickBooksLink | None
+) -> str:
     """The QuickBooks Customer of this client: linked → found by DisplayName → created."""
     payload = customer_payload(our_client, profile)
     fingerprint = payload_hash(payload)
-    link = _link(connection, LinkType.CLIENT, our_client.pk)
     if link is not None:
         if link.payload_hash != fingerprint:
             update = {k: v for k, v in payload.items() if k != "CurrencyRef"}  # currency is fixed after create
             updated = _sparse_update_fresh(client, "Customer", link, update, request_id(entry, "cu", fingerprint[:8]))
-            _save_link(connection, LinkType.CLIENT, our_client.pk, updated, fingerprint)
+            QuickBooksLink.objects.filter(pk=link.pk).update(
+                sync_token=str(updated.get("SyncToken", "")), payload_hash=fingerprint, updated_at=timezone.now()
+            )
         return link.qbo_id
     name = payload["DisplayName"]
     found = client.find("Customer", DisplayName=name)
@@ -681,7 +722,9 @@ def _update_invoice(entry, link: QuickBooksLink, payload, fingerprint: str, clie
     )
     link.sync_token = str(updated.get("SyncToken", ""))
     link.payload_hash = fingerprint
-    link.save(update_fields=["sync_token", "payload_hash", "updated_at"])
+    QuickBooksLink.objects.filter(pk=link.pk).update(
+        sync_token=link.sync_token, payload_hash=fingerprint, updated_at=timezone.now()
+    )
     return link
 
 

@@ -132,7 +132,7 @@ def test_happy_path_creates_customer_and_invoice(tenant, connected, captured, in
     assert f"[attune:{tenant.company.pk}:{invoice.pk}]" in body["PrivateNote"]
     assert body["CustomerMemo"] == {"value": "Thanks!"} and "GlobalTaxCalculation" not in body
     assert (entry.status, entry.qbo_id, entry.intuit_tid, entry.attempts) == ("succeeded", "130", "tid-inv", 1)
-    assert entry.payload["DocNumber"] == invoice.number
+    assert entry.payload is None  # kept only when it explains a failure
     link = QuickBooksLink.objects.get(object_type="invoice", object_id=invoice.pk)
     assert (link.qbo_id, link.sync_token, link.realm_id) == ("130", "0", REALM)
     assert QuickBooksConnection.objects.get(pk=connected.pk).last_synced_at is not None
@@ -354,6 +354,7 @@ def test_duplicate_doc_number_that_is_not_ours_fails_clearly(tenant, connected, 
     entry, outcome = run_due(entry_for(invoice))
     assert outcome == "failed" and entry.status == "failed" and entry.error_code == "6140"
     assert entry.message.startswith(f"QuickBooks already has invoice {invoice.number}, and attune did not create it.")
+    assert entry.payload["DocNumber"] == invoice.number  # what was refused, for the person fixing it
     assert not QuickBooksLink.objects.filter(object_type="invoice").exists()
 
 
@@ -500,7 +501,7 @@ def test_an_edit_while_a_push_runs_is_sent_after_it(tenant, connected, captured,
     invoice = finalize(tenant, captured)
     first = entry_for(invoice)
     QuickBooksSyncLog.objects.filter(pk=first.pk).update(next_attempt_at=timezone.now())
-    running = _claim(first.pk)
+    running, _ = _claim(first.pk)
     assert running.status == "running"
     with captured(execute=True):
         billing.invoice_update(invoice=invoice, memo="edited mid-push")

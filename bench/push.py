@@ -1,0 +1,301 @@
+"""Benchmark: pushing invoices to QuickBooks (prints figures; not a test).
+
+    .venv/bin/python bench/push.py                  # all figures, 1,000-invoice throughput run (~3 min)
+    .venv/bin/python bench/push.py --invoices 200   # a shorter throughput run
+    .venv/bin/python bench/push.py --skip-throughput
+
+The app and the simulator are served by a separate `runserver` process (its CPU is not ours), on a fresh SQLite
+file (or --database-url). This process plays the worker and measures, against DESIGN §9:
+  - database queries per push, for invoices of 1, 10 and 100 lines (target ≤ 15 whatever the line count);
+  - our CPU per push, Intuit's time excluded (target ≤ 5 ms);
+  - a burst of 50 edits to one invoice inside the debounce window → number of pushes (target 1);
+  - throughput pushing N invoices with the simulator's rate limits on (500 requests/min, 10 concurrent per
+    realm), as a fraction of that per-realm ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CEILING_PER_MINUTE = 500
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def configure(database_url: str, port: int) -> dict:
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": database_url,
+        "QUICKBOOKS_ENVIRONMENT": "simulator",
+        "QUICKBOOKS_SIMULATOR_BASE_URL": base,
+        "QUICKBOOKS_REDIRECT_URI": f"{base}/api/v1/integrations/quickbooks/callback",
+        "QUICKBOOKS_REDIRECT_URI_ALLOWLIST": f"{base}/api/v1/integrations/quickbooks/callback",
+        "QUICKBOOKS_PUSH_DEBOUNCE_SECONDS": "0",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_DEBUG": "false",
+    }
+    os.environ.update(env)
+    return env
+
+
+def start_server(env: dict, port: int) -> subprocess.Popen:
+    python = sys.executable
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env={**os.environ, **env}, check=True
+    )
+    server = subprocess.Popen(
+        [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import requests
+
+    for _ in range(100):
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/simulator/", timeout=1).status_code == 200:
+                return server
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("the server did not start")
+
+
+def connect(company, user, base: str) -> None:
+    """The OAuth dance a person does in the browser, done with requests (consent page → callback)."""
+    import requests
+
+    from integrations.services.connections import connection_start
+
+    url = connection_start(company=company, user=user, session_key=None)
+    session = requests.Session()
+    page = session.get(url, timeout=10)
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    fields.update({"connect": "1", "realm_id": "9341453050298541"})
+    done = session.post(page.url.split("?")[0], data=fields, headers={"Referer": page.url}, timeout=30)
+    if "/settings/integrations/quickbooks/" not in done.url and done.status_code != 200:
+        raise SystemExit(f"connect failed: {done.status_code} {done.url}")
+
+
+def simulator_state(base: str) -> dict:
+    import requests
+
+    return requests.get(f"{base}/simulator/control/state", params={"realm_id": "9341453050298541"}, timeout=10).json()
+
+
+def make_invoice(tenant, lines: int, *, finalize: bool = True):
+    from attune_qbo.billing import services
+    from attune_qbo.billing.services import LineData
+
+    invoice = services.invoice_create(
+        company=tenant["company"],
+        client=tenant["client"],
+        issue_date=dt.date(2026, 1, 15),
+        due_date=dt.date(2026, 2, 14),
+        lines=[LineData(product=tenant["product"], quantity=i % 7 + 1) for i in range(lines)],
+    )
+    return services.invoice_finalize(invoice=invoice) if finalize else invoice
+
+
+def pending_entry(invoice):
+    from integrations.models import QuickBooksSyncLog
+
+    return QuickBooksSyncLog.objects.filter(object_id=invoice.pk, status="pending").latest("id")
+
+
+def push(entry) -> tuple[int, float, float]:
+    """(queries, cpu seconds, wall seconds) of one push."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from integrations.services.sync import sync_run
+
+    with CaptureQueriesContext(connection) as queries:
+        cpu, wall = time.process_time(), time.perf_counter()
+        outcome = sync_run(entry_id=entry.pk)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if outcome not in ("succeeded", "skipped"):
+        entry.refresh_from_db()
+        raise SystemExit(f"push did not succeed: {outcome}: {entry.message}")
+    return len(queries), cpu, wall
+
+
+def bench_queries_and_cpu(tenant) -> None:
+    from attune_qbo.billing import services
+
+    print("\n## Queries and CPU per push (customer already linked)")
+    print(f"{'lines':>6} {'create: queries':>16} {'update: queries':>16} {'CPU ms (create)':>16} {'wall ms':>8}")
+    push(pending_entry(make_invoice(tenant, 1)))  # links the customer, warms caches
+    for lines in (1, 10, 100):
+        invoice = make_invoice(tenant, lines)
+        create_queries, cpu, wall = push(pending_entry(invoice))
+        services.invoice_update(invoice=invoice, memo="edited")
+        update_queries, _, _ = push(pending_entry(invoice))
+        print(f"{lines:>6} {create_queries:>16} {update_queries:>16} {cpu * 1000:>16.2f} {wall * 1000:>8.1f}")
+
+    samples = []
+    for _ in range(40):
+        _, cpu, _ = push(pending_entry(make_invoice(tenant, 10)))
+        samples.append(cpu * 1000)
+    print(
+        f"CPU per push over 40 pushes of 10-line invoices: median {statistics.median(samples):.2f} ms, "
+        f"p90 {sorted(samples)[int(len(samples) * 0.9)]:.2f} ms (target ≤ 5 ms; includes building and parsing "
+        "the HTTP messages, excludes the simulator's time)"
+    )
+
+
+def bench_burst(tenant, base: str) -> None:
+    from django.conf import settings
+
+    from attune_qbo.billing import services
+    from attune_qbo.billing.services import LineData
+    from integrations.models import QuickBooksSyncLog
+
+    print("\n## Burst: 50 edits inside the debounce window")
+    settings.QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = 10
+    invoice = make_invoice(tenant, 3)
+    for quantity in range(1, 51):
+        services.invoice_update(invoice=invoice, lines=[LineData(product=tenant["product"], quantity=quantity)])
+    entries = QuickBooksSyncLog.objects.filter(object_id=invoice.pk)
+    before = simulator_state(base)["api_calls"]
+    QuickBooksSyncLog.objects.filter(pk__in=entries.values("pk")).update(next_attempt_at=dt.datetime.now(dt.UTC))
+    for entry in entries:
+        push(entry)
+    writes = simulator_state(base)["api_calls"] - before
+    settings.QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = 0
+    print(
+        f"50 edits → {entries.count()} sync entry, {entries.filter(status='succeeded').count()} push, "
+        f"{writes} API call(s) to QuickBooks (target: exactly one push)"
+    )
+
+
+def bench_throughput(tenant, base: str, count: int, workers: int) -> None:
+    import requests
+    from django.db import connections
+
+    from integrations.models import QuickBooksSyncLog
+    from integrations.services.sync import sync_run
+
+    print(f"\n## Throughput: {count} invoices, one call per invoice, {workers} worker threads, rate limits on")
+    requests.post(f"{base}/simulator/control/settings", json={"rate_limits": True}, timeout=10)
+    invoices = [make_invoice(tenant, 3) for _ in range(count)]
+    ids = set(
+        QuickBooksSyncLog.objects.filter(object_id__in=[i.pk for i in invoices], status="pending").values_list(
+            "pk", flat=True
+        )
+    )
+    state_before = simulator_state(base)
+    stop = time.monotonic() + 15 * 60
+
+    def worker() -> None:
+        try:
+            while time.monotonic() < stop:
+                due = list(
+                    QuickBooksSyncLog.objects.filter(
+                        pk__in=ids, status="pending", next_attempt_at__lte=dt.datetime.now(dt.UTC)
+                    )
+                    .order_by("?")
+                    .values_list("pk", flat=True)[:20]
+                )
+                if not due:
+                    if not QuickBooksSyncLog.objects.filter(pk__in=ids, status__in=["pending", "running"]).exists():
+                        return
+                    time.sleep(0.2)
+                    continue
+                for entry_id in due:
+                    sync_run(entry_id=entry_id)
+        finally:
+            connections.close_all()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    state_after = simulator_state(base)
+    calls = state_after["api_calls"] - state_before["api_calls"]
+    done = QuickBooksSyncLog.objects.filter(pk__in=ids, status="succeeded").count()
+    throttled = sum(QuickBooksSyncLog.objects.filter(pk__in=ids).values_list("throttled", flat=True))
+    per_minute = calls / elapsed * 60
+    print(
+        f"{done}/{count} pushed in {elapsed:.1f} s: {done / elapsed * 60:.0f} invoices/min, {calls} API calls, "
+        f"{per_minute:.0f} calls/min = {per_minute / CEILING_PER_MINUTE:.0%} of the {CEILING_PER_MINUTE}/min "
+        f"per-realm ceiling; {throttled} answers were 429"
+    )
+    print(
+        f"QuickBooks now holds {state_after['counts']['Invoice']} invoices (no duplicates: "
+        f"{state_after['counts']['Invoice'] - state_before['counts']['Invoice'] == done})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--invoices", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--database-url", default="")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="attune-bench-"))
+    database_url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
+    port = free_port()
+    env = configure(database_url, port)
+    server = start_server(env, port)
+    try:
+        import django
+
+        django.setup()
+        from unittest import mock
+
+        from django.contrib.auth import get_user_model
+
+        from attune_qbo.billing import services
+        from attune_qbo.tenants.models import Company, Membership
+
+        base = f"http://127.0.0.1:{port}"
+        company = Company.objects.create(name="Bench Co", slug=f"bench-{port}")
+        user = get_user_model().objects.create_user(f"bench-{port}", "bench@example.com", "pw")
+        Membership.objects.create(user=user, company=company, role="admin")
+        tenant = {
+            "company": company,
+            "client": services.client_save(
+                company=company, display_name=f"Bench Client {port}", email="client@example.com"
+            ),
+            "product": services.product_save(company=company, name="Widget", unit_price="19.99"),
+        }
+        connect(company, user, base)
+        print(f"attune-qbo push benchmark · database {database_url.split(':')[0]} · simulator {base}")
+        with mock.patch("integrations.services.sync.dispatch", lambda entry_id: None):  # this process is the worker
+            bench_queries_and_cpu(tenant)
+            bench_burst(tenant, base)
+            if not args.skip_throughput:
+                bench_throughput(tenant, base, args.invoices, args.workers)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
