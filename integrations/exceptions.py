@@ -103,6 +103,13 @@ class InvalidState(ApplicationError):
         self.reason = reason
 
 
+class SignInRequired(ApplicationError):
+    """The flow was started through the API: the browser finishing it must be signed in as the same user."""
+
+    code = "sign_in_required"
+    status_code = 401
+
+
 class ConnectionCancelled(ApplicationError):
     code = "connection_cancelled"
 

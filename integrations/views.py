@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -13,13 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from attune_qbo.core.exceptions import ApplicationError
 from attune_qbo.tenants.models import Role
 from attune_qbo.tenants.views import company_required
-from integrations.exceptions import (
-    CallbackIncomplete,
-    ConnectFailed,
-    ConnectionCancelled,
-    InvalidState,
-    RealmAlreadyConnected,
-)
+from integrations.exceptions import CallbackIncomplete, ConnectionCancelled, InvalidState, SignInRequired
 from integrations.services import connections
 
 logger = logging.getLogger("qbo.views")
@@ -43,11 +38,17 @@ def quickbooks_callback(request):
             code=params.get("code"),
             realm_id=params.get("realmId"),
             error=params.get("error"),
+            user=request.user,
         )
+    except SignInRequired as error:
+        if _wants_json(request):
+            return JsonResponse({"code": error.code, "message": error.message}, status=error.status_code)
+        messages.info(request, error.message)
+        return redirect_to_login(request.get_full_path())  # the state is still unused
     except InvalidState as error:
         logger.warning("qbo.callback.invalid_state reason=%s", error.reason)
         return _callback_error(request, error, status=400)
-    except (CallbackIncomplete, ConnectionCancelled, ConnectFailed, RealmAlreadyConnected) as error:
+    except ApplicationError as error:  # cancelled, incomplete, exchange failed, realm taken, misconfigured
         if _wants_json(request):
             return JsonResponse({"code": error.code, "message": error.message}, status=error.status_code)
         level = messages.INFO if isinstance(error, ConnectionCancelled) else messages.ERROR

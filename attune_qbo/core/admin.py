@@ -23,6 +23,13 @@ class TenantScopedAdmin(admin.ModelAdmin):
     # Rows company admins may add, change and delete in their own companies (e.g. QuickBooks mappings).
     editable_by_company_admins = False
 
+    def get_list_filter(self, request):
+        """A plain `company` filter would list every company's name; list only those in the user's rows."""
+        return [
+            (name, admin.RelatedOnlyFieldListFilter) if name in ("company", self.company_lookup) else name
+            for name in super().get_list_filter(request)
+        ]
+
     def _scoped_company_ids(self, request) -> list[int]:
         return company_ids_for(user=request.user, minimum_role=Role.STAFF)
 

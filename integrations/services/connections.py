@@ -38,6 +38,7 @@ from integrations.exceptions import (
     RealmAlreadyConnected,
     ReconnectRequired,
     RefreshDeferred,
+    SignInRequired,
     Unavailable,
 )
 from integrations.models import ConnectionStatus, OAuthState, QuickBooksConnection
@@ -82,8 +83,10 @@ def connection_start(*, company, user, session_key: str | None = None) -> str:
     return request.url
 
 
-def _consume_state(*, state: str, session_key: str | None) -> OAuthState:
-    """Validate and use up the state in one step: present, known, unexpired, unused, same session."""
+def _consume_state(*, state: str, session_key: str | None, user=None) -> OAuthState:
+    """Validate and use up the state in one step: present, known, unexpired, unused, and coming back to the
+    browser that started it: the same session for a flow started on a page, the same signed-in user for a flow
+    started through the API (so nobody can hand their authorize link to someone else's QuickBooks admin)."""
     if not state:
         raise InvalidState("missing")
     now = timezone.now()
@@ -95,8 +98,15 @@ def _consume_state(*, state: str, session_key: str | None) -> OAuthState:
             raise InvalidState("reused")
         if record.expires_at <= now:
             raise InvalidState("expired")
-        if record.session_key_hash and record.session_key_hash != hash_session_key(session_key):
-            raise InvalidState("other-session")
+        if record.session_key_hash:
+            if record.session_key_hash != hash_session_key(session_key):
+                raise InvalidState("other-session")
+        elif user is None or not user.is_authenticated:
+            raise SignInRequired("Sign in to attune as the admin who started connecting QuickBooks to finish.")
+        elif user.pk != record.user_id:
+            raise InvalidState("other-user")
+        if not is_company_admin(record.user, record.company):
+            raise InvalidState("no-longer-admin")
         record.used_at = now
         record.save(update_fields=["used_at"])
     return record
@@ -112,6 +122,7 @@ def connection_complete(
     *,
     state: str,
     session_key: str | None,
+    user=None,
     code: str | None = None,
     realm_id: str | None = None,
     error: str | None = None,
@@ -121,7 +132,7 @@ def connection_complete(
     Nothing is stored unless the exchange succeeds. Reconnecting the same realm replaces the token ciphers;
     a realm already connected to another Company is refused (and the new grant revoked).
     """
-    record = _consume_state(state=state, session_key=session_key)
+    record = _consume_state(state=state, session_key=session_key, user=user)
     company, user = record.company, record.user
     if error:
         if error == OAUTH_ACCESS_DENIED:

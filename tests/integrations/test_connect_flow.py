@@ -217,7 +217,7 @@ def test_a_realm_connected_to_another_company_is_refused(tenant, other_tenant, c
     assert [c.request.url for c in intuit.calls][-1] == REVOKE_URL  # the unwanted new grant is revoked
 
 
-def test_api_started_flow_completes_in_a_browser_without_a_session(tenant, api_client_for, intuit):
+def test_api_started_flow_finishes_in_a_browser_signed_in_as_the_same_admin(tenant, api_client_for, intuit):
     from django.test import Client
 
     response = api_client_for(tenant.admin).post("/api/v1/integrations/quickbooks/connect")
@@ -225,9 +225,40 @@ def test_api_started_flow_completes_in_a_browser_without_a_session(tenant, api_c
     state = query_of(response.json()["authorize_url"])["state"]
     add_token_response(intuit)
     add_company_info(intuit)
-    response = Client().get(CALLBACK, {"code": "c", "state": state, "realmId": REALM}, HTTP_ACCEPT="application/json")
+    browser = Client()
+    callback_url = f"{CALLBACK}?code=c&state={state}&realmId={REALM}"
+    response = browser.get(callback_url)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=")
+    assert not OAuthState.objects.get(state=state).used_at  # not used up: it still works after signing in
+    browser.force_login(tenant.admin)
+    response = browser.get(callback_url, HTTP_ACCEPT="application/json")
     assert response.status_code == 200 and response.json()["status"] == "connected"
     assert QuickBooksConnection.objects.get(company=tenant.company).connected_by == tenant.admin
+
+
+def test_an_api_started_link_cannot_be_finished_by_someone_else(tenant, other_tenant, api_client_for, intuit):
+    """An admin handing their authorize link to another business's QuickBooks admin (OAuth injection)."""
+    from django.test import Client
+
+    response = api_client_for(tenant.admin).post("/api/v1/integrations/quickbooks/connect")
+    state = query_of(response.json()["authorize_url"])["state"]
+    add_token_response(intuit)
+    victim = Client()
+    victim.force_login(other_tenant.admin)
+    response = victim.get(CALLBACK, {"code": "c", "state": state, "realmId": REALM})
+    assert response.status_code == 400 and EXPIRED_MESSAGE in text(response)
+    assert_nothing_stored(tenant.company)
+    assert not any(call.request.url == TOKEN_URL for call in intuit.calls)
+
+
+def test_a_user_who_lost_the_admin_role_cannot_finish_connecting(tenant, client, intuit):
+    from attune_qbo.tenants.models import Membership
+
+    state = start_from_page(client, tenant.admin)
+    Membership.objects.filter(user=tenant.admin).update(role="staff")
+    response = callback(client, code="c", state=state, realmId=REALM)
+    assert response.status_code == 400
+    assert_nothing_stored(tenant.company)
 
 
 @pytest.mark.parametrize("role", ["staff", "member"])

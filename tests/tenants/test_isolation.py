@@ -124,3 +124,21 @@ def test_django_admin_is_closed_to_plain_members(tenant, client):
     tenant.member.save()
     client.force_login(tenant.member)
     assert client.get(reverse("admin:billing_invoice_changelist")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "admin:billing_invoice_changelist",
+        "admin:tenants_membership_changelist",
+        "admin:integrations_quickbookssynclog_changelist",
+        "admin:integrations_quickbooksmapping_changelist",
+    ],
+)
+def test_django_admin_filters_never_list_another_companys_name(tenant, admin_site_client, b_objects, changelist):
+    from integrations.models import QuickBooksSyncLog
+
+    QuickBooksSyncLog.objects.create(company=tenant.company, object_id=1)
+    tenant.invoice(number="A-1")
+    page = admin_site_client.get(reverse(changelist)).content.decode()
+    assert "Beta" not in page
