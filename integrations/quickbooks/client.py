@@ -9,8 +9,8 @@ by `errors.from_response`. A 401 refreshes the token once (through the token pro
 from __future__ import annotations
 
 import datetime as dt
+import http.cookiejar
 import logging
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -72,12 +72,8 @@ def pooled_session() -> requests.Session:
     session = getattr(_thread_sessions, "session", None)
     if session is None:
         session = requests.Session()
-        # Read proxy and CA-bundle settings from the environment once, not on every request.
-        session.proxies.update(requests.utils.getproxies())
-        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if ca_bundle:
-            session.verify = ca_bundle
-        session.trust_env = False
+        # Shared by every tenant this thread serves: never keep cookies (auth is the per-call bearer token).
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         _thread_sessions.session = session
     return session
 

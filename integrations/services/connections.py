@@ -259,6 +259,7 @@ def _store_new_connection(*, company, user, realm_id: str, tokens: TokenSet, con
             connection.last_refreshed_at = now
             connection.last_error = ""
             connection.hard_expiry_warned_30_at = connection.hard_expiry_warned_7_at = None
+            connection.refresh_lease_holder, connection.refresh_lease_until = "", None  # an old refresh is moot
             connection.save()
     except IntegrityError:  # lost a race with another company connecting the same realm
         raise RealmAlreadyConnected("This QuickBooks company is already connected to another attune company.") from None
@@ -339,9 +340,18 @@ def connection_refresh(
     try:
         tokens = oauth.refresh(config, refresh_token=refresh_token)
     except QuickBooksError as exc:
-        return _refresh_failed(connection_id, holder, exc)
+        return _refresh_failed(connection_id, holder, refresh_token, exc)
+    except Exception:
+        _release_lease(connection_id, holder)  # an unexpected failure must not hold the lease until it expires
+        raise
     with transaction.atomic():
-        connection = _locked_connection(connection_id)
+        connection = QuickBooksConnection.objects.select_for_update().select_related("company").get(pk=connection_id)
+        if not _still_ours(connection, holder, refresh_token):
+            # A reconnect or disconnect replaced the grant while we were talking to Intuit (or our lease ran
+            # out and someone else refreshed): these tokens belong to a grant we no longer use.
+            logger.warning("qbo.connection.refresh.superseded company=%s", connection.company_id)
+            transaction.on_commit(lambda: _revoke_quietly(config, tokens.refresh_token))
+            return connection
         now = timezone.now()
         _apply_tokens(connection, tokens, now)
         connection.last_refreshed_at = now
@@ -365,26 +375,61 @@ def _locked_connection(connection_id: int) -> QuickBooksConnection:
     return connection
 
 
-def _refresh_failed(connection_id: int, holder: str, exc: QuickBooksError):
-    """Release the lease; on invalid_grant mark the connection for reconnect. Always raises."""
+def _still_ours(connection: QuickBooksConnection, holder: str, refresh_token: str) -> bool:
+    """Do we still hold the lease, on the same grant, with the refresh token we sent?"""
+    return (
+        connection.refresh_lease_holder == holder
+        and connection.status == ConnectionStatus.CONNECTED
+        and _revealed(connection.refresh_token_cipher) == refresh_token
+    )
+
+
+def _release_lease(connection_id: int, holder: str) -> None:
+    QuickBooksConnection.objects.filter(pk=connection_id, refresh_lease_holder=holder).update(
+        refresh_lease_holder="", refresh_lease_until=None
+    )
+
+
+def _mark_needs_reconnect(connection: QuickBooksConnection, *, reason: str, intuit_tid: str = "") -> None:
+    """Inside a transaction holding the row: pause syncing until an admin reconnects, audit it, tell admins."""
+    connection.status = ConnectionStatus.NEEDS_RECONNECT
+    connection.last_error = f"QuickBooks refused the saved sign-in ({reason}). An admin must reconnect."[:300]
+    connection.last_intuit_tid = intuit_tid or connection.last_intuit_tid
+    audit_record(
+        action="quickbooks.needs_reconnect",
+        company=connection.company,
+        target=connection,
+        outcome=AuditLog.Outcome.FAILURE,
+        message=reason,
+        details={"realm_id": connection.realm_id, "intuit_tid": intuit_tid},
+    )
+    connection_id = connection.pk
+    transaction.on_commit(lambda: _email_admins_reconnect(connection_id))
+
+
+def connection_mark_needs_reconnect(*, connection_id: int, reason: str, intuit_tid: str = "") -> None:
+    """QuickBooks refuses even a freshly refreshed token (e.g. 120: the connecting user is no longer an admin
+    there). Only a person reconnecting fixes that."""
     with transaction.atomic():
         connection = QuickBooksConnection.objects.select_for_update().select_related("company").get(pk=connection_id)
+        if connection.status != ConnectionStatus.CONNECTED:
+            return
+        _mark_needs_reconnect(connection, reason=reason, intuit_tid=intuit_tid)
+        connection.save()
+    logger.error("qbo.connection.needs_reconnect company=%s reason=%s", connection.company_id, reason)
+
+
+def _refresh_failed(connection_id: int, holder: str, refresh_token: str, exc: QuickBooksError):
+    """Release the lease; on invalid_grant (for the grant we still use) mark the connection for reconnect.
+    Always raises."""
+    with transaction.atomic():
+        connection = QuickBooksConnection.objects.select_for_update().select_related("company").get(pk=connection_id)
+        current = _still_ours(connection, holder, refresh_token)
         if connection.refresh_lease_holder == holder:
             connection.refresh_lease_holder, connection.refresh_lease_until = "", None
-        if isinstance(exc, InvalidGrant):
-            connection.status = ConnectionStatus.NEEDS_RECONNECT
-            connection.last_error = "QuickBooks refused the saved sign-in (invalid_grant). An admin must reconnect."
-            connection.last_intuit_tid = exc.intuit_tid or connection.last_intuit_tid
-            audit_record(
-                action="quickbooks.needs_reconnect",
-                company=connection.company,
-                target=connection,
-                outcome=AuditLog.Outcome.FAILURE,
-                message="Refresh refused with invalid_grant.",
-                details={"realm_id": connection.realm_id, "intuit_tid": exc.intuit_tid},
-            )
-            transaction.on_commit(lambda: _email_admins_reconnect(connection_id))
-        else:
+        if isinstance(exc, InvalidGrant) and current:
+            _mark_needs_reconnect(connection, reason="invalid_grant", intuit_tid=exc.intuit_tid)
+        elif not isinstance(exc, InvalidGrant):
             audit_record(
                 action="quickbooks.refresh",
                 company=connection.company,
@@ -395,6 +440,8 @@ def _refresh_failed(connection_id: int, holder: str, exc: QuickBooksError):
             )
         connection.save()
     if isinstance(exc, InvalidGrant):
+        if not current:  # the old grant was refused, but a reconnect already replaced it: nothing to do
+            return connection
         logger.error("qbo.connection.needs_reconnect company=%s realm=%s", connection.company_id, connection.realm_id)
         raise ReconnectRequired(_reconnect_message(connection))
     if isinstance(exc, InvalidClient):

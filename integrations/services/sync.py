@@ -34,6 +34,7 @@ from integrations.exceptions import (
     RefreshDeferred,
     StaleObject,
     Throttled,
+    Unauthorized,
     Unavailable,
     ValidationFailed,
 )
@@ -331,6 +332,21 @@ def _execute(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> str:
         return _retry_later(entry, exc, client, throttled=True)
     except (Unavailable, RefreshDeferred, StaleObject) as exc:
         return _retry_later(entry, exc, client)
+    except Unauthorized as exc:  # refused even after a refresh: the connection, not this invoice, is the problem
+        from integrations.services.connections import connection_mark_needs_reconnect
+
+        connection_mark_needs_reconnect(
+            connection_id=connection.pk, reason=f"{exc.code or 401}: {exc.message}"[:120], intuit_tid=exc.intuit_tid
+        )
+        _finish(
+            entry,
+            SyncStatus.PENDING,
+            "Waiting: QuickBooks needs to be reconnected. Nothing is lost.",
+            client=client,
+            attempts_delta=-1,
+            next_attempt_at=timezone.now(),
+        )
+        return "waiting for reconnect"
     except ReconnectRequired:
         _finish(
             entry,
@@ -468,7 +484,11 @@ def _finish(
         changes["intuit_tid"] = client.last_intuit_tid
     if payload is not None:
         changes["payload"] = redact(payload)
-    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(**changes)
+    owned = QuickBooksSyncLog.objects.filter(pk=entry.pk, status=SyncStatus.RUNNING, started_at=entry.started_at)
+    if not owned.update(**changes):
+        # Our lease ran out and the sweeper gave the entry to another worker: its outcome is the one that counts.
+        logger.warning("qbo.sync.outcome_dropped entry=%s status=%s", entry.pk, status)
+        return
     entry.status, entry.message = status, changes["message"]
     if status != SyncStatus.PENDING:
         follower = (
@@ -644,8 +664,14 @@ def _save_link(connection, object_type, object_id, qbo_object: dict, fingerprint
         with transaction.atomic():
             return QuickBooksLink.objects.create(**key, **values)
     except IntegrityError:
-        QuickBooksLink.objects.filter(**key).update(**values, updated_at=timezone.now())
-        return QuickBooksLink.objects.get(**key)
+        if QuickBooksLink.objects.filter(**key).update(**values, updated_at=timezone.now()):
+            return QuickBooksLink.objects.get(**key)  # another worker linked this object meanwhile
+    what = "customer" if object_type == LinkType.CLIENT else "invoice"
+    raise PushRefused(
+        f"QuickBooks {what} {values['qbo_id']} is already linked to another {what} here, so it cannot be linked to "
+        f"this one too. Check the two in QuickBooks (a merge or a rename there can cause this), then retry.",
+        qbo_code="link_conflict",
+    )
 
 
 def _ensure_customer(
@@ -666,16 +692,20 @@ def _ensure_customer(
     found = client.find("Customer", DisplayName=name)
     if found is None:
         try:
-            found = client.create("Customer", payload, request_id=request_id(entry, "cc"))
+            # The requestid names the client and its content: a replay can only ever return this client's customer,
+            # even if the invoice's client changed while this entry waited for a retry.
+            found = client.create(
+                "Customer", payload, request_id=request_id(entry, "cc", f"{our_client.pk}-{fingerprint[:8]}")
+            )
         except ValidationFailed as exc:
             if exc.code != CODE_DUPLICATE_NAME:
                 raise
-            found = _adopt_duplicate_name(our_client, connection, client, exc)
+            found = _adopt_duplicate_name(entry, our_client, connection, client, exc)
     _save_link(connection, LinkType.CLIENT, our_client.pk, found, fingerprint)
     return str(found["Id"])
 
 
-def _adopt_duplicate_name(our_client, connection, client: QuickBooksClient, exc) -> dict:
+def _adopt_duplicate_name(entry, our_client, connection, client: QuickBooksClient, exc) -> dict:
     """6240: the name is taken. Either another worker just created this client's customer (we find our link or
     an active customer with our e-mail), or an inactive customer with our e-mail can be reactivated; otherwise
     a vendor, employee or someone else's customer has the name, and a person must choose."""
@@ -692,7 +722,7 @@ def _adopt_duplicate_name(our_client, connection, client: QuickBooksClient, exc)
             return client.sparse_update(
                 "Customer",
                 {"Id": candidate["Id"], "SyncToken": candidate["SyncToken"], "Active": True},
-                request_id=f"{REQUEST_ID_PREFIX}react{candidate['Id']}",
+                request_id=request_id(entry, "cr", str(candidate["Id"])),
             )
     raise PushRefused(
         f"QuickBooks already has a customer, vendor or employee named “{name}” with a different e-mail. "
@@ -748,7 +778,13 @@ def _sparse_update_fresh(client: QuickBooksClient, entity: str, link: QuickBooks
 def _void_invoice(entry, invoice, connection, client: QuickBooksClient) -> PushResult:
     link = _link(connection, LinkType.INVOICE, invoice.pk)
     if link is None:
-        return PushResult(SyncStatus.SKIPPED, f"Invoice {invoice.number} never reached QuickBooks; nothing to void.")
+        # A create whose answer was lost may still have landed: find it by DocNumber before calling it absent.
+        found = client.find("Invoice", DocNumber=invoice.number)
+        if found is None or not is_ours(found.get("PrivateNote"), invoice.company_id, invoice.pk):
+            return PushResult(
+                SyncStatus.SKIPPED, f"Invoice {invoice.number} never reached QuickBooks; nothing to void."
+            )
+        link = _save_link(connection, LinkType.INVOICE, invoice.pk, found, "")
     if link.voided:
         return PushResult(SyncStatus.SKIPPED, "Already void in QuickBooks.", qbo_id=link.qbo_id)
     try:
