@@ -338,25 +338,9 @@ def _execute(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> str:
         connection_mark_needs_reconnect(
             connection_id=connection.pk, reason=f"{exc.code or 401}: {exc.message}"[:120], intuit_tid=exc.intuit_tid
         )
-        _finish(
-            entry,
-            SyncStatus.PENDING,
-            "Waiting: QuickBooks needs to be reconnected. Nothing is lost.",
-            client=client,
-            attempts_delta=-1,
-            next_attempt_at=timezone.now(),
-        )
-        return "waiting for reconnect"
+        return _wait_for_reconnect(entry, client)
     except ReconnectRequired:
-        _finish(
-            entry,
-            SyncStatus.PENDING,
-            "Waiting: QuickBooks needs to be reconnected. Nothing is lost.",
-            client=client,
-            attempts_delta=-1,
-            next_attempt_at=timezone.now(),
-        )
-        return "waiting for reconnect"
+        return _wait_for_reconnect(entry, client)
     except NotConnected as exc:
         _finish(entry, SyncStatus.SKIPPED, exc.message, client=client)
         return "skipped"
@@ -391,6 +375,19 @@ def _execute(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> str:
         "qbo.invoice.push.%s entry=%s company=%s qbo_id=%s", result.status, entry.pk, entry.company_id, result.qbo_id
     )
     return result.status
+
+
+def _wait_for_reconnect(entry, client) -> str:
+    """Back to pending without using an attempt; it runs again once an admin reconnects (sync_resume)."""
+    _finish(
+        entry,
+        SyncStatus.PENDING,
+        "Waiting: QuickBooks needs to be reconnected. Nothing is lost.",
+        client=client,
+        attempts_delta=-1,
+        next_attempt_at=timezone.now(),
+    )
+    return "waiting for reconnect"
 
 
 def _refusal_message(exc: QuickBooksError) -> str:
