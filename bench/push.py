@@ -82,19 +82,24 @@ def start_server(env: dict, port: int) -> subprocess.Popen:
 
 
 def connect(company, user, base: str) -> None:
-    """The OAuth dance a person does in the browser, done with requests (consent page → callback)."""
+    """What a person does in the browser, done with requests: sign in, start connecting, consent, callback."""
     import requests
 
+    from integrations.models import QuickBooksConnection
     from integrations.services.connections import connection_start
 
-    url = connection_start(company=company, user=user, session_key=None)
     session = requests.Session()
+    login = session.get(f"{base}/accounts/login/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+    session.post(f"{base}/accounts/login/", data={"csrfmiddlewaretoken": token, "username": user.get_username(),
+                                                   "password": "pw"}, headers={"Referer": login.url}, timeout=10)
+    url = connection_start(company=company, user=user, session_key=session.cookies.get("sessionid"))
     page = session.get(url, timeout=10)
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
     fields.update({"connect": "1", "realm_id": "9341453050298541"})
-    done = session.post(page.url.split("?")[0], data=fields, headers={"Referer": page.url}, timeout=30)
-    if "/settings/integrations/quickbooks/" not in done.url and done.status_code != 200:
-        raise SystemExit(f"connect failed: {done.status_code} {done.url}")
+    session.post(page.url.split("?")[0], data=fields, headers={"Referer": page.url}, timeout=30)
+    if not QuickBooksConnection.objects.filter(company=company, status="connected").exists():
+        raise SystemExit("connecting to the simulator failed")
 
 
 def simulator_state(base: str) -> dict:
