@@ -106,3 +106,8 @@ def page(live_app, monkeypatch):
         yield page
         context.close()
         browser.close()
+        # The ORM connection opened while Playwright's event loop ran belongs to that context; close it here, or
+        # PostgreSQL cannot drop the test database at the end.
+        from django.db import connections
+
+        connections.close_all()
