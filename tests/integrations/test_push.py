@@ -588,3 +588,12 @@ def test_duplicate_name_because_another_worker_just_created_the_customer_is_adop
     assert outcome == "succeeded"
     assert json_of(calls_to(intuit, "POST", "/invoice")[0])["CustomerRef"] == {"value": "70"}
     assert len(calls_to(intuit, "POST", "/customer")) == 1  # adopted, not reactivated or created again
+
+
+def test_a_foreign_currency_invoice_is_refused_when_quickbooks_has_one_currency(tenant, connected, captured, intuit):
+    invoice = finalize(tenant, captured, currency="EUR")
+    entry, outcome = run_due(entry_for(invoice))
+    assert outcome == "failed" and len(intuit.calls) == 0
+    assert entry.message == (
+        f"Invoice {invoice.number} is in EUR, but the QuickBooks company works only in USD (multicurrency is off)."
+    )
