@@ -15,6 +15,7 @@ from attune_qbo.core.exceptions import ApplicationError
 from attune_qbo.tenants.models import Role
 from attune_qbo.tenants.views import company_required
 from integrations.exceptions import CallbackIncomplete, ConnectionCancelled, InvalidState, SignInRequired
+from integrations.models import ConnectionStatus
 from integrations.services import connections
 
 logger = logging.getLogger("qbo.views")
@@ -126,7 +127,7 @@ def invoice_sync_panel(request, invoice) -> str:
     from integrations import selectors
 
     connection = selectors.connection_for(company=request.company)
-    if connection is None or (connection.status == "disconnected" and not connection.realm_id):
+    if connection is None or (connection.status == ConnectionStatus.DISCONNECTED and not connection.realm_id):
         return ""
     entry = selectors.latest_invoice_sync(company=request.company, invoice_id=invoice.pk)
     return render_to_string(
@@ -135,7 +136,7 @@ def invoice_sync_panel(request, invoice) -> str:
             "entry": entry,
             "invoice": invoice,
             "connection": connection,
-            "can_sync": request.membership.has_role(Role.STAFF) and connection.status == "connected",
+            "can_sync": request.membership.has_role(Role.STAFF) and connection.status == ConnectionStatus.CONNECTED,
         },
         request=request,
     )

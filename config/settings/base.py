@@ -147,9 +147,6 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# --- Product ----------------------------------------------------------------------------------------
-DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")
-
 # --- QuickBooks Online ------------------------------------------------------------------------------
 # `simulator` (our offline QuickBooks, mounted at /simulator/), `sandbox` or `production`.
 QUICKBOOKS_ENVIRONMENT = env.str("QUICKBOOKS_ENVIRONMENT", default="production")

@@ -668,27 +668,27 @@ class ConnectionStatusReport:
 def connection_status(*, company) -> ConnectionStatusReport:
     from integrations.selectors import last_failures, sync_counts
 
-    connection = QuickBooksConnection.objects.select_related("connected_by").filter(company=company).first()
-    status = connection.status if connection else ConnectionStatus.DISCONNECTED
+    # A company that never connected reads as an unsaved connection: its defaults are the "not connected" values.
+    connection = QuickBooksConnection.objects.select_related("connected_by").filter(
+        company=company
+    ).first() or QuickBooksConnection(company=company)
     return ConnectionStatusReport(
-        status=status,
-        status_label=ConnectionStatus(status).label,
-        realm_id=connection.realm_id if connection else "",
-        company_name=connection.qbo_company_name if connection else "",
-        country=connection.qbo_country if connection else "",
-        environment=(
-            connection.environment if connection and connection.environment else quickbooks_config().environment
-        ),
-        connected_at=connection.connected_at if connection else None,
-        connected_by=connection.connected_by.get_username() if connection and connection.connected_by else "",
-        access_token_expires_at=connection.access_token_expires_at if connection else None,
-        refresh_token_expires_at=connection.refresh_token_expires_at if connection else None,
-        refresh_token_hard_expires_at=connection.refresh_token_hard_expires_at if connection else None,
-        last_refreshed_at=connection.last_refreshed_at if connection else None,
-        last_synced_at=connection.last_synced_at if connection else None,
-        last_error=connection.last_error if connection else "",
+        status=connection.status,
+        status_label=connection.get_status_display(),
+        realm_id=connection.realm_id,
+        company_name=connection.qbo_company_name,
+        country=connection.qbo_country,
+        environment=connection.environment or quickbooks_config().environment,
+        connected_at=connection.connected_at,
+        connected_by=connection.connected_by.get_username() if connection.connected_by else "",
+        access_token_expires_at=connection.access_token_expires_at,
+        refresh_token_expires_at=connection.refresh_token_expires_at,
+        refresh_token_hard_expires_at=connection.refresh_token_hard_expires_at,
+        last_refreshed_at=connection.last_refreshed_at,
+        last_synced_at=connection.last_synced_at,
+        last_error=connection.last_error,
         sync_counts=sync_counts(company=company),
-        auto_sync=connection.auto_sync if connection else True,
+        auto_sync=connection.auto_sync,
         last_failures=[
             {
                 "id": entry.pk,

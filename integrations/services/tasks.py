@@ -5,8 +5,7 @@ from __future__ import annotations
 from integrations.services.connections import connection_refresh_sweep
 from integrations.services.sync import sync_run, sync_sweep
 
-REFRESH_SWEEP_SCHEDULE_NAME = "quickbooks-refresh-sweep"
-SYNC_SWEEP_SCHEDULE_NAME = "quickbooks-sync-sweep"
+# Scheduled by migrations integrations/0002 (refresh_sweep, every 45 min) and 0005 (sync_sweeper, every minute).
 
 
 def refresh_sweep() -> str:
