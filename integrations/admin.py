@@ -69,16 +69,24 @@ class QuickBooksMappingAdmin(TenantScopedAdmin):
 
     read_only = False
     editable_by_company_admins = True
-    list_display = ["company", "kind", "local_key", "local_name", "qbo_id", "qbo_name", "updated_at"]
+    list_display = ["company", "realm_id", "kind", "local_key", "local_name", "qbo_id", "qbo_name", "updated_at"]
     list_filter = ["kind", "company"]
-    search_fields = ["local_key", "qbo_id", "qbo_name"]
-    fields = ["company", "kind", "local_key", "qbo_id", "qbo_name"]
+    search_fields = ["local_key", "qbo_id", "qbo_name", "realm_id"]
+    fields = ["company", "realm_id", "kind", "local_key", "qbo_id", "qbo_name"]
+
+    def save_model(self, request, obj, form, change):
+        if not obj.realm_id:  # a mapping belongs to the QuickBooks company connected now
+            from integrations.models import QuickBooksConnection
+
+            connection = QuickBooksConnection.objects.filter(company_id=obj.company_id).first()
+            obj.realm_id = connection.realm_id if connection else ""
+        super().save_model(request, obj, form, change)
 
     @admin.display(description="ours")
     def local_name(self, obj) -> str:
         from attune_qbo.billing.models import Product, TaxRate
 
-        model = {"item": Product, "tax_code": TaxRate}.get(obj.kind)
+        model = {"item": Product, "tax_code": TaxRate, "sales_tax_code": TaxRate}.get(obj.kind)
         if obj.local_key == "default" or model is None:
             return "(default)" if obj.local_key == "default" else ""
         return str(model.objects.filter(pk=obj.local_key, company_id=obj.company_id).first() or "?")

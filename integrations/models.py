@@ -14,6 +14,17 @@ class ConnectionStatus(models.TextChoices):
     DISCONNECTED = "disconnected", "Not connected"
 
 
+class SalesTaxMode(models.TextChoices):
+    MANUAL = "manual", "Manual sales tax"
+    AUTOMATED = "ast", "Automated Sales Tax"
+    OFF = "off", "Sales tax off"
+
+
+class InitialSync(models.TextChoices):
+    NEW_ONLY = "new_only", "New invoices only"
+    SINCE_DATE = "since_date", "Everything issued from a date"
+
+
 class QuickBooksConnection(models.Model):
     """A Company's link to one QuickBooks Online company (realm). One per Company; kept after disconnect so
     sync history keeps its context, with the token ciphers cleared."""
@@ -47,8 +58,16 @@ class QuickBooksConnection(models.Model):
     tax_style = models.CharField(
         max_length=10, choices=[("us", "US (TAX/NON)"), ("global", "Tax codes per line")], blank=True
     )
+    # US companies only: manual sales tax (we name the tax code) or Automated Sales Tax (QuickBooks computes it
+    # from addresses; we send TotalTax so the totals agree). Read from Preferences.TaxPrefs (QBO-REFERENCE §5.1).
+    sales_tax_mode = models.CharField(max_length=10, choices=SalesTaxMode.choices, blank=True)
     home_currency = models.CharField(max_length=3, blank=True)
     multicurrency_enabled = models.BooleanField(default=False)
+    # When this realm was first connected; invoices finalized since then go to QuickBooks by themselves.
+    realm_connected_at = models.DateTimeField(null=True, blank=True)
+    # Which older invoices go too: none ("new invoices only") or every invoice issued on or after a date.
+    initial_sync = models.CharField(max_length=12, choices=InitialSync.choices, default=InitialSync.NEW_ONLY)
+    initial_sync_since = models.DateField(null=True, blank=True)
     auto_sync = models.BooleanField(default=True, help_text="Push finalized and edited invoices automatically.")
     # Single-flight refresh: whoever holds an unexpired lease is talking to the token endpoint right now.
     refresh_lease_holder = models.CharField(max_length=40, blank=True)
@@ -111,6 +130,7 @@ class OAuthState(models.Model):
 class MappingKind(models.TextChoices):
     ITEM = "item", "Product → Item"
     TAX_CODE = "tax_code", "Tax rate → TaxCode"
+    SALES_TAX_CODE = "sales_tax_code", "Tax rate → US sales tax code"
     INCOME_ACCOUNT = "income_account", "Income account"
 
 
@@ -118,9 +138,14 @@ DEFAULT_KEY = "default"
 
 
 class QuickBooksMapping(models.Model):
-    """One of our things (a product id, a tax rate id, or `default`) → a QuickBooks object id."""
+    """One of our things (a product id, a tax rate id, or `default`) → a QuickBooks object id, in one realm.
+
+    Ids are meaningful only inside their QuickBooks company, so mappings are keyed by realm: switching to
+    another QuickBooks company starts with none, and switching back restores them.
+    """
 
     company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="quickbooks_mappings")
+    realm_id = models.CharField(max_length=32, default="", blank=True)
     kind = models.CharField(max_length=20, choices=MappingKind.choices)
     local_key = models.CharField(max_length=64, help_text="Our id (product or tax rate), or “default”.")
     qbo_id = models.CharField("QuickBooks id", max_length=32)
@@ -130,7 +155,9 @@ class QuickBooksMapping(models.Model):
     class Meta:
         ordering = ["kind", "local_key"]
         constraints = [
-            models.UniqueConstraint(fields=["company", "kind", "local_key"], name="uniq_mapping_company_kind_key")
+            models.UniqueConstraint(
+                fields=["company", "realm_id", "kind", "local_key"], name="uniq_mapping_company_realm_kind_key"
+            )
         ]
 
     def __str__(self) -> str:
@@ -153,6 +180,10 @@ class QuickBooksLink(models.Model):
     qbo_id = models.CharField(max_length=32)
     sync_token = models.CharField(max_length=16, blank=True)
     payload_hash = models.CharField(max_length=64, blank=True)
+    # The whole QuickBooks object from the last write's answer: the base of a full update (QBO-REFERENCE §2.4).
+    qbo_snapshot = models.JSONField(null=True, blank=True)
+    # Our object's `updated_at` as last sent: a different current value means QuickBooks may be behind.
+    source_updated_at = models.DateTimeField(null=True, blank=True)
     voided = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -173,6 +204,8 @@ class SyncStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
+    UP_TO_DATE = "up_to_date", "Up to date"
+    DRIFT = "drift", "Drift"
     FAILED = "failed", "Failed"
     DEAD = "dead", "Dead (gave up)"
     SKIPPED = "skipped", "Skipped"
@@ -198,6 +231,7 @@ class QuickBooksSyncLog(models.Model):
     """
 
     company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="quickbooks_sync_logs")
+    realm_id = models.CharField(max_length=32, blank=True, help_text="The QuickBooks company it was meant for.")
     entity_type = models.CharField(max_length=20, default="invoice")
     object_id = models.BigIntegerField()
     object_repr = models.CharField(max_length=100, blank=True)
@@ -219,6 +253,8 @@ class QuickBooksSyncLog(models.Model):
     error_code = models.CharField(max_length=32, blank=True)
     message = models.TextField(blank=True)
     payload = models.JSONField(null=True, blank=True, help_text="What was sent or refused, secrets redacted.")
+    # Where QuickBooks' figures differ from ours after a write: {field: {"ours", "quickbooks"}, "causes": [...]}.
+    drift = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

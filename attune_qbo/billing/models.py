@@ -94,6 +94,15 @@ class Invoice(TimeStampedModel):
     issue_date = models.DateField()
     due_date = models.DateField()
     currency = models.CharField(max_length=3, default="USD")
+    # Units of the company's home currency per one unit of `currency`, when we know it. Sent to QuickBooks
+    # as ExchangeRate for foreign-currency invoices; without it QuickBooks applies its own rate.
+    exchange_rate = models.DecimalField(
+        max_digits=16,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="Home-currency units per one unit of the invoice's currency (foreign-currency invoices only).",
+    )
     memo = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT)
     # Derived from the lines by `billing.calculations`, stored for lists and reports.

@@ -597,7 +597,7 @@ def preflight(invoice, *, connection, profile: CompanyProfile) -> list[ResolvedL
             f"Invoice {invoice.number} is in {invoice.currency}, but the QuickBooks company works only "
             f"in {profile.home_currency} (multicurrency is off)."
         )
-    mappings = mapping_table(company_id=invoice.company_id)
+    mappings = mapping_table(company_id=invoice.company_id, realm_id=connection.realm_id)
     resolved, missing = [], []
     for line in lines:
         if line.amount < 0 or line.quantity < 0 or line.unit_price < 0:

@@ -146,7 +146,7 @@ def connected(tenant, dispatched):
     connection = make_connection(tenant.company, access="push-access", refresh="push-refresh")
     QuickBooksConnection.objects.filter(pk=connection.pk).update(tax_style="us", home_currency="USD")
     QuickBooksMapping.objects.create(
-        company=tenant.company, kind="item", local_key="default", qbo_id="1", qbo_name="Services"
+        company=tenant.company, realm_id=REALM, kind="item", local_key="default", qbo_id="1", qbo_name="Services"
     )
     connection.refresh_from_db()
     return connection

@@ -284,6 +284,8 @@ def test_status_is_staff_and_up(tenant, api_client_for):
         "pending": 0,
         "running": 0,
         "succeeded": 0,
+        "up_to_date": 0,
+        "drift": 0,
         "failed": 0,
         "dead": 0,
         "skipped": 0,

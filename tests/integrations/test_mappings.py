@@ -8,6 +8,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_quickbooks_map_sets_and_lists_mappings(tenant, capsys):
+    from tests.integrations.conftest import REALM, make_connection
+
+    make_connection(tenant.company)
     call_command(
         "quickbooks_map",
         "--company",
@@ -24,10 +27,18 @@ def test_quickbooks_map_sets_and_lists_mappings(tenant, capsys):
     out = capsys.readouterr().out
     assert f"item            {tenant.product.pk:>10} → 2 Consulting" in out
     assert "tax_code           default → 6" in out
-    assert QuickBooksMapping.objects.count() == 2
+    assert QuickBooksMapping.objects.filter(realm_id=REALM).count() == 2
+
+
+def test_quickbooks_map_needs_a_connected_realm(tenant):
+    with pytest.raises(CommandError, match="Connect QuickBooks first"):
+        call_command("quickbooks_map", "--company", str(tenant.company.pk), "--item", "default", "--qbo-id", "1")
 
 
 def test_quickbooks_map_refuses_another_companys_product(tenant, other_tenant):
+    from tests.integrations.conftest import make_connection
+
+    make_connection(tenant.company)
     with pytest.raises(CommandError, match=f"No product with id {other_tenant.product.pk} in Alpha"):
         call_command(
             "quickbooks_map",
@@ -52,7 +63,7 @@ def test_company_admins_edit_their_own_mappings_in_the_django_admin(tenant, othe
     response = client.post(url, {"company": tenant.company.pk, "kind": "item", "local_key": "default", "qbo_id": "1"})
     assert response.status_code == 302 and QuickBooksMapping.objects.filter(company=tenant.company).exists()
     b_mapping = QuickBooksMapping.objects.create(
-        company=other_tenant.company, kind="item", local_key="default", qbo_id="9"
+        company=other_tenant.company, realm_id="1", kind="item", local_key="default", qbo_id="9"
     )
     assert client.get(reverse("admin:integrations_quickbooksmapping_change", args=[b_mapping.pk])).status_code == 404
     tenant.staff.is_staff = True

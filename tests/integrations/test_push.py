@@ -463,7 +463,12 @@ def test_non_us_company_sends_mapped_tax_codes_and_global_tax_calculation(tenant
 
     QuickBooksConnection.objects.filter(pk=connected.pk).update(tax_style="global", home_currency="USD")
     QuickBooksMapping.objects.create(
-        company=tenant.company, kind="tax_code", local_key=str(tenant.tax_rate.pk), qbo_id="4", qbo_name="GST"
+        company=tenant.company,
+        realm_id=REALM,
+        kind="tax_code",
+        local_key=str(tenant.tax_rate.pk),
+        qbo_id="4",
+        qbo_name="GST",
     )
     invoice = finalize(tenant, captured)
     add_no_customer(intuit)

@@ -14,7 +14,9 @@ class Command(BaseCommand):
         "  quickbooks_map --company 1 --item 7 --qbo-id 2 --qbo-name Consulting      (product 7 → Item 2)\n"
         "  quickbooks_map --company 1 --item default --qbo-id 1                      (products without a mapping)\n"
         "  quickbooks_map --company 1 --tax-code 3 --qbo-id 4                         (tax rate 3 → TaxCode 4)\n"
-        "  quickbooks_map --company 1 --suggest                  (map products to Items of the same name)"
+        "  quickbooks_map --company 1 --sales-tax-code 3 --qbo-id 2      (US: tax rate 3 → sales tax code 2)\n"
+        "  quickbooks_map --company 1 --suggest                  (map products to Items of the same name)\n"
+        "Mappings belong to the QuickBooks company connected now."
     )
 
     def add_arguments(self, parser):
@@ -24,15 +26,17 @@ class Command(BaseCommand):
         target.add_argument("--suggest", action="store_true")
         target.add_argument("--item", metavar="PRODUCT_ID|default")
         target.add_argument("--tax-code", metavar="TAX_RATE_ID|default")
+        target.add_argument("--sales-tax-code", metavar="TAX_RATE_ID")
         parser.add_argument("--qbo-id")
         parser.add_argument("--qbo-name", default="")
 
-    def handle(self, *args, company, list, suggest, item, tax_code, qbo_id, qbo_name, **options):
+    def handle(self, *args, company, list, suggest, item, tax_code, sales_tax_code, qbo_id, qbo_name, **options):
         company_obj = Company.objects.filter(pk=company).first()
         if company_obj is None:
             raise CommandError(f"No company with id {company}.")
+        realm_id = QuickBooksConnection.objects.filter(company=company_obj).values_list("realm_id", flat=True).first()
         if list:
-            for mapping in QuickBooksMapping.objects.filter(company=company_obj):
+            for mapping in QuickBooksMapping.objects.filter(company=company_obj, realm_id=realm_id or ""):
                 self.stdout.write(f"{mapping.kind:15} {mapping.local_key:>10} → {mapping.qbo_id} {mapping.qbo_name}")
             return
         if suggest:
@@ -47,9 +51,16 @@ class Command(BaseCommand):
             return
         if not qbo_id:
             raise CommandError("--qbo-id is required to set a mapping.")
-        kind, key = (MappingKind.ITEM, item) if item else (MappingKind.TAX_CODE, tax_code)
+        if item:
+            kind, key = MappingKind.ITEM, item
+        elif tax_code:
+            kind, key = MappingKind.TAX_CODE, tax_code
+        else:
+            kind, key = MappingKind.SALES_TAX_CODE, sales_tax_code
         try:
-            mapping = mapping_set(company=company_obj, kind=kind, local_key=key, qbo_id=qbo_id, qbo_name=qbo_name)
+            mapping = mapping_set(
+                company=company_obj, realm_id=realm_id or "", kind=kind, local_key=key, qbo_id=qbo_id, qbo_name=qbo_name
+            )
         except ApplicationError as error:
             raise CommandError(error.message) from None
         self.stdout.write(self.style.SUCCESS(f"saved: {mapping}"))
