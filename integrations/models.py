@@ -253,8 +253,10 @@ class QuickBooksSyncLog(models.Model):
     error_code = models.CharField(max_length=32, blank=True)
     message = models.TextField(blank=True)
     payload = models.JSONField(null=True, blank=True, help_text="What was sent or refused, secrets redacted.")
-    # Where QuickBooks' figures differ from ours after a write: {field: {"ours", "quickbooks"}, "causes": [...]}.
+    # Where QuickBooks' figures differ from ours after a write: {"differences": [...], "causes": [...]}.
     drift = models.JSONField(null=True, blank=True)
+    # Set when the object changed while this entry was being pushed: its outcome then queues a new entry.
+    rerun_requested = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -266,6 +268,14 @@ class QuickBooksSyncLog(models.Model):
             models.Index(fields=["company", "entity_type", "object_id", "-created_at"], name="synclog_latest_idx"),
             models.Index(fields=["company", "status", "-updated_at"], name="synclog_company_status_idx"),
             models.Index(fields=["status", "next_attempt_at"], name="synclog_due_idx"),
+        ]
+        constraints = [
+            # One live entry per object, whatever its state: two could otherwise push the same invoice twice.
+            models.UniqueConstraint(
+                fields=["company", "entity_type", "object_id"],
+                condition=Q(status__in=["pending", "running"]),
+                name="uniq_live_sync_entry",
+            )
         ]
 
     def __str__(self) -> str:

@@ -41,7 +41,7 @@ from integrations.exceptions import (
     SignInRequired,
     Unavailable,
 )
-from integrations.models import ConnectionStatus, OAuthState, QuickBooksConnection
+from integrations.models import ConnectionStatus, OAuthState, QuickBooksConnection, SalesTaxMode
 from integrations.quickbooks import oauth
 from integrations.quickbooks.constants import OAUTH_ACCESS_DENIED
 from integrations.quickbooks.types import TokenSet
@@ -186,9 +186,9 @@ def connection_complete(
     )
     if connection_fetch_company_info(connection_id=result.connection.pk):
         _suggest_mappings_quietly(result.connection)
-    from integrations.services.sync import sync_resume
+    from integrations.services.sync import sync_after_connect
 
-    sync_resume(company_id=company.pk)  # pushes that waited for a reconnect go now
+    sync_after_connect(connection_id=result.connection.pk)  # what waited, or changed while disconnected, goes now
     result.connection.refresh_from_db()
     return result
 
@@ -245,9 +245,12 @@ def _store_new_connection(*, company, user, realm_id: str, tokens: TokenSet, con
             connection, _ = QuickBooksConnection.objects.select_for_update().get_or_create(company=company)
             reconnected = connection.realm_id == realm_id and connection.connected_at is not None
             if connection.realm_id != realm_id:
-                # A different QuickBooks company: what we knew about the old one no longer applies.
-                connection.qbo_company_name = connection.qbo_country = ""
+                # A different QuickBooks company: what we knew about the old one no longer applies, and its
+                # automatic sync starts from now (older invoices are offered, not sent: the first-sync policy).
+                connection.qbo_company_name = connection.qbo_country = connection.sales_tax_mode = ""
                 connection.company_info_fetched_at = None
+                connection.realm_connected_at = now
+                connection.initial_sync_since = None
             connection.realm_id = realm_id
             connection.environment = config.environment
             _apply_tokens(connection, tokens, now)
@@ -265,6 +268,15 @@ def _store_new_connection(*, company, user, realm_id: str, tokens: TokenSet, con
         raise RealmAlreadyConnected("This QuickBooks company is already connected to another attune company.") from None
     logger.info("qbo.connection.connected company=%s realm=%s reconnected=%s", company.pk, realm_id, reconnected)
     return ConnectResult(connection=connection, reconnected=reconnected)
+
+
+def sales_tax_mode(preferences: dict) -> str:
+    """US only: Automated Sales Tax when `TaxPrefs.PartnerTaxEnabled`, else manual when `UsingSalesTax`
+    (QBO-REFERENCE §5.1)."""
+    tax_prefs = preferences.get("TaxPrefs") or {}
+    if tax_prefs.get("PartnerTaxEnabled"):
+        return SalesTaxMode.AUTOMATED
+    return SalesTaxMode.MANUAL if tax_prefs.get("UsingSalesTax") else SalesTaxMode.OFF
 
 
 def connection_fetch_company_info(*, connection_id: int) -> bool:
@@ -285,11 +297,13 @@ def connection_fetch_company_info(*, connection_id: int) -> bool:
         return False
     currency_prefs = preferences.get("CurrencyPrefs") or {}
     country = (info.country or "")[:2].upper()
+    is_us = country in ("US", "")
     QuickBooksConnection.objects.filter(pk=connection_id).update(
         qbo_company_name=info.company_name[:200],
         qbo_country=country,
         # US companies take TAX/NON on lines; everyone else a real TaxCode id per line (QBO-REFERENCE §5).
-        tax_style="us" if country in ("US", "") else "global",
+        tax_style="us" if is_us else "global",
+        sales_tax_mode=sales_tax_mode(preferences) if is_us else "",
         home_currency=((currency_prefs.get("HomeCurrency") or {}).get("value") or "")[:3],
         multicurrency_enabled=bool(currency_prefs.get("MultiCurrencyEnabled")),
         company_info_fetched_at=timezone.now(),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -40,6 +40,7 @@ from integrations.exceptions import (
 )
 from integrations.models import (
     ConnectionStatus,
+    InitialSync,
     LinkType,
     QuickBooksConnection,
     QuickBooksLink,
@@ -65,7 +66,6 @@ logger = logging.getLogger("qbo.sync")
 # About 1 min, 5 min, 30 min, 2 h, 6 h between attempts (with ±10 % jitter); after the last attempt: dead.
 BACKOFF_SECONDS = (60, 300, 1800, 7200, 21600)
 MAX_THROTTLES = 30  # 429s do not use up attempts, but a realm that throttles forever still ends somewhere
-SAME_INVOICE_RETRY_SECONDS = 5
 REQUEST_ID_PREFIX = "aq"
 
 
@@ -111,57 +111,89 @@ def sync_enqueue(
     trigger: str = SyncTrigger.AUTO,
     user=None,
 ) -> QuickBooksSyncLog | None:
-    """Upsert the pending sync entry of an invoice; call it inside the transaction of the change.
+    """Upsert the live sync entry of an invoice; call it inside the transaction of the change.
 
-    Automatic entries are made only for companies that are connected (or waiting for a reconnect) with
-    auto-sync on, and wait `QUICKBOOKS_PUSH_DEBOUNCE_SECONDS` (edits inside the window push once, the latest
-    state). "Sync now" entries are due at once. After commit the entry's task is queued.
+    An invoice has at most one live (pending or running) entry. Automatic entries wait
+    `QUICKBOOKS_PUSH_DEBOUNCE_SECONDS` (edits inside the window push once, the latest state); "Sync now" entries
+    are due at once. An edit while the entry is running marks it for a rerun. While QuickBooks is disconnected
+    the entry waits (it goes when the same company is reconnected); a company that never connected records
+    nothing (the first-sync policy decides at connect time).
     """
     connection = QuickBooksConnection.objects.filter(company_id=company_id).first()
-    active = connection is not None and connection.status in (
-        ConnectionStatus.CONNECTED,
-        ConnectionStatus.NEEDS_RECONNECT,
-    )
-    if trigger == SyncTrigger.AUTO and not (active and connection.auto_sync):
+    if connection is None or not connection.realm_id or connection.status == ConnectionStatus.DISCONNECTED:
+        if trigger != SyncTrigger.AUTO:
+            raise NotConnected("QuickBooks is not connected for this company.")
+        if connection is None or not connection.realm_id:
+            return None
+    if trigger == SyncTrigger.AUTO and not connection.auto_sync:
         return None
-    if not active:
-        raise NotConnected("QuickBooks is not connected for this company.")
     now = timezone.now()
     due = now if trigger != SyncTrigger.AUTO else now + dt.timedelta(seconds=_debounce_seconds())
+    manual = trigger != SyncTrigger.AUTO
+    person = user if _is_user(user) else None
     invoice_number = Invoice.objects.filter(pk=invoice_id).values_list("number", flat=True).first() or ""
+    waiting_message = (
+        "Waiting to be sent to QuickBooks."
+        if connection.status == ConnectionStatus.CONNECTED
+        else "Waiting: QuickBooks is not connected. This change goes as soon as it is reconnected."
+    )
+    created = False
     with transaction.atomic():
-        entry = (
-            QuickBooksSyncLog.objects.select_for_update()
-            .filter(company_id=company_id, entity_type="invoice", object_id=invoice_id, status=SyncStatus.PENDING)
-            .first()
-        )
-        created = entry is None
-        if created:
-            entry = QuickBooksSyncLog.objects.create(
-                company_id=company_id,
-                entity_type="invoice",
-                object_id=invoice_id,
-                object_repr=invoice_number,
-                operation=operation,
-                trigger=trigger,
-                triggered_by=user if _is_user(user) else None,
-                next_attempt_at=due,
-                message="Waiting to be sent to QuickBooks.",
-            )
-        else:
+        entry = _live_entry(company_id, invoice_id)
+        if entry is None:
+            try:
+                with transaction.atomic():
+                    entry = QuickBooksSyncLog.objects.create(
+                        company_id=company_id,
+                        realm_id=connection.realm_id,
+                        entity_type="invoice",
+                        object_id=invoice_id,
+                        object_repr=invoice_number,
+                        operation=operation,
+                        trigger=trigger,
+                        triggered_by=person,
+                        next_attempt_at=due,
+                        message=waiting_message,
+                    )
+                created = True
+            except IntegrityError:  # another transaction made the live entry a moment ago
+                entry = _live_entry(company_id, invoice_id)
+                if entry is None:
+                    raise
+        if not created and entry.status == SyncStatus.RUNNING:
+            # Being pushed right now: its outcome queues a fresh entry with the latest state (never a second
+            # entry beside it, which could create the invoice twice).
+            QuickBooksSyncLog.objects.filter(pk=entry.pk).update(rerun_requested=True, updated_at=now)
+            entry.rerun_requested = True
+            return entry
+        if not created:
             if operation == SyncOperation.VOID:
                 entry.operation = SyncOperation.VOID
-            if trigger != SyncTrigger.AUTO:
-                entry.trigger, entry.triggered_by = trigger, user if _is_user(user) else entry.triggered_by
-                entry.next_attempt_at = now
+            if manual:
+                entry.trigger, entry.triggered_by = trigger, person or entry.triggered_by
+                entry.next_attempt_at = now  # "Send now" also cuts a back-off wait short
             elif entry.attempts == 0:
                 entry.next_attempt_at = due  # debounce: the latest edit sets the time
+            entry.realm_id = connection.realm_id
             entry.object_repr = invoice_number or entry.object_repr
             entry.save()
-    if created or trigger != SyncTrigger.AUTO:
-        # One task per pending entry: it re-reads the (moving) due time, so later edits need no task of their own.
+    if (created or manual) and connection.status == ConnectionStatus.CONNECTED:
+        # One task per entry: it re-reads the (moving) due time, so later edits need no task of their own.
         transaction.on_commit(lambda: dispatch(entry.pk))
     return entry
+
+
+def _live_entry(company_id: int, invoice_id: int) -> QuickBooksSyncLog | None:
+    return (
+        QuickBooksSyncLog.objects.select_for_update()
+        .filter(
+            company_id=company_id,
+            entity_type="invoice",
+            object_id=invoice_id,
+            status__in=[SyncStatus.PENDING, SyncStatus.RUNNING],
+        )
+        .first()
+    )
 
 
 def _is_user(user) -> bool:
@@ -172,9 +204,12 @@ def dispatch(entry_id: int) -> None:
     """Queue the task that runs this entry (django-q2; ORM or Redis broker)."""
     from django_q.tasks import async_task
 
-    async_task(
-        "integrations.services.tasks.run_sync", entry_id, task_name=f"qbo-sync-{entry_id}", group="quickbooks-sync"
-    )
+    try:
+        async_task(
+            "integrations.services.tasks.run_sync", entry_id, task_name=f"qbo-sync-{entry_id}", group="quickbooks-sync"
+        )
+    except Exception as exc:  # noqa: BLE001  the broker is down: the saved entry waits for the sweeper
+        logger.warning("qbo.sync.dispatch_failed entry=%s error=%s", entry_id, type(exc).__name__)
 
 
 def sync_now(*, invoice, user) -> QuickBooksSyncLog:
@@ -227,6 +262,93 @@ def sync_resume(*, company_id: int) -> int:
     return len(ids)
 
 
+def _invoices_in_scope(connection: QuickBooksConnection):
+    """Invoices that go to this realm by themselves: finalized since the realm was connected, or (policy
+    "everything from a date") issued on or after that date. Older ones are offered, not sent."""
+    scope = Q(finalized_at__gte=connection.realm_connected_at) if connection.realm_connected_at else Q(pk__in=[])
+    if connection.initial_sync == InitialSync.SINCE_DATE and connection.initial_sync_since:
+        scope |= Q(issue_date__gte=connection.initial_sync_since)
+    return Invoice.objects.filter(company_id=connection.company_id).exclude(status=InvoiceStatus.DRAFT).filter(scope)
+
+
+def _invoice_links(connection: QuickBooksConnection):
+    return QuickBooksLink.objects.filter(
+        company_id=connection.company_id, realm_id=connection.realm_id, object_type=LinkType.INVOICE
+    )
+
+
+def invoices_behind(*, connection: QuickBooksConnection) -> list[int]:
+    """Ids of invoices whose current version this realm has not got: linked ones changed since their last
+    push (or voided here, not there), and unlinked ones in the automatic scope (a void never sent is moot)."""
+    links = _invoice_links(connection).filter(object_id=OuterRef("pk"))
+    linked_behind = (
+        Invoice.objects.filter(company_id=connection.company_id)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .filter(Exists(links))
+        .exclude(Exists(links.filter(source_updated_at=OuterRef("updated_at"))))
+    )
+    voided_here = Invoice.objects.filter(company_id=connection.company_id, status=InvoiceStatus.VOID).filter(
+        Exists(links.filter(voided=False))
+    )
+    unlinked = _invoices_in_scope(connection).exclude(status=InvoiceStatus.VOID).exclude(Exists(links))
+    ids = set(linked_behind.values_list("pk", flat=True))
+    ids.update(voided_here.values_list("pk", flat=True))
+    ids.update(unlinked.values_list("pk", flat=True))
+    return sorted(ids)
+
+
+def invoices_never_sent(*, connection: QuickBooksConnection):
+    """Finalized (or paid) invoices outside the automatic scope that this realm has never received: what the
+    settings page offers to "Send them"."""
+    links = _invoice_links(connection).filter(object_id=OuterRef("pk"))
+    in_scope = _invoices_in_scope(connection).values("pk")
+    return (
+        Invoice.objects.filter(
+            company_id=connection.company_id, status__in=[InvoiceStatus.FINALIZED, InvoiceStatus.PAID]
+        )
+        .exclude(Exists(links))
+        .exclude(pk__in=in_scope)
+    )
+
+
+def sync_send_never_sent(*, connection: QuickBooksConnection, user) -> int:
+    """Queue every invoice `invoices_never_sent` lists ("Send them"). Returns how many were queued."""
+    ids = list(invoices_never_sent(connection=connection).values_list("pk", flat=True))
+    with transaction.atomic():
+        for invoice_id in ids:
+            sync_enqueue(
+                company_id=connection.company_id, invoice_id=invoice_id, trigger=SyncTrigger.MANUAL, user=user
+            )
+    logger.info("qbo.sync.send_never_sent company=%s queued=%s", connection.company_id, len(ids))
+    return len(ids)
+
+
+def sync_after_connect(*, connection_id: int) -> int:
+    """After a (re)connect: entries meant for another QuickBooks company are closed, and every invoice this
+    realm is behind on is queued (edits and invoices made while disconnected included). Returns how many."""
+    connection = QuickBooksConnection.objects.get(pk=connection_id)
+    if not connection.is_connected:
+        return 0
+    now = timezone.now()
+    QuickBooksSyncLog.objects.filter(company_id=connection.company_id, status=SyncStatus.PENDING).exclude(
+        realm_id=connection.realm_id
+    ).update(
+        status=SyncStatus.SKIPPED,
+        finished_at=now,
+        next_attempt_at=None,
+        message="Not sent: it was meant for another QuickBooks company, and a different one is connected now.",
+    )
+    behind = invoices_behind(connection=connection)
+    with transaction.atomic():
+        for invoice_id in behind:
+            status = Invoice.objects.filter(pk=invoice_id).values_list("status", flat=True).first()
+            operation = SyncOperation.VOID if status == InvoiceStatus.VOID else SyncOperation.PUSH
+            sync_enqueue(company_id=connection.company_id, invoice_id=invoice_id, operation=operation)
+        sync_resume(company_id=connection.company_id)
+    logger.info("qbo.sync.after_connect company=%s behind=%s", connection.company_id, len(behind))
+    return len(behind)
+
+
 def sync_sweep() -> int:
     """Re-enqueue due pending entries (their task was lost, or they wait out a back-off) and entries whose
     worker died mid-push (lease expired). Runs every minute on the worker."""
@@ -253,29 +375,35 @@ def sync_sweep() -> int:
 # --- running one entry ----------------------------------------------------------------------------------
 
 
+CLAIM_RETRY_SECONDS = 0.2
+
+
 def sync_run(*, entry_id: int) -> str:
     """Run one entry: claim it (waiting out its debounce, bounded), push, record the outcome."""
-    max_wait = _debounce_seconds() + 5
-    waited = 0.0
+    deadline = time.monotonic() + _debounce_seconds() + 5
     while True:
         claimed = _claim(entry_id)
-        if claimed is not None:
+        if isinstance(claimed, tuple):
             entry, connection = claimed
             return _execute(entry, connection)
+        if claimed == CLAIM_WAITING:
+            return "waiting for QuickBooks to be connected"
         entry = QuickBooksSyncLog.objects.filter(pk=entry_id).only("status", "next_attempt_at").first()
         if entry is None or entry.status != SyncStatus.PENDING:
             return "nothing to do"
         wait = (entry.next_attempt_at - timezone.now()).total_seconds() if entry.next_attempt_at else 0
-        if wait <= 0:
-            return "claimed elsewhere or waiting"
-        if waited + wait > max_wait:
+        # Due already (another worker holds the row lock, or we woke a moment early): claim again shortly.
+        step = min(max(wait, CLAIM_RETRY_SECONDS), 1.0)
+        if time.monotonic() + step > deadline:
             return "not due yet; the sweeper will run it"
-        step = min(wait, 1.0)
         time.sleep(step)
-        waited += step
 
 
-def _claim(entry_id: int) -> tuple[QuickBooksSyncLog, QuickBooksConnection] | None:
+CLAIM_WAITING = "waiting"
+CLAIM_NOT_NOW = "not now"
+
+
+def _claim(entry_id: int) -> tuple[QuickBooksSyncLog, QuickBooksConnection] | str:
     """Take a due pending entry for this worker (row lock, skip locked) with its company's connection."""
     now = timezone.now()
     features = db_connection.features
@@ -290,35 +418,26 @@ def _claim(entry_id: int) -> tuple[QuickBooksSyncLog, QuickBooksConnection] | No
             .first()
         )
         if entry is None:
-            return None
+            return CLAIM_NOT_NOW
         connection = getattr(entry.company, "quickbooks_connection", None)
-        if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
-            _mark(entry, SyncStatus.SKIPPED, "QuickBooks was disconnected; nothing was sent.", now=now)
-            return None
-        if connection.status == ConnectionStatus.NEEDS_RECONNECT:
-            entry.message = "Waiting: QuickBooks needs to be reconnected. Nothing is lost."
-            entry.save(update_fields=["message", "updated_at"])
-            return None
-        busy = (
-            QuickBooksSyncLog.objects.filter(
-                company_id=entry.company_id,
-                entity_type=entry.entity_type,
-                object_id=entry.object_id,
-                status=SyncStatus.RUNNING,
-                lease_until__gt=now,
+        if connection is None or connection.status != ConnectionStatus.CONNECTED:
+            waiting = (
+                "Waiting: QuickBooks needs to be reconnected. Nothing is lost."
+                if connection is not None and connection.status == ConnectionStatus.NEEDS_RECONNECT
+                else "Waiting: QuickBooks is not connected. This change goes as soon as it is reconnected."
             )
-            .exclude(pk=entry.pk)
-            .exists()
-        )
-        if busy:  # one push per invoice at a time, or two creates could race
-            entry.next_attempt_at = now + dt.timedelta(seconds=SAME_INVOICE_RETRY_SECONDS)
-            entry.save(update_fields=["next_attempt_at", "updated_at"])
-            return None
+            if entry.message != waiting:
+                entry.message = waiting
+                entry.save(update_fields=["message", "updated_at"])
+            return CLAIM_WAITING
         entry.status = SyncStatus.RUNNING
         entry.attempts += 1
         entry.started_at = now
+        entry.rerun_requested = False
         entry.lease_until = now + dt.timedelta(seconds=float(settings.QUICKBOOKS_HTTP_TIMEOUT) * 6 + 60)
-        entry.save(update_fields=["status", "attempts", "started_at", "lease_until", "updated_at"])
+        entry.save(
+            update_fields=["status", "attempts", "started_at", "lease_until", "rerun_requested", "updated_at"]
+        )
     return entry, connection
 
 
@@ -481,25 +600,28 @@ def _finish(
         changes["intuit_tid"] = client.last_intuit_tid
     if payload is not None:
         changes["payload"] = redact(payload)
-    owned = QuickBooksSyncLog.objects.filter(pk=entry.pk, status=SyncStatus.RUNNING, started_at=entry.started_at)
-    if not owned.update(**changes):
-        # Our lease ran out and the sweeper gave the entry to another worker: its outcome is the one that counts.
-        logger.warning("qbo.sync.outcome_dropped entry=%s status=%s", entry.pk, status)
-        return
-    entry.status, entry.message = status, changes["message"]
-    if status != SyncStatus.PENDING:
-        follower = (
-            QuickBooksSyncLog.objects.filter(
+    with transaction.atomic():
+        owned = QuickBooksSyncLog.objects.filter(pk=entry.pk, status=SyncStatus.RUNNING, started_at=entry.started_at)
+        rerun = owned.select_for_update().values_list("rerun_requested", flat=True).first()
+        if rerun is None:
+            # Our lease ran out and the sweeper gave the entry to another worker: its outcome is the one that counts.
+            logger.warning("qbo.sync.outcome_dropped entry=%s status=%s", entry.pk, status)
+            return
+        owned.update(**changes, rerun_requested=False)
+        entry.status, entry.message = status, changes["message"]
+        if rerun and status != SyncStatus.PENDING:
+            # The invoice changed while this push ran: the change goes in a new entry, due now. (A retry that
+            # stays pending sends the latest state anyway.)
+            follower = QuickBooksSyncLog.objects.create(
                 company_id=entry.company_id,
+                realm_id=entry.realm_id,
                 entity_type=entry.entity_type,
                 object_id=entry.object_id,
-                status=SyncStatus.PENDING,
+                object_repr=entry.object_repr,
+                next_attempt_at=now,
+                message="Changed while the last push ran; sending the latest version.",
             )
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if follower is not None:  # an edit arrived while this push ran: send it now
-            dispatch(follower)
+            transaction.on_commit(lambda: dispatch(follower.pk))
 
 
 # --- the push ---------------------------------------------------------------------------------------------

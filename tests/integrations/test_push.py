@@ -223,7 +223,7 @@ def test_invalid_grant_on_that_refresh_waits_for_reconnect_and_loses_nothing(
     # While reconnect is needed, running it again calls nobody.
     calls = len(intuit.calls)
     _, outcome = run_due(entry)
-    assert outcome == "claimed elsewhere or waiting" and len(intuit.calls) == calls
+    assert outcome == "waiting for QuickBooks to be connected" and len(intuit.calls) == calls
     # After the admin reconnects, the waiting push is queued again.
     QuickBooksConnection.objects.filter(pk=connected.pk).update(status=ConnectionStatus.CONNECTED)
     dispatched.clear()
@@ -505,8 +505,8 @@ def test_voiding_our_invoice_voids_it_in_quickbooks(tenant, connected, captured,
     assert outcome == "succeeded" and QuickBooksLink.objects.get(object_type="invoice").voided
 
 
-def test_an_edit_while_a_push_runs_is_sent_after_it(tenant, connected, captured, intuit, dispatched):
-    from integrations.services.sync import _claim
+def test_an_edit_while_a_push_runs_is_sent_after_it_never_beside_it(tenant, connected, captured, intuit, dispatched):
+    from integrations.services.sync import _claim, _finish
 
     invoice = finalize(tenant, captured)
     first = entry_for(invoice)
@@ -515,11 +515,27 @@ def test_an_edit_while_a_push_runs_is_sent_after_it(tenant, connected, captured,
     assert running.status == "running"
     with captured(execute=True):
         billing.invoice_update(invoice=invoice, memo="edited mid-push")
-    second = QuickBooksSyncLog.objects.get(status="pending")
-    assert second.pk != first.pk
-    QuickBooksSyncLog.objects.filter(pk=second.pk).update(next_attempt_at=timezone.now())
-    assert _claim(second.pk) is None  # one push per invoice at a time
-    assert QuickBooksSyncLog.objects.get(pk=second.pk).status == "pending"
+    # Still one live entry: the running one now owes a rerun.
+    live = QuickBooksSyncLog.objects.filter(object_id=invoice.pk, status__in=["pending", "running"])
+    assert list(live.values_list("pk", "rerun_requested")) == [(first.pk, True)]
+    dispatched.clear()
+    with captured(execute=True):
+        _finish(running, "succeeded", "Created.")
+    second = QuickBooksSyncLog.objects.get(object_id=invoice.pk, status="pending")
+    assert second.pk != first.pk and dispatched == [second.pk]
+    assert QuickBooksSyncLog.objects.get(pk=first.pk).status == "succeeded"
+
+
+def test_the_database_refuses_a_second_live_entry_for_one_invoice(tenant, connected, captured):
+    from django.db import IntegrityError, transaction
+
+    invoice = finalize(tenant, captured)
+    entry = entry_for(invoice)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        QuickBooksSyncLog.objects.create(
+            company=tenant.company, entity_type="invoice", object_id=invoice.pk, status="running"
+        )
+    assert QuickBooksSyncLog.objects.filter(object_id=invoice.pk).count() == 1 and entry.status == "pending"
 
 
 def test_sweeper_requeues_lost_tasks_and_revives_dead_workers(tenant, connected, captured, dispatched):
