@@ -25,6 +25,7 @@ class QuickBooksConfig:
     state_ttl_seconds: int
     refresh_window_minutes: int
     refresh_sweep_minutes: int
+    unauthorized_pause: float = 2.0
 
     @property
     def client_id(self) -> str:
@@ -59,4 +60,5 @@ def quickbooks_config() -> QuickBooksConfig:
         state_ttl_seconds=int(settings.QUICKBOOKS_STATE_TTL_SECONDS),
         refresh_window_minutes=int(settings.QUICKBOOKS_REFRESH_WINDOW_MINUTES),
         refresh_sweep_minutes=int(settings.QUICKBOOKS_REFRESH_SWEEP_MINUTES),
+        unauthorized_pause=float(settings.QUICKBOOKS_UNAUTHORIZED_PAUSE_SECONDS),
     )

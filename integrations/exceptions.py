@@ -43,7 +43,10 @@ class QuickBooksError(Exception):
 
 
 class Unavailable(QuickBooksError):
-    """5xx, timeout or connection error: try again later; nothing was decided."""
+    """5xx, timeout or connection error: try again later. `answer_lost`: the request went out but its answer
+    never came (a read timeout), so QuickBooks may have applied it; the retry's requestid settles it."""
+
+    answer_lost = False
 
 
 class Unauthorized(QuickBooksError):

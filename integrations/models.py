@@ -257,6 +257,9 @@ class QuickBooksSyncLog(models.Model):
     drift = models.JSONField(null=True, blank=True)
     # Set when the object changed while this entry was being pushed: its outcome then queues a new entry.
     rerun_requested = models.BooleanField(default=False)
+    # The requestid of a create that was sent but never answered: the next create of this invoice reuses it, so
+    # Intuit replays the first one if it landed (QBO-REFERENCE §2.8). Cleared when a create is refused for good.
+    create_request_id = models.CharField(max_length=50, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

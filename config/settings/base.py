@@ -174,6 +174,12 @@ QUICKBOOKS_REFRESH_WINDOW_MINUTES = env.int("QUICKBOOKS_REFRESH_WINDOW_MINUTES",
 # (about 1 min, 5 min, 30 min, 2 h) and the entry is dead after the last attempt.
 QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = env.float("QUICKBOOKS_PUSH_DEBOUNCE_SECONDS", default=10)
 QUICKBOOKS_PUSH_MAX_ATTEMPTS = env.int("QUICKBOOKS_PUSH_MAX_ATTEMPTS", default=5)
+# Seconds between a failed attempt and the next (the last value repeats): about 1 min, 5 min, 30 min, 2 h, 6 h.
+QUICKBOOKS_PUSH_BACKOFF_SECONDS = env.list(
+    "QUICKBOOKS_PUSH_BACKOFF_SECONDS", cast=float, default=[60, 300, 1800, 7200, 21600]
+)
+# A 401 that follows a freshly refreshed token: wait this long, then try once more before counting a failure.
+QUICKBOOKS_UNAUTHORIZED_PAUSE_SECONDS = env.float("QUICKBOOKS_UNAUTHORIZED_PAUSE_SECONDS", default=2)
 # The simulator's own switches (read only by integrations/simulator).
 QUICKBOOKS_SIMULATOR_RATE_LIMITS = env.bool("QUICKBOOKS_SIMULATOR_RATE_LIMITS", default=True)
 QUICKBOOKS_SIMULATOR_SEND_RETRY_AFTER = env.bool("QUICKBOOKS_SIMULATOR_SEND_RETRY_AFTER", default=True)

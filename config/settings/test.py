@@ -24,3 +24,4 @@ LOGGING = {
     "loggers": {name: {"level": "WARNING"} for name in ("factory", "faker", "django", "urllib3", "django_q")},
 }
 QUICKBOOKS_ENVIRONMENT = "simulator"
+QUICKBOOKS_UNAUTHORIZED_PAUSE_SECONDS = 0

@@ -30,6 +30,11 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='quickbookssynclog',
+            name='create_request_id',
+            field=models.CharField(blank=True, max_length=50),
+        ),
+        migrations.AddField(
+            model_name='quickbookssynclog',
             name='rerun_requested',
             field=models.BooleanField(default=False),
         ),

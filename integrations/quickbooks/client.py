@@ -12,6 +12,7 @@ import datetime as dt
 import http.cookiejar
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -121,7 +122,7 @@ class QuickBooksClient:
             headers["Content-Type"] = "application/json"
         elif text_body is not None:
             headers["Content-Type"] = "application/text"
-        for attempt in (1, 2):
+        for attempt in (1, 2, 3):
             token = self.tokens.access_token()
             try:
                 self.calls += 1
@@ -136,7 +137,9 @@ class QuickBooksClient:
                 )
             except (requests.Timeout, requests.ConnectionError) as error:
                 logger.warning("qbo.client.unreachable method=%s path=%s error=%s", method, path, type(error).__name__)
-                raise Unavailable(f"QuickBooks could not be reached ({type(error).__name__})") from None
+                unavailable = Unavailable(f"QuickBooks could not be reached ({type(error).__name__})")
+                unavailable.answer_lost = isinstance(error, requests.ReadTimeout)
+                raise unavailable from None
             self.last_intuit_tid = response.headers.get(INTUIT_TID_HEADER, "")
             if response.status_code == 401 and attempt == 1:
                 logger.info(
@@ -145,6 +148,13 @@ class QuickBooksClient:
                     self.last_intuit_tid,
                 )
                 self.tokens.refresh_after_rejection(token)
+                continue
+            if response.status_code == 401 and attempt == 2:
+                # Refused right after an accepted refresh: Intuit's side may lag a moment. Once more, after a pause.
+                logger.info(
+                    "qbo.client.unauthorized.after_refresh realm=%s intuit_tid=%s", self.realm_id, self.last_intuit_tid
+                )
+                time.sleep(self.config.unauthorized_pause)
                 continue
             if response.status_code >= 400:
                 error = errors.from_response(response)
@@ -209,6 +219,14 @@ class QuickBooksClient:
         body = {**payload, "sparse": True}
         if not body.get("Id") or body.get("SyncToken") in (None, ""):
             raise ValueError("A sparse update needs Id and SyncToken")
+        return self._entity(self.request("POST", entity.lower(), json_body=body, request_id=request_id), entity)
+
+    def full_update(self, entity: str, payload: dict, *, request_id: str) -> dict:
+        """Replace the object: every writable field left out is cleared (no `sparse` flag; §2.4). Build `payload`
+        from the whole current object (`payloads.full_update_body`), never from a partial one."""
+        if not payload.get("Id") or payload.get("SyncToken") in (None, ""):
+            raise ValueError("A full update needs Id and SyncToken")
+        body = {key: value for key, value in payload.items() if key != "sparse"}
         return self._entity(self.request("POST", entity.lower(), json_body=body, request_id=request_id), entity)
 
     def void(self, entity: str, *, entity_id: str, sync_token: str, request_id: str) -> dict:

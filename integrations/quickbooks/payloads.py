@@ -64,6 +64,11 @@ class SalesLine(TypedDict):
     SalesItemLineDetail: SalesItemLineDetail
 
 
+class TxnTaxDetail(TypedDict, total=False):
+    TxnTaxCodeRef: Ref  # US manual sales tax: the one tax code of the invoice
+    TotalTax: float  # US Automated Sales Tax: our tax, which QuickBooks honours instead of its own
+
+
 class InvoicePayload(TypedDict, total=False):
     DocNumber: str
     TxnDate: str
@@ -72,9 +77,41 @@ class InvoicePayload(TypedDict, total=False):
     Line: list[SalesLine]
     PrivateNote: str
     CustomerMemo: dict
+    BillEmail: EmailAddress
+    BillAddr: PhysicalAddress
     CurrencyRef: Ref
+    ExchangeRate: float
     GlobalTaxCalculation: str
-    TxnTaxDetail: dict
+    TxnTaxDetail: TxnTaxDetail
+
+
+# The fields our payloads set. In a full update these come from us alone: one we leave out is cleared.
+INVOICE_MANAGED_FIELDS = frozenset(InvoicePayload.__annotations__)
+CUSTOMER_MANAGED_FIELDS = frozenset({"DisplayName", "CompanyName", "PrimaryEmailAddr", "BillAddr"})
+# Address objects: a part QuickBooks has that we no longer send must be cleared.
+ADDRESS_FIELDS = frozenset({"BillAddr", "ShipAddr"})
+# Ours to send, but QuickBooks fills in more of them than we send (tax lines, totals): never "cleared" by us.
+COMPUTED_PARTS = frozenset({"TxnTaxDetail", "CurrencyRef", "ExchangeRate", "GlobalTaxCalculation"})
+# Never sent back in a full update: computed or read-only in QuickBooks, or known to break updates when
+# round-tripped (DeliveryInfo: QBO-REFERENCE §2.4).
+READ_ONLY_FIELDS = frozenset(
+    {
+        "MetaData",
+        "domain",
+        "sparse",
+        "time",
+        "status",
+        "TotalAmt",
+        "Balance",
+        "HomeBalance",
+        "HomeTotalAmt",
+        "DeliveryInfo",
+        "EInvoiceStatus",
+        "TxnTaxDetail",
+        "FullyQualifiedName",
+        "BalanceWithJobs",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -84,10 +121,23 @@ class CompanyProfile:
     tax_style: str  # "us" | "global"
     home_currency: str
     multicurrency_enabled: bool
+    sales_tax_mode: str = ""  # US: "manual" | "ast" | "off" ("" until Preferences were read: treated as manual)
 
     @property
     def is_us(self) -> bool:
         return self.tax_style != "global"
+
+    @property
+    def automated_sales_tax(self) -> bool:
+        return self.is_us and self.sales_tax_mode == "ast"
+
+
+@dataclass(frozen=True)
+class InvoiceTax:
+    """How the invoice's tax reaches QuickBooks. US manual: the transaction tax code; US AST: our total tax."""
+
+    txn_tax_code_id: str | None = None
+    total_tax: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -119,10 +169,7 @@ def _number(value: Decimal) -> float | int:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def customer_payload(client, profile: CompanyProfile) -> CustomerPayload:
-    payload: CustomerPayload = {"DisplayName": client.display_name[:CUSTOMER_NAME_MAX_LENGTH]}
-    if client.email:
-        payload["PrimaryEmailAddr"] = {"Address": client.email}
+def billing_address(client) -> PhysicalAddress:
     address: PhysicalAddress = {}
     for source, target in (
         ("address_line1", "Line1"),
@@ -134,6 +181,14 @@ def customer_payload(client, profile: CompanyProfile) -> CustomerPayload:
     ):
         if getattr(client, source):
             address[target] = getattr(client, source)
+    return address
+
+
+def customer_payload(client, profile: CompanyProfile) -> CustomerPayload:
+    payload: CustomerPayload = {"DisplayName": client.display_name[:CUSTOMER_NAME_MAX_LENGTH]}
+    if client.email:
+        payload["PrimaryEmailAddr"] = {"Address": client.email}
+    address = billing_address(client)
     if address:
         payload["BillAddr"] = address
     if profile.multicurrency_enabled and client.currency:
@@ -141,7 +196,16 @@ def customer_payload(client, profile: CompanyProfile) -> CustomerPayload:
     return payload
 
 
-def invoice_payload(invoice, *, customer_id: str, lines: list[ResolvedLine], profile: CompanyProfile) -> InvoicePayload:
+def invoice_payload(
+    invoice,
+    *,
+    customer_id: str,
+    lines: list[ResolvedLine],
+    profile: CompanyProfile,
+    tax: InvoiceTax | None = None,
+) -> InvoicePayload:
+    """The whole invoice as we hold it. Fields we have no value for are left out (a full update then clears
+    them in QuickBooks). https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice"""
     sales_lines: list[SalesLine] = []
     for line in lines:
         detail: SalesItemLineDetail = {
@@ -171,11 +235,51 @@ def invoice_payload(invoice, *, customer_id: str, lines: list[ResolvedLine], pro
     }
     if invoice.memo:
         payload["CustomerMemo"] = {"value": invoice.memo[:MEMO_MAX_LENGTH]}
+    client = invoice.client
+    if client.email:
+        payload["BillEmail"] = {"Address": client.email}
+    address = billing_address(client)
+    if address:
+        payload["BillAddr"] = address  # AST computes tax from it (QBO-REFERENCE §5.1)
+    tax = tax or InvoiceTax()
+    if tax.txn_tax_code_id:
+        payload["TxnTaxDetail"] = {"TxnTaxCodeRef": {"value": tax.txn_tax_code_id}}
+    elif tax.total_tax is not None:
+        payload["TxnTaxDetail"] = {"TotalTax": _number(tax.total_tax)}
     if not profile.is_us:
         payload["GlobalTaxCalculation"] = "TaxExcluded"  # our prices are net of tax
     if profile.multicurrency_enabled:
         payload["CurrencyRef"] = {"value": invoice.currency}
+        if invoice.currency != profile.home_currency and invoice.exchange_rate:
+            payload["ExchangeRate"] = _number(invoice.exchange_rate)
     return payload
+
+
+def clears_something(payload: dict, current: dict, managed: frozenset[str]) -> bool:
+    """Whether sending `payload` must remove something QuickBooks holds now: a field we manage that QuickBooks
+    has and we no longer send, or a part of an address we no longer send. A sparse update cannot clear
+    (QBO-REFERENCE §2.4), so such a change goes as a full update."""
+    for name in managed - COMPUTED_PARTS:
+        theirs, ours = current.get(name), payload.get(name)
+        if theirs in (None, "", {}, []):
+            continue
+        if ours in (None, "", {}, []):
+            return True
+        if name in ADDRESS_FIELDS and isinstance(theirs, dict) and isinstance(ours, dict):
+            if any(value not in (None, "") and key not in ours for key, value in theirs.items() if key != "Id"):
+                return True
+    return False
+
+
+def full_update_body(payload: dict, current: dict, managed: frozenset[str]) -> dict:
+    """A full update built from the whole current QuickBooks object: what others set there (classes, terms,
+    ship address…) stays, every field we manage is ours (left out = cleared), read-only fields are dropped."""
+    kept = {
+        name: value
+        for name, value in current.items()
+        if name not in managed and name not in READ_ONLY_FIELDS and value not in (None, "")
+    }
+    return {**kept, **payload, "Id": current["Id"], "SyncToken": current["SyncToken"]}
 
 
 def payload_hash(payload) -> str:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import transaction
 
 from attune_qbo.billing.models import Product, TaxRate
 from integrations.models import DEFAULT_KEY, MappingKind, QuickBooksConnection, QuickBooksMapping
 from integrations.quickbooks.client import select_statement
+from integrations.quickbooks.constants import US_TAX_CODE_NON, US_TAX_CODE_TAX
 
 logger = logging.getLogger("qbo.mappings")
 
@@ -84,6 +86,7 @@ def mapping_set(
 class SuggestionReport:
     items_mapped: int = 0
     default_item: str = ""
+    tax_rates_mapped: int = 0
 
 
 DEFAULT_ITEM_NAMES = ("services", "service", "sales")
@@ -95,7 +98,8 @@ def mappings_suggest_by_name(*, connection: QuickBooksConnection) -> SuggestionR
     from integrations.services.api import client_for
 
     report = SuggestionReport()
-    items = list(client_for(connection).query(select_statement("Item", Active=True), entity="Item"))
+    client = client_for(connection)
+    items = list(client.query(select_statement("Item", Active=True), entity="Item"))
     by_name = {item.get("Name", "").strip().lower(): item for item in items}
     existing = set(
         QuickBooksMapping.objects.filter(
@@ -127,10 +131,68 @@ def mappings_suggest_by_name(*, connection: QuickBooksConnection) -> SuggestionR
                     qbo_name=default["Name"],
                 )
                 report.default_item = default["Name"]
+    report.tax_rates_mapped = _suggest_tax_codes(connection, client)
     logger.info(
-        "qbo.mappings.suggested company=%s items=%s default=%s",
+        "qbo.mappings.suggested company=%s items=%s default=%s tax_rates=%s",
         connection.company_id,
         report.items_mapped,
         report.default_item,
+        report.tax_rates_mapped,
     )
     return report
+
+
+def tax_code_rates(client) -> dict[str, tuple[str, Decimal]]:
+    """Active QuickBooks tax codes (not the US line codes TAX/NON) → (name, combined sales rate in percent)."""
+    rates = {
+        str(rate["Id"]): Decimal(str(rate.get("RateValue", 0)))
+        for rate in client.query(select_statement("TaxRate"), entity="TaxRate")
+    }
+    codes = {}
+    for code in client.query(select_statement("TaxCode", Active=True), entity="TaxCode"):
+        if code.get("Id") in (US_TAX_CODE_TAX, US_TAX_CODE_NON):
+            continue
+        details = (code.get("SalesTaxRateList") or {}).get("TaxRateDetail") or []
+        total = sum((rates.get(str(d.get("TaxRateRef", {}).get("value")), Decimal(0)) for d in details), Decimal(0))
+        codes[str(code["Id"])] = (code.get("Name", ""), total)
+    return codes
+
+
+def _suggest_tax_codes(connection: QuickBooksConnection, client) -> int:
+    """Map each of our tax rates without a mapping to the one QuickBooks tax code with the same rate (US: the
+    sales tax code of a taxable rate; elsewhere the per-line code). Ambiguous or missing matches stay unmapped
+    for a person to choose."""
+    kind = MappingKind.SALES_TAX_CODE if connection.tax_style != "global" else MappingKind.TAX_CODE
+    mapped = set(
+        QuickBooksMapping.objects.filter(
+            company_id=connection.company_id, realm_id=connection.realm_id, kind=kind
+        ).values_list("local_key", flat=True)
+    )
+    rates = TaxRate.objects.filter(company_id=connection.company_id).exclude(
+        pk__in=[int(k) for k in mapped if k.isdigit()]
+    )
+    if kind == MappingKind.SALES_TAX_CODE:
+        rates = rates.filter(taxable=True, percent__gt=0)
+    if not rates:
+        return 0
+    codes = tax_code_rates(client)
+    made = 0
+    for rate in rates:
+        percent = rate.percent if rate.taxable else Decimal(0)
+        matches = [(code_id, name) for code_id, (name, total) in codes.items() if total == percent]
+        if len(matches) > 1:  # several codes at this rate: one with the same name, or none
+            matches = [
+                (code_id, name) for code_id, name in matches if name.strip().lower() == rate.name.strip().lower()
+            ]
+        if len(matches) == 1:
+            code_id, name = matches[0]
+            QuickBooksMapping.objects.create(
+                company_id=connection.company_id,
+                realm_id=connection.realm_id,
+                kind=kind,
+                local_key=str(rate.pk),
+                qbo_id=code_id,
+                qbo_name=name,
+            )
+            made += 1
+    return made

@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 import random
 import time
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -26,7 +25,6 @@ from attune_qbo.audit.redaction import redact
 from attune_qbo.billing.models import Invoice, InvoiceStatus
 from attune_qbo.core.exceptions import ApplicationError
 from integrations.exceptions import (
-    DuplicateDocNumber,
     NotConnected,
     NotFound,
     QuickBooksError,
@@ -36,8 +34,8 @@ from integrations.exceptions import (
     Throttled,
     Unauthorized,
     Unavailable,
-    ValidationFailed,
 )
+from integrations.fields import TokenDecryptionError
 from integrations.models import (
     ConnectionStatus,
     InitialSync,
@@ -50,46 +48,20 @@ from integrations.models import (
     SyncTrigger,
 )
 from integrations.quickbooks.client import QuickBooksClient
-from integrations.quickbooks.constants import CUSTOMER_NAME_FORBIDDEN, DOC_NUMBER_MAX_LENGTH
-from integrations.quickbooks.errors import CODE_DUPLICATE_NAME, DEFAULT_THROTTLE_WAIT_SECONDS
-from integrations.quickbooks.payloads import (
-    CompanyProfile,
-    ResolvedLine,
-    customer_payload,
-    invoice_payload,
-    is_ours,
-    payload_hash,
+from integrations.quickbooks.errors import CODE_AUTHORIZATION_FAILURE, DEFAULT_THROTTLE_WAIT_SECONDS
+from integrations.services.push import (  # noqa: F401  (re-exported: the push's names are the sync's API too)
+    MappingIncomplete,
+    PushRefused,
+    PushResult,
+    company_profile,
+    invoice_push,
+    preflight,
+    request_id,
 )
 
 logger = logging.getLogger("qbo.sync")
 
-# About 1 min, 5 min, 30 min, 2 h, 6 h between attempts (with ±10 % jitter); after the last attempt: dead.
-BACKOFF_SECONDS = (60, 300, 1800, 7200, 21600)
 MAX_THROTTLES = 30  # 429s do not use up attempts, but a realm that throttles forever still ends somewhere
-REQUEST_ID_PREFIX = "aq"
-
-
-class PushRefused(ApplicationError):
-    """A push that cannot succeed as it stands (a person must change something). Not retried."""
-
-    code = "push_refused"
-
-    def __init__(self, message: str, *, qbo_code: str = "", payload=None) -> None:
-        super().__init__(message)
-        self.qbo_code = qbo_code
-        self.payload = payload
-
-
-class MappingIncomplete(PushRefused):
-    code = "mapping_incomplete"
-
-
-@dataclass(frozen=True)
-class PushResult:
-    status: str  # succeeded | skipped
-    message: str
-    qbo_id: str = ""
-    payload: dict | None = None
 
 
 def _debounce_seconds() -> float:
@@ -98,6 +70,11 @@ def _debounce_seconds() -> float:
 
 def _max_attempts() -> int:
     return int(settings.QUICKBOOKS_PUSH_MAX_ATTEMPTS)
+
+
+def _backoff_seconds() -> tuple[float, ...]:
+    """Waits between attempts (±10 % jitter), e.g. 60, 300, 1800, 7200, 21600: `QUICKBOOKS_PUSH_BACKOFF_SECONDS`."""
+    return tuple(float(seconds) for seconds in settings.QUICKBOOKS_PUSH_BACKOFF_SECONDS)
 
 
 # --- the outbox -----------------------------------------------------------------------------------------
@@ -316,9 +293,7 @@ def sync_send_never_sent(*, connection: QuickBooksConnection, user) -> int:
     ids = list(invoices_never_sent(connection=connection).values_list("pk", flat=True))
     with transaction.atomic():
         for invoice_id in ids:
-            sync_enqueue(
-                company_id=connection.company_id, invoice_id=invoice_id, trigger=SyncTrigger.MANUAL, user=user
-            )
+            sync_enqueue(company_id=connection.company_id, invoice_id=invoice_id, trigger=SyncTrigger.MANUAL, user=user)
     logger.info("qbo.sync.send_never_sent company=%s queued=%s", connection.company_id, len(ids))
     return len(ids)
 
@@ -435,9 +410,7 @@ def _claim(entry_id: int) -> tuple[QuickBooksSyncLog, QuickBooksConnection] | st
         entry.started_at = now
         entry.rerun_requested = False
         entry.lease_until = now + dt.timedelta(seconds=float(settings.QUICKBOOKS_HTTP_TIMEOUT) * 6 + 60)
-        entry.save(
-            update_fields=["status", "attempts", "started_at", "lease_until", "rerun_requested", "updated_at"]
-        )
+        entry.save(update_fields=["status", "attempts", "started_at", "lease_until", "rerun_requested", "updated_at"])
     return entry, connection
 
 
@@ -451,15 +424,32 @@ def _execute(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> str:
         return _retry_later(entry, exc, client, throttled=True)
     except (Unavailable, RefreshDeferred, StaleObject) as exc:
         return _retry_later(entry, exc, client)
-    except Unauthorized as exc:  # refused even after a refresh: the connection, not this invoice, is the problem
-        from integrations.services.connections import connection_mark_needs_reconnect
+    except Unauthorized as exc:
+        if exc.code == CODE_AUTHORIZATION_FAILURE:
+            # 120: the person who connected is no longer an admin of that QuickBooks company (QBO-REFERENCE §3.3)
+            from integrations.services.connections import connection_mark_needs_reconnect
 
-        connection_mark_needs_reconnect(
-            connection_id=connection.pk, reason=f"{exc.code or 401}: {exc.message}"[:120], intuit_tid=exc.intuit_tid
-        )
-        return _wait_for_reconnect(entry, client)
+            connection_mark_needs_reconnect(
+                connection_id=connection.pk, reason=f"{exc.code}: {exc.message}"[:120], intuit_tid=exc.intuit_tid
+            )
+            return _wait_for_reconnect(entry, client)
+        # Refused although the token was just refreshed (the refresh itself was accepted): this entry tries again
+        # later; the connection stays connected. A refused refresh raises ReconnectRequired instead.
+        return _retry_later(entry, exc, client)
     except ReconnectRequired:
         return _wait_for_reconnect(entry, client)
+    except TokenDecryptionError:
+        _finish(
+            entry,
+            SyncStatus.FAILED,
+            "Nothing was sent: the stored QuickBooks tokens cannot be decrypted with the keys in QUICKBOOKS_TOKEN_KEYS "
+            "(a key problem, not a QuickBooks one). Put the key they were encrypted with back in the list, or "
+            "reconnect QuickBooks; then retry.",
+            client=client,
+            error_code="token_keys",
+        )
+        logger.error("qbo.sync.token_keys entry=%s company=%s", entry.pk, entry.company_id)
+        return "failed"
     except NotConnected as exc:
         _finish(entry, SyncStatus.SKIPPED, exc.message, client=client)
         return "skipped"
@@ -487,8 +477,17 @@ def _execute(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> str:
     except Exception as exc:
         logger.exception("qbo.sync.crashed entry=%s company=%s", entry.pk, entry.company_id)
         return _retry_later(entry, exc, client)
-    _finish(entry, result.status, result.message, client=client, qbo_id=result.qbo_id, payload=result.payload)
-    if result.status == SyncStatus.SUCCEEDED:
+    _finish(
+        entry,
+        result.status,
+        result.message,
+        client=client,
+        qbo_id=result.qbo_id,
+        payload=result.payload,
+        drift=result.drift,
+        error_code="drift" if result.status == SyncStatus.DRIFT else "",
+    )
+    if result.status in (SyncStatus.SUCCEEDED, SyncStatus.UP_TO_DATE, SyncStatus.DRIFT):
         QuickBooksConnection.objects.filter(pk=connection.pk).update(last_synced_at=timezone.now())
     logger.info(
         "qbo.invoice.push.%s entry=%s company=%s qbo_id=%s", result.status, entry.pk, entry.company_id, result.qbo_id
@@ -536,19 +535,26 @@ def _retry_later(entry, exc, client, *, throttled: bool = False) -> str:
             next_attempt_at=now + dt.timedelta(seconds=max(wait, 1)),
         )
         return "throttled"
-    reason = str(exc) if isinstance(exc, QuickBooksError | ApplicationError) else f"unexpected {type(exc).__name__}"
+    if isinstance(exc, Unavailable) and exc.answer_lost:
+        reason = (
+            "QuickBooks did not answer in time after the request was sent, so it may have been applied. The next "
+            "attempt sends the same request id: QuickBooks replays it instead of writing twice"
+        )
+    else:
+        reason = str(exc) if isinstance(exc, QuickBooksError | ApplicationError) else f"unexpected {type(exc).__name__}"
     code = getattr(exc, "code", "") or ""
     if entry.attempts >= _max_attempts():
         _finish(
             entry,
             SyncStatus.DEAD,
-            f"Gave up after {entry.attempts} attempts: {reason}. Retry when QuickBooks is reachable again.",
+            f"Gave up after {entry.attempts} attempts: {reason}. {_dead_advice(exc)}",
             client=client,
             error_code=code,
         )
         logger.error("qbo.sync.dead entry=%s company=%s", entry.pk, entry.company_id)
         return "dead"
-    delay = BACKOFF_SECONDS[min(entry.attempts, len(BACKOFF_SECONDS)) - 1] * random.uniform(0.9, 1.1)  # noqa: S311
+    backoff = _backoff_seconds()
+    delay = backoff[min(entry.attempts, len(backoff)) - 1] * random.uniform(0.9, 1.1)  # noqa: S311
     retry_at = now + dt.timedelta(seconds=delay)
     _finish(
         entry,
@@ -559,6 +565,14 @@ def _retry_later(entry, exc, client, *, throttled: bool = False) -> str:
         next_attempt_at=retry_at,
     )
     return "retrying"
+
+
+def _dead_advice(exc) -> str:
+    if isinstance(exc, Unauthorized):
+        return "QuickBooks kept refusing fresh tokens: check the app's keys and the connection, then retry."
+    if isinstance(exc, QuickBooksError):
+        return "Retry when QuickBooks is reachable again."
+    return "This is a fault on our side; the log has the details. Retry once it is fixed."
 
 
 def _mark(entry, status, message, *, now) -> None:
@@ -578,13 +592,15 @@ def _finish(
     attempts_delta=0,
     throttled_delta=0,
     next_attempt_at=None,
+    drift=None,
 ) -> None:
     """Record the outcome. The entry is RUNNING under this worker's lease, so one UPDATE is enough."""
     now = timezone.now()
     changes = {
         "status": status,
         "message": message[:2000],
-        "error_code": "" if status == SyncStatus.SUCCEEDED else str(error_code)[:32],
+        "error_code": "" if status in (SyncStatus.SUCCEEDED, SyncStatus.UP_TO_DATE) else str(error_code)[:32],
+        "drift": drift,
         "lease_until": None,
         "next_attempt_at": next_attempt_at if status == SyncStatus.PENDING else None,
         "finished_at": None if status == SyncStatus.PENDING else now,
@@ -622,303 +638,3 @@ def _finish(
                 message="Changed while the last push ran; sending the latest version.",
             )
             transaction.on_commit(lambda: dispatch(follower.pk))
-
-
-# --- the push ---------------------------------------------------------------------------------------------
-
-
-def request_id(entry: QuickBooksSyncLog, step: str, variant: str = "") -> str:
-    """Idempotency key: the same (entry, generation, step, variant) replays instead of writing twice."""
-    return f"{REQUEST_ID_PREFIX}{entry.pk}g{entry.generation}-{step}{('-' + variant) if variant else ''}"[:50]
-
-
-def _profile(connection) -> CompanyProfile:
-    return CompanyProfile(
-        tax_style=connection.tax_style or "us",
-        home_currency=connection.home_currency,
-        multicurrency_enabled=connection.multicurrency_enabled,
-    )
-
-
-def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, client: QuickBooksClient) -> PushResult:
-    """Make QuickBooks hold this invoice as it is now: create it, or sparse-update it, or void it.
-
-    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice
-    """
-    invoice = (
-        Invoice.objects.select_related("client", "company")
-        .filter(pk=entry.object_id, company_id=entry.company_id)
-        .first()
-    )
-    if invoice is None:
-        return PushResult(SyncStatus.SKIPPED, "The invoice no longer exists here; nothing was sent.")
-    if entry.operation == SyncOperation.VOID or invoice.status == InvoiceStatus.VOID:
-        return _void_invoice(entry, invoice, connection, client)
-    if invoice.status == InvoiceStatus.DRAFT:
-        return PushResult(SyncStatus.SKIPPED, "Drafts are not sent to QuickBooks.")
-    profile = _profile(connection)
-    lines = preflight(invoice, connection=connection, profile=profile)
-    links = _links_for(connection, invoice)
-    customer_id = _ensure_customer(entry, invoice.client, connection, client, profile, link=links.get(LinkType.CLIENT))
-    payload = invoice_payload(invoice, customer_id=customer_id, lines=lines, profile=profile)
-    fingerprint = payload_hash(payload)
-    link = links.get(LinkType.INVOICE)
-    if link is not None and link.payload_hash == fingerprint:
-        return PushResult(
-            SyncStatus.SKIPPED, "QuickBooks already has this version; nothing to send.", qbo_id=link.qbo_id
-        )
-    if link is None:
-        created = _create_invoice(entry, invoice, payload, connection, client)
-        link = _save_link(connection, LinkType.INVOICE, invoice.pk, created, fingerprint)
-        if entry.attempts > 1 or created.get("_adopted"):
-            # A retried create may have replayed an earlier version; make sure QuickBooks has this one.
-            link = _update_invoice(entry, link, payload, fingerprint, client)
-        verb = "Created"
-    else:
-        link = _update_invoice(entry, link, payload, fingerprint, client)
-        verb = "Updated"
-    # The payload is kept in the log only when it explains a failure (PushRefused); a success keeps the QBO id.
-    return PushResult(
-        SyncStatus.SUCCEEDED, f"{verb} invoice {invoice.number} in QuickBooks (Id {link.qbo_id}).", qbo_id=link.qbo_id
-    )
-
-
-def preflight(invoice, *, connection, profile: CompanyProfile) -> list[ResolvedLine]:
-    """Everything QuickBooks would refuse, checked before any call, with a message a person can act on."""
-    from integrations.services.mappings import mapping_table
-
-    lines = list(
-        invoice.lines.values_list(
-            "description",
-            "quantity",
-            "unit_price",
-            "amount",
-            "product_id",
-            "product__name",
-            "tax_rate_id",
-            "tax_rate__name",
-            "tax_rate__taxable",
-            "tax_rate__percent",
-            named=True,
-        )
-    )  # plain rows, not three model instances per line: this runs for every push
-    if not lines:
-        raise PushRefused(f"Invoice {invoice.number} has no lines; QuickBooks needs at least one.")
-    if len(invoice.number) > DOC_NUMBER_MAX_LENGTH:
-        raise PushRefused(
-            f"Invoice number “{invoice.number}” is longer than QuickBooks' {DOC_NUMBER_MAX_LENGTH} "
-            "characters. Shorten it and retry."
-        )
-    if CUSTOMER_NAME_FORBIDDEN in invoice.client.display_name:
-        raise PushRefused(
-            f"Client name “{invoice.client.display_name}” contains “:”, which QuickBooks does not "
-            "allow in customer names. Rename the client and retry."
-        )
-    if not profile.multicurrency_enabled and profile.home_currency and invoice.currency != profile.home_currency:
-        raise PushRefused(
-            f"Invoice {invoice.number} is in {invoice.currency}, but the QuickBooks company works only "
-            f"in {profile.home_currency} (multicurrency is off)."
-        )
-    mappings = mapping_table(company_id=invoice.company_id, realm_id=connection.realm_id)
-    resolved, missing = [], []
-    for line in lines:
-        if line.amount < 0 or line.quantity < 0 or line.unit_price < 0:
-            raise PushRefused(f"Invoice {invoice.number} has a line with a negative amount; QuickBooks refuses it.")
-        item_id = mappings.item_for(line.product_id)
-        if item_id is None:
-            what = f"product “{line.product__name}”" if line.product_id else "lines without a product"
-            missing.append(f"map {what} to a QuickBooks item")
-        tax_code_id = None
-        if not profile.is_us:
-            tax_code_id = mappings.tax_code_for(line.tax_rate_id)
-            if tax_code_id is None:
-                what = f"tax rate “{line.tax_rate__name}”" if line.tax_rate_id else "lines without a tax rate"
-                missing.append(f"map {what} to a QuickBooks tax code")
-        resolved.append(
-            ResolvedLine(
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                amount=line.amount,
-                item_id=item_id or "",
-                taxable=bool(line.tax_rate_id and line.tax_rate__taxable and line.tax_rate__percent),
-                tax_code_id=tax_code_id,
-            )
-        )
-    if missing:
-        unique = list(dict.fromkeys(missing))
-        raise MappingIncomplete("Before this invoice can go to QuickBooks: " + "; ".join(unique) + ".")
-    return resolved
-
-
-def _link(connection, object_type: str, object_id: int) -> QuickBooksLink | None:
-    return QuickBooksLink.objects.filter(
-        company_id=connection.company_id, realm_id=connection.realm_id, object_type=object_type, object_id=object_id
-    ).first()
-
-
-def _links_for(connection, invoice) -> dict[str, QuickBooksLink]:
-    """The invoice's and its client's links, in one query."""
-    links = QuickBooksLink.objects.filter(company_id=connection.company_id, realm_id=connection.realm_id).filter(
-        Q(object_type=LinkType.INVOICE, object_id=invoice.pk)
-        | Q(object_type=LinkType.CLIENT, object_id=invoice.client_id)
-    )
-    return {link.object_type: link for link in links}
-
-
-def _save_link(connection, object_type, object_id, qbo_object: dict, fingerprint: str) -> QuickBooksLink:
-    """Insert the link (one statement); if another worker linked it meanwhile, update that row instead."""
-    values = {
-        "qbo_id": str(qbo_object["Id"]),
-        "sync_token": str(qbo_object.get("SyncToken", "")),
-        "payload_hash": fingerprint,
-    }
-    key = {
-        "company_id": connection.company_id,
-        "realm_id": connection.realm_id,
-        "object_type": object_type,
-        "object_id": object_id,
-    }
-    try:
-        with transaction.atomic():
-            return QuickBooksLink.objects.create(**key, **values)
-    except IntegrityError:
-        if QuickBooksLink.objects.filter(**key).update(**values, updated_at=timezone.now()):
-            return QuickBooksLink.objects.get(**key)  # another worker linked this object meanwhile
-    what = "customer" if object_type == LinkType.CLIENT else "invoice"
-    raise PushRefused(
-        f"QuickBooks {what} {values['qbo_id']} is already linked to another {what} here, so it cannot be linked to "
-        f"this one too. Check the two in QuickBooks (a merge or a rename there can cause this), then retry.",
-        qbo_code="link_conflict",
-    )
-
-
-def _ensure_customer(
-    entry, our_client, connection, client: QuickBooksClient, profile, link: QuickBooksLink | None
-) -> str:
-    """The QuickBooks Customer of this client: linked → found by DisplayName → created."""
-    payload = customer_payload(our_client, profile)
-    fingerprint = payload_hash(payload)
-    if link is not None:
-        if link.payload_hash != fingerprint:
-            update = {k: v for k, v in payload.items() if k != "CurrencyRef"}  # currency is fixed after create
-            updated = _sparse_update_fresh(client, "Customer", link, update, request_id(entry, "cu", fingerprint[:8]))
-            QuickBooksLink.objects.filter(pk=link.pk).update(
-                sync_token=str(updated.get("SyncToken", "")), payload_hash=fingerprint, updated_at=timezone.now()
-            )
-        return link.qbo_id
-    name = payload["DisplayName"]
-    found = client.find("Customer", DisplayName=name)
-    if found is None:
-        try:
-            # The requestid names the client and its content: a replay can only ever return this client's customer,
-            # even if the invoice's client changed while this entry waited for a retry.
-            found = client.create(
-                "Customer", payload, request_id=request_id(entry, "cc", f"{our_client.pk}-{fingerprint[:8]}")
-            )
-        except ValidationFailed as exc:
-            if exc.code != CODE_DUPLICATE_NAME:
-                raise
-            found = _adopt_duplicate_name(entry, our_client, connection, client, exc)
-    _save_link(connection, LinkType.CLIENT, our_client.pk, found, fingerprint)
-    return str(found["Id"])
-
-
-def _adopt_duplicate_name(entry, our_client, connection, client: QuickBooksClient, exc) -> dict:
-    """6240: the name is taken. Either another worker just created this client's customer (we find our link or
-    an active customer with our e-mail), or an inactive customer with our e-mail can be reactivated; otherwise
-    a vendor, employee or someone else's customer has the name, and a person must choose."""
-    link = _link(connection, LinkType.CLIENT, our_client.pk)
-    if link is not None:
-        return {"Id": link.qbo_id, "SyncToken": link.sync_token}
-    name = our_client.display_name
-    for active in (True, False):
-        candidate = client.find("Customer", DisplayName=name, Active=active)
-        their_email = ((candidate or {}).get("PrimaryEmailAddr") or {}).get("Address", "")
-        if candidate and our_client.email and their_email.lower() == our_client.email.lower():
-            if active:
-                return candidate
-            return client.sparse_update(
-                "Customer",
-                {"Id": candidate["Id"], "SyncToken": candidate["SyncToken"], "Active": True},
-                request_id=request_id(entry, "cr", str(candidate["Id"])),
-            )
-    raise PushRefused(
-        f"QuickBooks already has a customer, vendor or employee named “{name}” with a different e-mail. "
-        "Rename the client here (or the other one in QuickBooks), then retry.",
-        qbo_code=CODE_DUPLICATE_NAME,
-    ) from exc
-
-
-def _create_invoice(entry, invoice, payload, connection, client: QuickBooksClient) -> dict:
-    try:
-        return client.create("Invoice", payload, request_id=request_id(entry, "ic"))
-    except DuplicateDocNumber as exc:
-        existing = client.find("Invoice", DocNumber=invoice.number)
-        if existing is not None and is_ours(existing.get("PrivateNote"), invoice.company_id, invoice.pk):
-            return {**existing, "_adopted": True}  # we created it before (a reply that never arrived)
-        raise PushRefused(
-            f"QuickBooks already has invoice {invoice.number}, and attune did not create it. Change the invoice "
-            "number here, or renumber the one in QuickBooks, then retry.",
-            qbo_code=exc.code or "6140",
-            payload=dict(payload),
-        ) from exc
-
-
-def _update_invoice(entry, link: QuickBooksLink, payload, fingerprint: str, client: QuickBooksClient):
-    updated = _sparse_update_fresh(
-        client, "Invoice", link, dict(payload), request_id(entry, "iu", f"{link.sync_token}-{fingerprint[:8]}")
-    )
-    link.sync_token = str(updated.get("SyncToken", ""))
-    link.payload_hash = fingerprint
-    QuickBooksLink.objects.filter(pk=link.pk).update(
-        sync_token=link.sync_token, payload_hash=fingerprint, updated_at=timezone.now()
-    )
-    return link
-
-
-def _sparse_update_fresh(client: QuickBooksClient, entity: str, link: QuickBooksLink, payload: dict, rid: str):
-    """Sparse update with the stored SyncToken; on 5010 (someone else changed it, e.g. a payment) re-read and
-    retry once with the current one (QBO-REFERENCE §2.4)."""
-    try:
-        return client.sparse_update(
-            entity, {"Id": link.qbo_id, "SyncToken": link.sync_token, **payload}, request_id=rid
-        )
-    except StaleObject:
-        current = client.read(entity, link.qbo_id)
-        link.sync_token = str(current.get("SyncToken", ""))
-        return client.sparse_update(
-            entity,
-            {"Id": link.qbo_id, "SyncToken": link.sync_token, **payload},
-            request_id=f"{rid}-s{link.sync_token}"[:50],
-        )
-
-
-def _void_invoice(entry, invoice, connection, client: QuickBooksClient) -> PushResult:
-    link = _link(connection, LinkType.INVOICE, invoice.pk)
-    if link is None:
-        # A create whose answer was lost may still have landed: find it by DocNumber before calling it absent.
-        found = client.find("Invoice", DocNumber=invoice.number)
-        if found is None or not is_ours(found.get("PrivateNote"), invoice.company_id, invoice.pk):
-            return PushResult(
-                SyncStatus.SKIPPED, f"Invoice {invoice.number} never reached QuickBooks; nothing to void."
-            )
-        link = _save_link(connection, LinkType.INVOICE, invoice.pk, found, "")
-    if link.voided:
-        return PushResult(SyncStatus.SKIPPED, "Already void in QuickBooks.", qbo_id=link.qbo_id)
-    try:
-        voided = client.void(
-            "Invoice", entity_id=link.qbo_id, sync_token=link.sync_token, request_id=request_id(entry, "iv")
-        )
-    except StaleObject:
-        current = client.read("Invoice", link.qbo_id)
-        voided = client.void(
-            "Invoice",
-            entity_id=link.qbo_id,
-            sync_token=str(current.get("SyncToken", "")),
-            request_id=request_id(entry, "iv", str(current.get("SyncToken", ""))),
-        )
-    link.voided = True
-    link.sync_token = str(voided.get("SyncToken", link.sync_token))
-    link.save(update_fields=["voided", "sync_token", "updated_at"])
-    return PushResult(SyncStatus.SUCCEEDED, f"Voided invoice {invoice.number} in QuickBooks.", qbo_id=link.qbo_id)

@@ -13,6 +13,9 @@ from tests.e2e.conftest import US_REALM
 @pytest.fixture
 def connected_acme(acme, browser, live_app, settings, monkeypatch):
     settings.QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = 0
+    # A rate the US sample company has a sales tax code for (California, 8 %): suggested at connect by its rate.
+    acme.tax_rate.percent = 8
+    acme.tax_rate.save()
     browser.sign_in("acme-admin")
     browser.connect_quickbooks()
     # The worker, run in-process: every queued entry runs at once.
@@ -38,19 +41,21 @@ def qbo_read_invoice(base: str, qbo_id: str) -> dict:
 
 def test_finalize_edit_and_void_reach_quickbooks(connected_acme, live_app):
     assert QuickBooksMapping.objects.filter(local_key="default", qbo_name="Services").exists()  # suggested at connect
+    assert QuickBooksMapping.objects.filter(kind="sales_tax_code", qbo_name="California").exists()  # by its rate
     invoice = connected_acme.invoice(finalize=True)  # on_commit runs at once: transactional test
     entry = QuickBooksSyncLog.objects.get(object_id=invoice.pk)
     assert entry.status == "succeeded", entry.message
     count, _ = qbo_invoices(live_app)
     assert count == 1
     created = qbo_read_invoice(live_app, entry.qbo_id)
-    assert created["DocNumber"] == invoice.number and float(created["TotalAmt"]) == 100.0
+    assert created["DocNumber"] == invoice.number and float(created["TotalAmt"]) == 108.0 == float(invoice.total)
+    assert float(created["TxnTaxDetail"]["TotalTax"]) == 8.0
 
     billing.invoice_update(
         invoice=invoice, memo="Updated in attune", lines=[billing.LineData(product=connected_acme.product, quantity=5)]
     )
     updated = qbo_read_invoice(live_app, entry.qbo_id)
-    assert updated["CustomerMemo"]["value"] == "Updated in attune" and float(updated["TotalAmt"]) == 250.0
+    assert updated["CustomerMemo"]["value"] == "Updated in attune" and float(updated["TotalAmt"]) == 270.0
     assert int(updated["SyncToken"]) == int(created["SyncToken"]) + 1
 
     billing.invoice_void(invoice=invoice)

@@ -144,9 +144,19 @@ def connected(tenant, dispatched):
     from integrations.models import QuickBooksMapping
 
     connection = make_connection(tenant.company, access="push-access", refresh="push-refresh")
-    QuickBooksConnection.objects.filter(pk=connection.pk).update(tax_style="us", home_currency="USD")
+    QuickBooksConnection.objects.filter(pk=connection.pk).update(
+        tax_style="us", sales_tax_mode="manual", home_currency="USD"
+    )
     QuickBooksMapping.objects.create(
         company=tenant.company, realm_id=REALM, kind="item", local_key="default", qbo_id="1", qbo_name="Services"
+    )
+    QuickBooksMapping.objects.create(  # the tenant's 10 % "Sales tax" → a US sales tax code of 10 %
+        company=tenant.company,
+        realm_id=REALM,
+        kind="sales_tax_code",
+        local_key=str(tenant.tax_rate.pk),
+        qbo_id="2",
+        qbo_name="Ten percent",
     )
     connection.refresh_from_db()
     return connection
@@ -163,8 +173,68 @@ def run_due(entry_or_id):
     return QuickBooksSyncLog.objects.get(pk=entry_id), result
 
 
-def qbo_invoice(qbo_id="130", sync_token="0", **extra):
-    return {"Invoice": {"Id": qbo_id, "SyncToken": sync_token, **extra}}
+def qbo_invoice(qbo_id="130", sync_token="0", *, amounts=(100,), tax=10, customer="58", memo="", **extra):
+    """Intuit's answer to a write, with the figures of the tenants' default invoice (2 × 50.00 + 10 % tax, the
+    customer created by `add_customer_created`) unless told otherwise."""
+    total = sum(amounts) + tax
+    body = {
+        "Id": qbo_id,
+        "SyncToken": sync_token,
+        "CustomerRef": {"value": customer},
+        "Line": [{"Amount": a, "DetailType": "SalesItemLineDetail"} for a in amounts]
+        + [{"Amount": sum(amounts), "DetailType": "SubTotalLineDetail"}],
+        "TxnTaxDetail": {"TotalTax": tax},
+        "TotalAmt": total,
+        "Balance": total,
+        "DocNumber": "INV-0001",
+        "TxnDate": "2026-01-15",
+        "DueDate": "2026-02-14",
+    }
+    if memo:
+        body["CustomerMemo"] = {"value": memo}
+    return {"Invoice": {**body, **extra}}
+
+
+def add_invoice_answer(intuit, qbo_id="130", sync_token="0", *, replace=False, tax_percent=10, memo=None, **extra):
+    """Intuit's invoice endpoint, faked: it answers every write with the invoice it was sent, as QuickBooks holds
+    it (its own Id and SyncToken, TotalAmt, Balance and TotalTax computed at `tax_percent` on TAX lines unless
+    the request names TotalTax). `extra` overrides top-level fields of the answer (to fake a disagreement)."""
+    import json
+    from decimal import ROUND_HALF_UP, Decimal
+
+    def answer(request):
+        body = json.loads(request.body)
+        lines = [line for line in body.get("Line", []) if line.get("DetailType") == "SalesItemLineDetail"]
+        subtotal = sum((Decimal(str(line["Amount"])) for line in lines), Decimal(0))
+        taxable = sum(
+            (
+                Decimal(str(line["Amount"]))
+                for line in lines
+                if line["SalesItemLineDetail"].get("TaxCodeRef", {}).get("value") == "TAX"
+            ),
+            Decimal(0),
+        )
+        detail = body.get("TxnTaxDetail") or {}
+        tax = Decimal(str(detail["TotalTax"])) if "TotalTax" in detail else taxable * tax_percent / 100
+        tax = tax.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        invoice = {key: value for key, value in body.items() if key != "sparse"}
+        invoice.update(
+            {
+                "Id": qbo_id,
+                "SyncToken": sync_token,
+                "TxnTaxDetail": {**detail, "TotalTax": float(tax)},
+                "TotalAmt": float(subtotal + tax),
+                "Balance": float(subtotal + tax),
+            }
+        )
+        if memo is not None:
+            invoice["CustomerMemo"] = {"value": memo}
+        invoice.update(extra)
+        return 200, {"intuit_tid": "tid-inv"}, json.dumps({"Invoice": invoice})
+
+    if replace:
+        intuit.remove(responses.POST, f"{API}/invoice")
+    intuit.add_callback(responses.POST, f"{API}/invoice", callback=answer)
 
 
 def fault(code, message="refused", status_type="ValidationFault", detail=""):

@@ -16,6 +16,7 @@ from tests.integrations.conftest import (
     REALM,
     TOKEN_URL,
     add_customer_created,
+    add_invoice_answer,
     add_no_customer,
     add_token_response,
     calls_to,
@@ -89,11 +90,12 @@ def test_happy_path_creates_customer_and_invoice(tenant, connected, captured, in
     )
     add_no_customer(intuit)
     add_customer_created(intuit, "58")
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice("130", "0"), headers={"intuit_tid": "tid-inv"})
+    answer = qbo_invoice("130", "0", amounts=(150, 50), tax=15, memo="Thanks!", DocNumber=invoice.number)
+    intuit.add(responses.POST, f"{API}/invoice", json=answer, headers={"intuit_tid": "tid-inv"})
 
     entry, outcome = run_due(entry_for(invoice))
 
-    assert outcome == "succeeded"
+    assert outcome == "succeeded", entry.message
     query = calls_to(intuit, "GET", "/query")[0]
     assert query_of(query.request.url)["query"].startswith("select * from Customer where DisplayName = 'Alpha Client'")
     customer = json_of(calls_to(intuit, "POST", "/customer")[0])
@@ -131,6 +133,10 @@ def test_happy_path_creates_customer_and_invoice(tenant, connected, captured, in
     ]  # 1.5 × 33.33 = 49.995 → 50.00: the same half-up rounding QuickBooks checks (6070)
     assert f"[attune:{tenant.company.pk}:{invoice.pk}]" in body["PrivateNote"]
     assert body["CustomerMemo"] == {"value": "Thanks!"} and "GlobalTaxCalculation" not in body
+    # US manual sales tax: the invoice's one taxable rate goes as its transaction tax code (QBO-REFERENCE §5.1).
+    assert body["TxnTaxDetail"] == {"TxnTaxCodeRef": {"value": "2"}}
+    assert body["BillEmail"] == {"Address": tenant.client.email}
+    assert "figures match ours" in entry.message and entry.drift is None
     assert (entry.status, entry.qbo_id, entry.intuit_tid, entry.attempts) == ("succeeded", "130", "tid-inv", 1)
     assert entry.payload is None  # kept only when it explains a failure
     link = QuickBooksLink.objects.get(object_type="invoice", object_id=invoice.pk)
@@ -148,7 +154,7 @@ def test_fifty_edits_inside_the_window_make_one_push_of_the_latest_state(
     assert QuickBooksSyncLog.objects.count() == 1 and len(dispatched) == 1
     add_no_customer(intuit)
     add_customer_created(intuit)
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice())
+    add_invoice_answer(intuit)
     run_due(QuickBooksSyncLog.objects.get())
     pushes = calls_to(intuit, "POST", "/invoice")
     assert len(pushes) == 1
@@ -159,9 +165,9 @@ def test_an_edit_after_success_sparse_updates_with_the_stored_sync_token(tenant,
     invoice = finalize(tenant, captured)
     add_no_customer(intuit)
     add_customer_created(intuit)
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice("130", "0"))
+    add_invoice_answer(intuit, "130", "0")
     run_due(entry_for(invoice))
-    intuit.replace(responses.POST, f"{API}/invoice", json=qbo_invoice("130", "1"))
+    add_invoice_answer(intuit, "130", "1", memo="Changed", replace=True)
     with captured(execute=True):
         billing.invoice_update(invoice=invoice, memo="Changed")
     entry, outcome = run_due(entry_for(invoice))
@@ -179,12 +185,12 @@ def test_an_unchanged_invoice_is_not_sent_again(tenant, connected, captured, int
     invoice = finalize(tenant, captured)
     add_no_customer(intuit)
     add_customer_created(intuit)
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice())
+    add_invoice_answer(intuit)
     run_due(entry_for(invoice))
     calls_before = len(intuit.calls)
     entry = sync_now(invoice=invoice, user=tenant.staff)
     entry, outcome = run_due(entry)
-    assert outcome == "skipped" and entry.message == "QuickBooks already has this version; nothing to send."
+    assert outcome == "up_to_date" and entry.message.startswith("Up to date: QuickBooks already has this version")
     assert len(intuit.calls) == calls_before
 
 
@@ -199,7 +205,7 @@ def test_401_refreshes_and_retries(tenant, connected, captured, intuit):
     add_token_response(intuit, token_body("fresh-access", "fresh-refresh"))
     add_no_customer(intuit)
     add_customer_created(intuit)
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice())
+    add_invoice_answer(intuit)
     entry, outcome = run_due(entry_for(invoice))
     assert outcome == "succeeded"
     auths = [c.request.headers["Authorization"] for c in intuit.calls if "/v3/" in c.request.url]
@@ -276,7 +282,7 @@ def test_a_timeout_is_retried_with_the_same_requestid(tenant, connected, capture
     intuit.add(responses.POST, f"{API}/invoice", body=requests.ReadTimeout("read timed out"))
     entry, outcome = run_due(entry_for(invoice))
     assert outcome == "retrying" and entry.status == "pending"
-    intuit.replace(responses.POST, f"{API}/invoice", json=qbo_invoice("130", "0"))
+    add_invoice_answer(intuit, "130", "0", replace=True)
     entry, outcome = run_due(entry)
     assert outcome == "succeeded"
     creates = calls_to(intuit, "POST", "/invoice")
@@ -289,7 +295,7 @@ def test_stale_sync_token_is_reread_and_retried_once(tenant, connected, captured
     invoice = finalize(tenant, captured)
     add_no_customer(intuit)
     add_customer_created(intuit)
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice("130", "0"))
+    add_invoice_answer(intuit, "130", "0")
     run_due(entry_for(invoice))
     with captured(execute=True):
         billing.invoice_update(invoice=invoice, memo="after a payment in QuickBooks")
@@ -299,10 +305,10 @@ def test_stale_sync_token_is_reread_and_retried_once(tenant, connected, captured
         status=400,
         json=fault("5010", "Stale Object Error", detail="You and X were working on this at the same time."),
     )
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice("130", "3"))
+    add_invoice_answer(intuit, "130", "3", memo="after a payment in QuickBooks")
     intuit.add(responses.GET, f"{API}/invoice/130", json=qbo_invoice("130", "2"))
     entry, outcome = run_due(entry_for(invoice))
-    assert outcome == "succeeded"
+    assert outcome == "succeeded", entry.message
     updates = calls_to(intuit, "POST", "/invoice")[-2:]
     assert [json_of(c)["SyncToken"] for c in updates] == ["0", "2"]
     assert QuickBooksLink.objects.get(object_type="invoice").sync_token == "3"
@@ -313,7 +319,7 @@ def test_duplicate_doc_number_that_is_ours_is_linked(tenant, connected, captured
     add_no_customer(intuit)
     add_customer_created(intuit)
     intuit.add(responses.POST, f"{API}/invoice", status=400, json=fault("6140", "Duplicate Document Number Error"))
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice("777", "5"))
+    add_invoice_answer(intuit, "777", "5")
     marker = f"Sent by attune. [attune:{tenant.company.pk}:{invoice.pk}]"
     intuit.replace(responses.GET, f"{API}/query", json={"QueryResponse": {}})
     intuit.add(
@@ -386,7 +392,7 @@ def test_duplicate_customer_name_adopts_only_when_the_email_matches(
         },
     )
     intuit.add(responses.POST, f"{API}/customer", json={"Customer": {"Id": "66", "SyncToken": "3", "Active": True}})
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice())
+    add_invoice_answer(intuit)
     entry, outcome = run_due(entry_for(invoice))
     if adopted:
         assert outcome == "succeeded"
@@ -425,7 +431,10 @@ def test_missing_mapping_fails_before_any_call(tenant, connected, captured, intu
     invoice = finalize(tenant, captured)
     entry, outcome = run_due(entry_for(invoice))
     assert outcome == "failed" and entry.error_code == "mapping_incomplete"
-    assert entry.message == "Before this invoice can go to QuickBooks: map product “Alpha Widget” to a QuickBooks item."
+    assert entry.message == (
+        "Before this invoice can go to QuickBooks: map product “Alpha Widget” to a QuickBooks item; "
+        "map tax rate “Sales tax” to a QuickBooks sales tax code."
+    )
     assert len(intuit.calls) == 0
 
 
@@ -444,11 +453,11 @@ def test_preflight_refuses_what_quickbooks_would_refuse(tenant, connected, captu
     elif change == "long number":
         # The billing service and the varchar(21) column refuse it already; the pre-flight check still guards
         # data that arrives some other way (SQLite, for one, does not enforce the length).
-        from integrations.services.sync import PushRefused, _profile, preflight
+        from integrations.services.push import PushRefused, company_profile, preflight
 
         invoice.number = "N" * 22
         with pytest.raises(PushRefused, match=message):
-            preflight(invoice, connection=connected, profile=_profile(connected))
+            preflight(invoice, connection=connected, profile=company_profile(connected))
         return
     else:
         tenant.client.display_name = "Acme: Plumbing"
@@ -473,7 +482,7 @@ def test_non_us_company_sends_mapped_tax_codes_and_global_tax_calculation(tenant
     invoice = finalize(tenant, captured)
     add_no_customer(intuit)
     add_customer_created(intuit)
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice())
+    add_invoice_answer(intuit)
     run_due(entry_for(invoice))
     body = json_of(calls_to(intuit, "POST", "/invoice")[0])
     assert body["GlobalTaxCalculation"] == "TaxExcluded"
@@ -491,13 +500,14 @@ def test_voiding_our_invoice_voids_it_in_quickbooks(tenant, connected, captured,
     invoice = finalize(tenant, captured)
     add_no_customer(intuit)
     add_customer_created(intuit)
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice("130", "0"))
+    add_invoice_answer(intuit, "130", "0")
     run_due(entry_for(invoice))
     with captured(execute=True):
         billing.invoice_void(invoice=invoice)
     entry = entry_for(invoice)
     assert entry.operation == "void"
-    intuit.replace(responses.POST, f"{API}/invoice", json=qbo_invoice("130", "1", PrivateNote="Voided"))
+    voided = qbo_invoice("130", "1", amounts=(0,), tax=0, PrivateNote="Voided")
+    intuit.replace(responses.POST, f"{API}/invoice", json=voided)
     entry, outcome = run_due(entry)
     call = calls_to(intuit, "POST", "/invoice")[-1]
     assert query_of(call.request.url)["operation"] == "void"
@@ -568,7 +578,7 @@ def test_amounts_are_sent_exactly(tenant, connected, captured, intuit):
     invoice = finalize(tenant, captured, lines=[LineData(description="x", quantity=3, unit_price="33.33")])
     add_no_customer(intuit)
     add_customer_created(intuit)
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice())
+    add_invoice_answer(intuit)
     run_due(entry_for(invoice))
     line = json_of(calls_to(intuit, "POST", "/invoice")[0])["Line"][0]
     assert (
@@ -604,7 +614,7 @@ def test_duplicate_name_because_another_worker_just_created_the_customer_is_adop
             }
         },
     )
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice())
+    add_invoice_answer(intuit)
     entry, outcome = run_due(entry_for(invoice))
     assert outcome == "succeeded"
     assert json_of(calls_to(intuit, "POST", "/invoice")[0])["CustomerRef"] == {"value": "70"}

@@ -11,17 +11,18 @@ from attune_qbo.billing import services as billing
 from integrations.exceptions import ReconnectRequired
 from integrations.models import ConnectionStatus, QuickBooksConnection, QuickBooksLink, QuickBooksSyncLog
 from integrations.services import connections
-from integrations.services.sync import PushRefused, _claim, _finish, _save_link
+from integrations.services.push import _save_link
+from integrations.services.sync import PushRefused, _claim, _finish
 from tests.factories import ClientFactory
 from tests.integrations.conftest import (
     API,
+    add_invoice_answer,
     add_no_customer,
     add_token_response,
     calls_to,
     fault,
     json_of,
     make_connection,
-    qbo_invoice,
     query_of,
     run_due,
     token_body,
@@ -46,7 +47,7 @@ def test_a_retried_customer_create_never_replays_another_clients_customer(tenant
     with captured(execute=True):
         billing.invoice_update(invoice=invoice, client=other)
     intuit.replace(responses.POST, f"{API}/customer", json={"Customer": {"Id": "202", "SyncToken": "0"}})
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice())
+    add_invoice_answer(intuit)
     run_due(entry)
     first, second = [query_of(c.request.url)["requestid"] for c in calls_to(intuit, "POST", "/customer")]
     assert first != second and f"-{other.pk}-" in second
@@ -74,7 +75,7 @@ def test_voiding_after_a_lost_create_voids_the_invoice_that_did_land(tenant, con
             }
         },
     )
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice("130", "1"))
+    add_invoice_answer(intuit, "130", "1")
     entry, outcome = run_due(QuickBooksSyncLog.objects.get(object_id=invoice.pk))
     assert outcome == "succeeded" and entry.message.startswith("Voided invoice")
     call = calls_to(intuit, "POST", "/invoice")[0]

@@ -1,14 +1,12 @@
 import pytest
-import responses
 from django.urls import reverse
 
 from integrations.models import QuickBooksSyncLog
 from tests.integrations.conftest import (
-    API,
     add_customer_created,
+    add_invoice_answer,
     add_no_customer,
     make_connection,
-    qbo_invoice,
     run_due,
 )
 
@@ -72,7 +70,7 @@ def test_pushing_tenant_as_invoice_never_uses_tenant_bs_realm_or_token(
         invoice = tenant.invoice(finalize=True)
     add_no_customer(intuit)
     add_customer_created(intuit)
-    intuit.add(responses.POST, f"{API}/invoice", json=qbo_invoice())
+    add_invoice_answer(intuit)
     run_due(QuickBooksSyncLog.objects.get(object_id=invoice.pk))
     assert intuit.calls and all("REALM-OF-B" not in c.request.url for c in intuit.calls)
     assert all(c.request.headers.get("Authorization") != "Bearer token-of-B" for c in intuit.calls)

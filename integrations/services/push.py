@@ -1,0 +1,589 @@
+"""The push itself: make QuickBooks hold one invoice exactly as we hold it, and prove it from the answer.
+
+Create (with a `requestid` that survives retries, so a create whose answer was lost is replayed, never
+repeated), sparse update, or full update when something must be cleared (QBO-REFERENCE §2.4: a sparse update
+cannot clear; a full update starts from the whole current object, cached from the last write's answer and
+re-read on 5010). Every write's answer is compared with our invoice (`verification`): a difference is recorded
+as drift, never reported as a plain success.
+
+`sync.py` owns the outbox and what happens after each outcome; this module only talks to QuickBooks through
+the one client and keeps the links.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from attune_qbo.billing.models import Invoice, InvoiceStatus
+from attune_qbo.core.exceptions import ApplicationError
+from integrations.exceptions import DuplicateDocNumber, QuickBooksError, StaleObject, Unavailable, ValidationFailed
+from integrations.models import (
+    LinkType,
+    QuickBooksConnection,
+    QuickBooksLink,
+    QuickBooksSyncLog,
+    SalesTaxMode,
+    SyncOperation,
+    SyncStatus,
+)
+from integrations.quickbooks.client import QuickBooksClient
+from integrations.quickbooks.constants import CUSTOMER_NAME_FORBIDDEN, DOC_NUMBER_MAX_LENGTH
+from integrations.quickbooks.errors import CODE_DUPLICATE_NAME
+from integrations.quickbooks.payloads import (
+    CUSTOMER_MANAGED_FIELDS,
+    INVOICE_MANAGED_FIELDS,
+    CompanyProfile,
+    InvoiceTax,
+    ResolvedLine,
+    clears_something,
+    customer_payload,
+    full_update_body,
+    invoice_payload,
+    is_ours,
+    payload_hash,
+)
+from integrations.services.verification import drift_record, invoice_differences, likely_causes
+
+logger = logging.getLogger("qbo.sync")
+
+REQUEST_ID_PREFIX = "aq"
+
+
+class PushRefused(ApplicationError):
+    """A push that cannot succeed as it stands (a person must change something). Not retried."""
+
+    code = "push_refused"
+
+    def __init__(self, message: str, *, qbo_code: str = "", payload=None) -> None:
+        super().__init__(message)
+        self.qbo_code = qbo_code
+        self.payload = payload
+
+
+class MappingIncomplete(PushRefused):
+    code = "mapping_incomplete"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    status: str  # succeeded | up_to_date | drift | skipped
+    message: str
+    qbo_id: str = ""
+    payload: dict | None = None
+    drift: dict | None = None
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    """What pre-flight resolved: the lines with their QuickBooks ids, how tax is sent, and notes for people."""
+
+    lines: list[ResolvedLine]
+    tax: InvoiceTax
+    notes: list[str] = field(default_factory=list)
+
+
+def request_id(entry: QuickBooksSyncLog, step: str, variant: str = "") -> str:
+    """Idempotency key: the same (entry, generation, step, variant) replays instead of writing twice."""
+    return f"{REQUEST_ID_PREFIX}{entry.pk}g{entry.generation}-{step}{('-' + variant) if variant else ''}"[:50]
+
+
+def company_profile(connection: QuickBooksConnection) -> CompanyProfile:
+    return CompanyProfile(
+        tax_style=connection.tax_style or "us",
+        home_currency=connection.home_currency,
+        multicurrency_enabled=connection.multicurrency_enabled,
+        sales_tax_mode=connection.sales_tax_mode,
+    )
+
+
+def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, client: QuickBooksClient) -> PushResult:
+    """Make QuickBooks hold this invoice as it is now: create it, update it, or void it; then check the answer.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice
+    """
+    invoice = (
+        Invoice.objects.select_related("client", "company")
+        .filter(pk=entry.object_id, company_id=entry.company_id)
+        .first()
+    )
+    if invoice is None:
+        return PushResult(SyncStatus.SKIPPED, "The invoice no longer exists here; nothing was sent.")
+    if entry.operation == SyncOperation.VOID or invoice.status == InvoiceStatus.VOID:
+        return _void_invoice(entry, invoice, connection, client)
+    if invoice.status == InvoiceStatus.DRAFT:
+        return PushResult(SyncStatus.SKIPPED, "Drafts are not sent to QuickBooks.")
+    profile = company_profile(connection)
+    plan = preflight(invoice, connection=connection, profile=profile)
+    links = _links_for(connection, invoice)
+    customer_id = _ensure_customer(entry, invoice.client, connection, client, profile, link=links.get(LinkType.CLIENT))
+    payload = invoice_payload(invoice, customer_id=customer_id, lines=plan.lines, profile=profile, tax=plan.tax)
+    fingerprint = payload_hash(payload)
+    link = links.get(LinkType.INVOICE)
+    if link is not None and link.payload_hash == fingerprint and link.qbo_snapshot:
+        # QuickBooks already has this version: no call. Its last answer is still checked (a payment recorded
+        # here changes our balance, not the payload).
+        _touch_link(link, source_updated_at=invoice.updated_at)
+        return _verified(
+            invoice, link.qbo_snapshot, plan, profile, customer_id, verb="Up to date", status=SyncStatus.UP_TO_DATE
+        )
+    if link is None:
+        created = _create_invoice(entry, invoice, payload, connection, client)
+        if _content_differs(payload, created):
+            # A replayed create returns the version first sent; make QuickBooks hold this one.
+            created = _update(client, "Invoice", payload, created, INVOICE_MANAGED_FIELDS, entry, "iu", fingerprint)
+        link = _save_link(connection, LinkType.INVOICE, invoice.pk, created, fingerprint, invoice.updated_at)
+        verb = "Created"
+    else:
+        current = link.qbo_snapshot or client.read("Invoice", link.qbo_id)  # links from before answers were kept
+        current = {**current, "SyncToken": link.sync_token or current.get("SyncToken", "")}
+        updated = _update(client, "Invoice", payload, current, INVOICE_MANAGED_FIELDS, entry, "iu", fingerprint)
+        _store_write(link, updated, fingerprint, invoice.updated_at)
+        verb = "Updated"
+    return _verified(invoice, link.qbo_snapshot, plan, profile, customer_id, verb=verb, status=SyncStatus.SUCCEEDED)
+
+
+def _verified(invoice, answer: dict, plan: PushPlan, profile, customer_id: str, *, verb: str, status: str):
+    """The outcome, checked against QuickBooks' answer: `status` when the figures agree, drift otherwise."""
+    differences = invoice_differences(
+        invoice, answer, line_amounts=[line.amount for line in plan.lines], customer_id=customer_id
+    )
+    qbo_id = str(answer.get("Id", ""))
+    notes = "".join(f" {note}" for note in plan.notes)
+    if not differences:
+        if status == SyncStatus.UP_TO_DATE:
+            message = f"Up to date: QuickBooks already has this version of invoice {invoice.number} (Id {qbo_id})."
+        else:
+            message = f"{verb} invoice {invoice.number} in QuickBooks (Id {qbo_id}); its figures match ours."
+        return PushResult(status, message + notes, qbo_id=qbo_id)
+    causes = likely_causes(differences, invoice=invoice, profile=profile)
+    logger.warning(
+        "qbo.invoice.drift company=%s invoice=%s qbo_id=%s fields=%s",
+        invoice.company_id,
+        invoice.pk,
+        qbo_id,
+        ",".join(d.field for d in differences),
+    )
+    listed = "; ".join(str(d) for d in differences)
+    message = f"{verb} invoice {invoice.number} in QuickBooks (Id {qbo_id}), but QuickBooks differs: {listed}."
+    if causes:
+        message += f" Likely cause: {causes[0]}"
+    return PushResult(SyncStatus.DRIFT, message + notes, qbo_id=qbo_id, drift=drift_record(differences, causes))
+
+
+# --- pre-flight -----------------------------------------------------------------------------------------
+
+
+def preflight(invoice, *, connection, profile: CompanyProfile) -> PushPlan:
+    """Everything QuickBooks would refuse, checked before any call, with a message a person can act on."""
+    from integrations.services.mappings import mapping_table
+
+    lines = list(
+        invoice.lines.values_list(
+            "description",
+            "quantity",
+            "unit_price",
+            "amount",
+            "product_id",
+            "product__name",
+            "tax_rate_id",
+            "tax_rate__name",
+            "tax_rate__taxable",
+            "tax_rate__percent",
+            named=True,
+        )
+    )  # plain rows, not three model instances per line: this runs for every push
+    if not lines:
+        raise PushRefused(f"Invoice {invoice.number} has no lines; QuickBooks needs at least one.")
+    if len(invoice.number) > DOC_NUMBER_MAX_LENGTH:
+        raise PushRefused(
+            f"Invoice number “{invoice.number}” is longer than QuickBooks' {DOC_NUMBER_MAX_LENGTH} "
+            "characters. Shorten it and retry."
+        )
+    if CUSTOMER_NAME_FORBIDDEN in invoice.client.display_name:
+        raise PushRefused(
+            f"Client name “{invoice.client.display_name}” contains “:”, which QuickBooks does not "
+            "allow in customer names. Rename the client and retry."
+        )
+    notes: list[str] = []
+    foreign = bool(profile.home_currency) and invoice.currency != profile.home_currency
+    if foreign and not profile.multicurrency_enabled:
+        raise PushRefused(
+            f"Invoice {invoice.number} is in {invoice.currency}, but the QuickBooks company works only "
+            f"in {profile.home_currency} (multicurrency is off)."
+        )
+    if foreign and not invoice.exchange_rate:
+        notes.append(
+            f"No exchange rate is set on this invoice, so QuickBooks applied its own {invoice.currency} → "
+            f"{profile.home_currency} rate: the {profile.home_currency} amounts in QuickBooks are QuickBooks'."
+        )
+    mappings = mapping_table(company_id=invoice.company_id, realm_id=connection.realm_id)
+    resolved, missing = [], []
+    taxable_rates: dict[int, str] = {}
+    for line in lines:
+        if line.amount < 0 or line.quantity < 0 or line.unit_price < 0:
+            raise PushRefused(f"Invoice {invoice.number} has a line with a negative amount; QuickBooks refuses it.")
+        item_id = mappings.item_for(line.product_id)
+        if item_id is None:
+            what = f"product “{line.product__name}”" if line.product_id else "lines without a product"
+            missing.append(f"map {what} to a QuickBooks item")
+        taxable = bool(line.tax_rate_id and line.tax_rate__taxable and line.tax_rate__percent)
+        if taxable:
+            taxable_rates[line.tax_rate_id] = line.tax_rate__name
+        tax_code_id = None
+        if not profile.is_us:
+            tax_code_id = mappings.tax_code_for(line.tax_rate_id)
+            if tax_code_id is None:
+                what = f"tax rate “{line.tax_rate__name}”" if line.tax_rate_id else "lines without a tax rate"
+                missing.append(f"map {what} to a QuickBooks tax code")
+        resolved.append(
+            ResolvedLine(
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                amount=line.amount,
+                item_id=item_id or "",
+                taxable=taxable,
+                tax_code_id=tax_code_id,
+            )
+        )
+    tax = _us_sales_tax(invoice, profile, mappings, taxable_rates, missing) if profile.is_us else InvoiceTax()
+    if missing:
+        unique = list(dict.fromkeys(missing))
+        raise MappingIncomplete("Before this invoice can go to QuickBooks: " + "; ".join(unique) + ".")
+    return PushPlan(lines=resolved, tax=tax, notes=notes)
+
+
+def _us_sales_tax(invoice, profile: CompanyProfile, mappings, taxable_rates: dict[int, str], missing) -> InvoiceTax:
+    """US tax (QBO-REFERENCE §5.1): Automated Sales Tax takes our total tax; manual sales tax takes the one
+    tax code of the invoice's one taxable rate (a US invoice holds one)."""
+    if profile.sales_tax_mode == SalesTaxMode.AUTOMATED:
+        return InvoiceTax(total_tax=invoice.tax_total)
+    if not taxable_rates:
+        return InvoiceTax()
+    names = sorted(taxable_rates.values())
+    if profile.sales_tax_mode == SalesTaxMode.OFF:
+        raise PushRefused(
+            f"Invoice {invoice.number} charges tax ({', '.join(names)}), but sales tax is turned off in the "
+            "QuickBooks company, so QuickBooks would show it without tax. Turn on sales tax in QuickBooks, then "
+            "press “Refresh company settings” and retry."
+        )
+    if len(taxable_rates) > 1:
+        raise PushRefused(
+            f"Invoice {invoice.number} uses {len(names)} taxable rates ({', '.join(names)}), but a QuickBooks US "
+            "invoice holds one sales tax rate. Use one tax rate on this invoice (or split it into one invoice per "
+            "rate), then retry.",
+            qbo_code="us_one_tax_rate",
+        )
+    rate_id, name = next(iter(taxable_rates.items()))
+    code = mappings.sales_tax_code_for(rate_id)
+    if code is None:
+        missing.append(f"map tax rate “{name}” to a QuickBooks sales tax code")
+    return InvoiceTax(txn_tax_code_id=code)
+
+
+# --- links ------------------------------------------------------------------------------------------------
+
+
+def _link(connection, object_type: str, object_id: int) -> QuickBooksLink | None:
+    return QuickBooksLink.objects.filter(
+        company_id=connection.company_id, realm_id=connection.realm_id, object_type=object_type, object_id=object_id
+    ).first()
+
+
+def _links_for(connection, invoice) -> dict[str, QuickBooksLink]:
+    """The invoice's and its client's links, in one query."""
+    from django.db.models import Q
+
+    links = QuickBooksLink.objects.filter(company_id=connection.company_id, realm_id=connection.realm_id).filter(
+        Q(object_type=LinkType.INVOICE, object_id=invoice.pk)
+        | Q(object_type=LinkType.CLIENT, object_id=invoice.client_id)
+    )
+    return {link.object_type: link for link in links}
+
+
+def _save_link(
+    connection, object_type, object_id, qbo_object: dict, fingerprint: str, source_updated_at=None
+) -> QuickBooksLink:
+    """Insert the link (one statement); if another worker linked it meanwhile, update that row instead."""
+    values = {
+        "qbo_id": str(qbo_object["Id"]),
+        "sync_token": str(qbo_object.get("SyncToken", "")),
+        "payload_hash": fingerprint,
+        "qbo_snapshot": qbo_object,
+        "source_updated_at": source_updated_at,
+    }
+    key = {
+        "company_id": connection.company_id,
+        "realm_id": connection.realm_id,
+        "object_type": object_type,
+        "object_id": object_id,
+    }
+    try:
+        with transaction.atomic():
+            return QuickBooksLink.objects.create(**key, **values)
+    except IntegrityError:
+        if QuickBooksLink.objects.filter(**key).update(**values, updated_at=timezone.now()):
+            return QuickBooksLink.objects.get(**key)  # another worker linked this object meanwhile
+    what = "customer" if object_type == LinkType.CLIENT else "invoice"
+    raise PushRefused(
+        f"QuickBooks {what} {values['qbo_id']} is already linked to another {what} here, so it cannot be linked to "
+        f"this one too. Check the two in QuickBooks (a merge or a rename there can cause this), then retry.",
+        qbo_code="link_conflict",
+    )
+
+
+def _store_write(link: QuickBooksLink, answer: dict, fingerprint: str, source_updated_at) -> None:
+    """Keep what QuickBooks answered: its SyncToken and the whole object (the base of the next full update)."""
+    link.sync_token = str(answer.get("SyncToken", ""))
+    link.payload_hash = fingerprint
+    link.qbo_snapshot = answer
+    link.source_updated_at = source_updated_at
+    QuickBooksLink.objects.filter(pk=link.pk).update(
+        sync_token=link.sync_token,
+        payload_hash=fingerprint,
+        qbo_snapshot=answer,
+        source_updated_at=source_updated_at,
+        updated_at=timezone.now(),
+    )
+
+
+def _touch_link(link: QuickBooksLink, *, source_updated_at) -> None:
+    if link.source_updated_at != source_updated_at:
+        link.source_updated_at = source_updated_at
+        QuickBooksLink.objects.filter(pk=link.pk).update(source_updated_at=source_updated_at)
+
+
+# --- writes -----------------------------------------------------------------------------------------------
+
+
+def _update(
+    client: QuickBooksClient,
+    entity: str,
+    payload: dict,
+    current: dict,
+    managed: frozenset[str],
+    entry,
+    step: str,
+    fingerprint: str,
+) -> dict:
+    """Update `current` to hold `payload`: sparse when nothing must be cleared, else a full update built from the
+    whole current object. On 5010 (someone else changed it, e.g. a payment) re-read and do it once more on the
+    fresh object (QBO-REFERENCE §2.4)."""
+
+    def send(base: dict) -> dict:
+        rid = request_id(entry, step, f"{base.get('SyncToken', '')}-{fingerprint[:8]}")
+        if clears_something(payload, base, managed):
+            return client.full_update(entity, full_update_body(payload, base, managed), request_id=rid)
+        return client.sparse_update(
+            entity, {"Id": base["Id"], "SyncToken": base.get("SyncToken", ""), **payload}, request_id=rid
+        )
+
+    try:
+        return send(current)
+    except StaleObject:
+        return send(client.read(entity, str(current["Id"])))
+
+
+def _content_differs(payload: dict, qbo: dict) -> bool:
+    """Whether a QuickBooks invoice holds something else than `payload` in the fields we send."""
+    for name, ours in payload.items():
+        if name == "Line":
+            theirs = [line for line in qbo.get("Line") or [] if line.get("DetailType") == "SalesItemLineDetail"]
+            if len(theirs) != len(ours):
+                return True
+            for our_line, their_line in zip(ours, theirs, strict=True):
+                if _differs(our_line, their_line):
+                    return True
+        elif _differs(ours, qbo.get(name)):
+            return True
+    return clears_something(payload, qbo, INVOICE_MANAGED_FIELDS)
+
+
+def _differs(ours, theirs) -> bool:
+    if isinstance(ours, dict):
+        if not isinstance(theirs, dict):
+            return True
+        return any(_differs(value, theirs.get(key)) for key, value in ours.items() if key != "name")
+    if isinstance(ours, int | float) and not isinstance(ours, bool):
+        try:
+            return Decimal(str(ours)) != Decimal(str(theirs))
+        except (ArithmeticError, ValueError):
+            return True
+    return ours != theirs
+
+
+def create_request_id(entry: QuickBooksSyncLog) -> str:
+    """The requestid of this invoice's create. A create whose answer never came stays unresolved until the same
+    requestid gets an answer (Intuit replays it if it landed, or creates it now), whichever entry or retry
+    sends it next; a refused create frees it, so a corrected retry is evaluated afresh."""
+    if entry.create_request_id:
+        return entry.create_request_id
+    inherited = (
+        QuickBooksSyncLog.objects.filter(
+            company_id=entry.company_id,
+            entity_type=entry.entity_type,
+            object_id=entry.object_id,
+            realm_id=entry.realm_id,
+        )
+        .exclude(create_request_id="")
+        .exclude(pk=entry.pk)
+        .order_by("-id")
+        .values_list("create_request_id", flat=True)
+        .first()
+    )
+    rid = inherited or request_id(entry, "ic")
+    # Written before the call: a worker that dies during it leaves the requestid for the next one.
+    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(create_request_id=rid)
+    entry.create_request_id = rid
+    return rid
+
+
+def _release_create_request_id(entry: QuickBooksSyncLog) -> None:
+    QuickBooksSyncLog.objects.filter(
+        company_id=entry.company_id, entity_type=entry.entity_type, object_id=entry.object_id, realm_id=entry.realm_id
+    ).exclude(create_request_id="").update(create_request_id="")
+    entry.create_request_id = ""
+
+
+def _create_invoice(entry, invoice, payload, connection, client: QuickBooksClient) -> dict:
+    rid = create_request_id(entry)
+    try:
+        return client.create("Invoice", payload, request_id=rid)
+    except Unavailable:
+        raise  # outcome unknown: the requestid stays for the next attempt
+    except DuplicateDocNumber as exc:
+        _release_create_request_id(entry)
+        existing = client.find("Invoice", DocNumber=invoice.number)
+        if existing is not None and is_ours(existing.get("PrivateNote"), invoice.company_id, invoice.pk):
+            return existing  # we created it before (a reply that never arrived)
+        raise PushRefused(
+            f"QuickBooks already has invoice {invoice.number}, and attune did not create it. Change the invoice "
+            "number here, or renumber the one in QuickBooks, then retry.",
+            qbo_code=exc.code or "6140",
+            payload=dict(payload),
+        ) from exc
+    except QuickBooksError as exc:
+        if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 429):
+            _release_create_request_id(entry)  # refused for good: the corrected retry needs a fresh requestid
+        raise
+
+
+# --- customers --------------------------------------------------------------------------------------------
+
+
+def _ensure_customer(
+    entry, our_client, connection, client: QuickBooksClient, profile, link: QuickBooksLink | None
+) -> str:
+    """The QuickBooks Customer of this client: linked (and updated if we changed it) → found by DisplayName →
+    created."""
+    payload = customer_payload(our_client, profile)
+    fingerprint = payload_hash(payload)
+    if link is not None:
+        if link.payload_hash != fingerprint:
+            update = {k: v for k, v in payload.items() if k != "CurrencyRef"}  # currency is fixed after create
+            current = link.qbo_snapshot or client.read("Customer", link.qbo_id)
+            current = {**current, "SyncToken": link.sync_token or current.get("SyncToken", "")}
+            updated = _update(client, "Customer", update, current, CUSTOMER_MANAGED_FIELDS, entry, "cu", fingerprint)
+            _store_write(link, updated, fingerprint, our_client.updated_at)
+        return link.qbo_id
+    name = payload["DisplayName"]
+    found = client.find("Customer", DisplayName=name)
+    if found is None:
+        try:
+            # The requestid names the client and its content: a replay can only ever return this client's customer,
+            # even if the invoice's client changed while this entry waited for a retry.
+            found = client.create(
+                "Customer", payload, request_id=request_id(entry, "cc", f"{our_client.pk}-{fingerprint[:8]}")
+            )
+        except ValidationFailed as exc:
+            if exc.code != CODE_DUPLICATE_NAME:
+                raise
+            found = _adopt_duplicate_name(entry, our_client, connection, client, exc)
+    else:
+        # Found by name: it takes what we hold, but what only QuickBooks has (an e-mail we lack) is not cleared.
+        update = {k: v for k, v in payload.items() if k != "CurrencyRef" and _differs(v, found.get(k))}
+        if update:
+            found = client.sparse_update(
+                "Customer",
+                {"Id": found["Id"], "SyncToken": found.get("SyncToken", ""), **update},
+                request_id=request_id(entry, "cf", f"{found['Id']}-{fingerprint[:8]}"),
+            )
+    _save_link(connection, LinkType.CLIENT, our_client.pk, found, fingerprint, our_client.updated_at)
+    return str(found["Id"])
+
+
+def _adopt_duplicate_name(entry, our_client, connection, client: QuickBooksClient, exc) -> dict:
+    """6240: the name is taken. Either another worker just created this client's customer (we find our link or
+    an active customer with our e-mail), or an inactive customer with our e-mail can be reactivated; otherwise
+    a vendor, employee or someone else's customer has the name, and a person must choose."""
+    link = _link(connection, LinkType.CLIENT, our_client.pk)
+    if link is not None:
+        return link.qbo_snapshot or {"Id": link.qbo_id, "SyncToken": link.sync_token}
+    name = our_client.display_name
+    for active in (True, False):
+        candidate = client.find("Customer", DisplayName=name, Active=active)
+        their_email = ((candidate or {}).get("PrimaryEmailAddr") or {}).get("Address", "")
+        if candidate and our_client.email and their_email.lower() == our_client.email.lower():
+            if active:
+                return candidate
+            return client.sparse_update(
+                "Customer",
+                {"Id": candidate["Id"], "SyncToken": candidate["SyncToken"], "Active": True},
+                request_id=request_id(entry, "cr", str(candidate["Id"])),
+            )
+    raise PushRefused(
+        f"QuickBooks already has a customer, vendor or employee named “{name}” with a different e-mail. "
+        "Rename the client here (or the other one in QuickBooks), then retry.",
+        qbo_code=CODE_DUPLICATE_NAME,
+    ) from exc
+
+
+# --- void -------------------------------------------------------------------------------------------------
+
+
+def _void_invoice(entry, invoice, connection, client: QuickBooksClient) -> PushResult:
+    link = _link(connection, LinkType.INVOICE, invoice.pk)
+    if link is None:
+        # A create whose answer was lost may still have landed: find it by DocNumber before calling it absent.
+        found = client.find("Invoice", DocNumber=invoice.number)
+        if found is None or not is_ours(found.get("PrivateNote"), invoice.company_id, invoice.pk):
+            return PushResult(
+                SyncStatus.UP_TO_DATE, f"Invoice {invoice.number} never reached QuickBooks; nothing to void."
+            )
+        link = _save_link(connection, LinkType.INVOICE, invoice.pk, found, "")
+    if link.voided:
+        _touch_link(link, source_updated_at=invoice.updated_at)
+        return PushResult(SyncStatus.UP_TO_DATE, "Up to date: already void in QuickBooks.", qbo_id=link.qbo_id)
+    try:
+        voided = client.void(
+            "Invoice", entity_id=link.qbo_id, sync_token=link.sync_token, request_id=request_id(entry, "iv")
+        )
+    except StaleObject:
+        current = client.read("Invoice", link.qbo_id)
+        voided = client.void(
+            "Invoice",
+            entity_id=link.qbo_id,
+            sync_token=str(current.get("SyncToken", "")),
+            request_id=request_id(entry, "iv", str(current.get("SyncToken", ""))),
+        )
+    QuickBooksLink.objects.filter(pk=link.pk).update(
+        voided=True,
+        sync_token=str(voided.get("SyncToken", link.sync_token)),
+        qbo_snapshot=voided,
+        source_updated_at=invoice.updated_at,
+        updated_at=timezone.now(),
+    )
+    differences = invoice_differences(invoice, voided, line_amounts=[])
+    if differences:
+        return PushResult(
+            SyncStatus.DRIFT,
+            f"Voided invoice {invoice.number} in QuickBooks, but QuickBooks still shows it open.",
+            qbo_id=link.qbo_id,
+            drift=drift_record(differences, ["QuickBooks did not take the void."]),
+        )
+    return PushResult(SyncStatus.SUCCEEDED, f"Voided invoice {invoice.number} in QuickBooks.", qbo_id=link.qbo_id)

@@ -1,0 +1,136 @@
+"""Does QuickBooks hold the same invoice as we do? One comparison, used after every write (from the answer the
+write already got: no extra call) and by `manage.py quickbooks_verify`.
+
+Figures compared: total, tax, balance, lines (count and amounts), customer, memo, number, dates, void. A
+difference is never swallowed: the push records it as *drift* with both figures and the likely cause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from decimal import Decimal, InvalidOperation
+
+from attune_qbo.billing.models import InvoiceStatus
+from attune_qbo.core.money import round_cents
+from integrations.quickbooks.constants import MEMO_MAX_LENGTH
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Difference:
+    field: str
+    label: str
+    ours: str
+    quickbooks: str
+
+    def __str__(self) -> str:
+        return f"{self.label}: attune {self.ours}, QuickBooks {self.quickbooks}"
+
+
+def _money(value) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return round_cents(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _shown(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _sales_lines(qbo: dict) -> list[dict]:
+    return [line for line in qbo.get("Line") or [] if line.get("DetailType") == "SalesItemLineDetail"]
+
+
+def invoice_differences(
+    invoice, qbo: dict, *, line_amounts: list[Decimal], customer_id: str | None = None
+) -> list[Difference]:
+    """Every way `qbo` (a QuickBooks Invoice object) differs from our `invoice`. `line_amounts` are our lines'
+    amounts in order; `customer_id` the QuickBooks Customer our client is linked to (None: not checked)."""
+    differences: list[Difference] = []
+
+    def money(field: str, label: str, ours: Decimal, theirs_raw) -> None:
+        theirs = _money(theirs_raw)
+        if theirs != round_cents(ours):
+            differences.append(Difference(field, label, _shown(round_cents(ours)), _shown(theirs)))
+
+    if invoice.status == InvoiceStatus.VOID:
+        theirs = _money(qbo.get("TotalAmt"))
+        if theirs != ZERO or _money(qbo.get("Balance")) != ZERO:
+            differences.append(Difference("void", "Void", "void", f"open, total {_shown(theirs)}"))
+        return differences
+    money("total", "Total", invoice.total, qbo.get("TotalAmt"))
+    money("tax", "Tax", invoice.tax_total, (qbo.get("TxnTaxDetail") or {}).get("TotalTax", 0))
+    money("balance", "Balance due", invoice.total - invoice.amount_paid, qbo.get("Balance"))
+    theirs_lines = [_money(line.get("Amount")) for line in _sales_lines(qbo)]
+    ours_lines = [round_cents(amount) for amount in line_amounts]
+    if theirs_lines != ours_lines:
+        differences.append(
+            Difference(
+                "lines",
+                "Lines",
+                f"{len(ours_lines)}: " + ", ".join(_shown(a) for a in ours_lines),
+                f"{len(theirs_lines)}: " + ", ".join(_shown(a) for a in theirs_lines),
+            )
+        )
+    theirs_customer = str((qbo.get("CustomerRef") or {}).get("value") or "")
+    if customer_id is not None and theirs_customer != str(customer_id):
+        differences.append(Difference("customer", "Customer", f"QuickBooks customer {customer_id}", theirs_customer))
+    ours_memo = (invoice.memo or "")[:MEMO_MAX_LENGTH]
+    theirs_memo = (qbo.get("CustomerMemo") or {}).get("value") or ""
+    if ours_memo != theirs_memo:
+        differences.append(Difference("memo", "Memo", ours_memo or "(none)", theirs_memo or "(none)"))
+    for field, label, ours, theirs in (
+        ("number", "Number", invoice.number, qbo.get("DocNumber") or ""),
+        ("date", "Date", invoice.issue_date.isoformat(), qbo.get("TxnDate") or ""),
+        ("due_date", "Due date", invoice.due_date.isoformat(), qbo.get("DueDate") or ""),
+    ):
+        if ours != theirs:
+            differences.append(Difference(field, label, ours, theirs or "(none)"))
+    return differences
+
+
+def likely_causes(differences: list[Difference], *, invoice, profile) -> list[str]:
+    """Plain-words guesses at why QuickBooks' figures differ, for the person who has to look."""
+    fields = {d.field for d in differences}
+    by_field = {d.field: d for d in differences}
+    causes: list[str] = []
+    if fields & {"total", "tax"}:
+        tax = by_field.get("tax")
+        gap = None
+        if tax is not None:
+            ours, theirs = _money(tax.ours), _money(tax.quickbooks)
+            gap = abs(ours - theirs) if ours is not None and theirs is not None else None
+        if gap is not None and gap <= Decimal("0.01") * max(1, invoice.lines.count()):
+            causes.append("Rounding: QuickBooks rounded the tax differently (a cent or so).")
+        elif profile.automated_sales_tax:
+            causes.append(
+                "Automated Sales Tax: QuickBooks computed the tax from the shipping or billing address. Check the "
+                "client's address here and in QuickBooks."
+            )
+        elif profile.is_us:
+            causes.append(
+                "Tax code: the rate of the QuickBooks sales tax code mapped to this invoice's tax rate differs from "
+                "ours. Check the mapping, or the code's rates in QuickBooks."
+            )
+        else:
+            causes.append(
+                "Tax codes: the rates of the QuickBooks tax codes mapped to our tax rates differ from ours. Check "
+                "the mappings, or the rates in QuickBooks."
+            )
+    if "balance" in fields and "total" not in fields:
+        causes.append(
+            "Payments: a payment is recorded on one side only (payments recorded here are not sent to QuickBooks "
+            "yet, and payments recorded in QuickBooks are not brought back yet)."
+        )
+    if fields & {"lines", "customer", "memo", "number", "date", "due_date", "void"}:
+        causes.append("Someone changed the invoice in QuickBooks, or QuickBooks did not take part of our change.")
+    return causes
+
+
+def drift_record(differences: list[Difference], causes: list[str]) -> dict:
+    """What the sync log keeps: both figures of each difference, and the likely causes."""
+    return {"differences": [asdict(d) for d in differences], "causes": causes}
