@@ -239,7 +239,7 @@ def sync_resume(*, company_id: int) -> int:
     return len(ids)
 
 
-def _invoices_in_scope(connection: QuickBooksConnection):
+def invoices_in_scope(connection: QuickBooksConnection):
     """Invoices that go to this realm by themselves: finalized since the realm was connected, or (policy
     "everything from a date") issued on or after that date. Older ones are offered, not sent."""
     scope = Q(finalized_at__gte=connection.realm_connected_at) if connection.realm_connected_at else Q(pk__in=[])
@@ -267,7 +267,7 @@ def invoices_behind(*, connection: QuickBooksConnection) -> list[int]:
     voided_here = Invoice.objects.filter(company_id=connection.company_id, status=InvoiceStatus.VOID).filter(
         Exists(links.filter(voided=False))
     )
-    unlinked = _invoices_in_scope(connection).exclude(status=InvoiceStatus.VOID).exclude(Exists(links))
+    unlinked = invoices_in_scope(connection).exclude(status=InvoiceStatus.VOID).exclude(Exists(links))
     ids = set(linked_behind.values_list("pk", flat=True))
     ids.update(voided_here.values_list("pk", flat=True))
     ids.update(unlinked.values_list("pk", flat=True))
@@ -278,7 +278,7 @@ def invoices_never_sent(*, connection: QuickBooksConnection):
     """Finalized (or paid) invoices outside the automatic scope that this realm has never received: what the
     settings page offers to "Send them"."""
     links = _invoice_links(connection).filter(object_id=OuterRef("pk"))
-    in_scope = _invoices_in_scope(connection).values("pk")
+    in_scope = invoices_in_scope(connection).values("pk")
     return (
         Invoice.objects.filter(
             company_id=connection.company_id, status__in=[InvoiceStatus.FINALIZED, InvoiceStatus.PAID]

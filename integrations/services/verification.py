@@ -7,7 +7,7 @@ difference is never swallowed: the push records it as *drift* with both figures 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from attune_qbo.billing.models import InvoiceStatus
@@ -83,13 +83,13 @@ def invoice_differences(
     theirs_memo = (qbo.get("CustomerMemo") or {}).get("value") or ""
     if ours_memo != theirs_memo:
         differences.append(Difference("memo", "Memo", ours_memo or "(none)", theirs_memo or "(none)"))
-    for field, label, ours, theirs in (
+    for name, label, ours, theirs in (
         ("number", "Number", invoice.number, qbo.get("DocNumber") or ""),
         ("date", "Date", invoice.issue_date.isoformat(), qbo.get("TxnDate") or ""),
         ("due_date", "Due date", invoice.due_date.isoformat(), qbo.get("DueDate") or ""),
     ):
         if ours != theirs:
-            differences.append(Difference(field, label, ours, theirs or "(none)"))
+            differences.append(Difference(name, label, ours, theirs or "(none)"))
     return differences
 
 
@@ -134,3 +134,84 @@ def likely_causes(differences: list[Difference], *, invoice, profile) -> list[st
 def drift_record(differences: list[Difference], causes: list[str]) -> dict:
     """What the sync log keeps: both figures of each difference, and the likely causes."""
     return {"differences": [asdict(d) for d in differences], "causes": causes}
+
+
+# --- the books check ------------------------------------------------------------------------------------
+
+
+@dataclass
+class BooksReport:
+    """What `books_check` found for one company: each difference as a line a person can read."""
+
+    company: str
+    realm_id: str
+    compared: int = 0
+    reads: int = 0
+    not_ours: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def agrees(self) -> bool:
+        return not self.problems
+
+
+def books_check(*, connection, since=None) -> BooksReport:
+    """Read the company's invoices from QuickBooks (paged query) and compare every one we sent, or should have
+    sent, with ours: missing, extra, total, tax, balance, lines, customer, memo, number, dates, void."""
+    from django.db.models import Q
+
+    from attune_qbo.billing.models import Invoice
+    from integrations.models import LinkType, QuickBooksLink
+    from integrations.quickbooks.client import literal
+    from integrations.quickbooks.payloads import MARKER_PATTERN
+    from integrations.services.api import client_for
+    from integrations.services.sync import invoices_in_scope
+
+    client = client_for(connection)
+    report = BooksReport(company=str(connection.company), realm_id=connection.realm_id)
+    statement = "select * from Invoice"
+    if since is not None:
+        statement += f" where TxnDate >= {literal(since.isoformat())}"  # noqa: S608  (escaped literal)
+    theirs = {str(row["Id"]): row for row in client.query(statement, entity="Invoice")}
+    links = QuickBooksLink.objects.filter(company_id=connection.company_id, realm_id=connection.realm_id)
+    invoice_links = {link.object_id: link for link in links.filter(object_type=LinkType.INVOICE)}
+    customer_ids = dict(links.filter(object_type=LinkType.CLIENT).values_list("object_id", "qbo_id"))
+    ours = Invoice.objects.filter(company_id=connection.company_id).exclude(status=InvoiceStatus.DRAFT)
+    in_scope = set(invoices_in_scope(connection).values_list("pk", flat=True))
+    ours = ours.filter(Q(pk__in=invoice_links.keys()) | Q(pk__in=in_scope))
+    if since is not None:
+        ours = ours.filter(issue_date__gte=since)
+    linked_ids = set()
+    for invoice in ours.select_related("client").prefetch_related("lines"):
+        link = invoice_links.get(invoice.pk)
+        if link is None:
+            if invoice.status != InvoiceStatus.VOID:
+                report.problems.append(f"missing: invoice {invoice.number} was never sent to QuickBooks")
+            continue
+        linked_ids.add(link.qbo_id)
+        qbo = theirs.get(link.qbo_id)
+        if qbo is None:
+            report.problems.append(f"missing: invoice {invoice.number} (QuickBooks Id {link.qbo_id}) is not there")
+            continue
+        report.compared += 1
+        differences = invoice_differences(
+            invoice,
+            qbo,
+            line_amounts=[line.amount for line in invoice.lines.all()],
+            customer_id=customer_ids.get(invoice.client_id),
+        )
+        report.problems.extend(f"invoice {invoice.number} (Id {link.qbo_id}): {d}" for d in differences)
+    for qbo_id, qbo in theirs.items():
+        if qbo_id in linked_ids:
+            continue
+        marker = MARKER_PATTERN.search(qbo.get("PrivateNote") or "")
+        if marker and int(marker.group(1)) == connection.company_id:
+            if qbo_id not in {link.qbo_id for link in invoice_links.values()}:
+                report.problems.append(
+                    f"extra: QuickBooks invoice {qbo.get('DocNumber', '?')} (Id {qbo_id}) was sent by attune "
+                    "but no invoice here is linked to it"
+                )
+        elif not marker:
+            report.not_ours += 1
+    report.reads = client.calls
+    return report
