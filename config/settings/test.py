@@ -24,3 +24,5 @@ LOGGING = {
     "loggers": {name: {"level": "WARNING"} for name in ("factory", "faker", "django", "urllib3", "django_q")},
 }
 QUICKBOOKS_ENVIRONMENT = "simulator"
+# A fixed token for the simulator's control API; test helpers send it (tests/simulator, tests/e2e).
+QUICKBOOKS_SIMULATOR_CONTROL_TOKEN = "test-simulator-control-token"
