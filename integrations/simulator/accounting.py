@@ -256,6 +256,12 @@ def _update(company: SimCompany, entity_type: str, data: dict, options: set[str]
         if entity_type in ("Customer", "Item"):
             stored["Active"] = entity.active
         merged = {**stored, **{key: value for key, value in incoming.items() if not is_empty(value)}}
+        if isinstance(incoming.get("TxnTaxDetail"), dict) and isinstance(stored.get("TxnTaxDetail"), dict):
+            # Sending only TotalTax must not drop the stored TxnTaxCodeRef (sparse never clears).
+            merged["TxnTaxDetail"] = {
+                **stored["TxnTaxDetail"],
+                **{k: v for k, v in incoming["TxnTaxDetail"].items() if not is_empty(v)},
+            }
     else:
         # Full: every writable field omitted is cleared (or back to its default).
         merged = incoming

@@ -175,3 +175,18 @@ def test_unset_fields_are_left_out_of_answers(api, customer):
         assert field not in created, field
     info = api.get(f"companyinfo/{api.realm_id}").json()["CompanyInfo"]
     assert all(value not in ("", {}, None) for value in info.values())
+
+
+def test_sparse_update_of_tax_detail_keeps_the_stored_tax_code(api, full_invoice):
+    updated = update(
+        api,
+        "invoice",
+        {
+            "Id": full_invoice["Id"],
+            "SyncToken": full_invoice["SyncToken"],
+            "sparse": True,
+            "TxnTaxDetail": {"TotalTax": 1, "TxnTaxCodeRef": {"value": ""}},
+        },
+    )
+    assert updated["TxnTaxDetail"]["TxnTaxCodeRef"] == {"value": "2"}
+    assert updated["TxnTaxDetail"]["TotalTax"] == full_invoice["TxnTaxDetail"]["TotalTax"]  # no AST: computed
