@@ -1,4 +1,5 @@
-"""OAuth 2.0 endpoints: consent page, token endpoint, revoke, discovery document."""
+"""OAuth 2.0 / OpenID Connect endpoints: consent page, token endpoint, revoke, discovery document, userinfo,
+JWKS."""
 
 from __future__ import annotations
 
