@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import os
 import re
+import secrets
 import socket
 import statistics
 import subprocess
@@ -31,6 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CEILING_PER_MINUTE = 500
+
+
+def control_headers() -> dict:
+    """The simulator's control API needs its token; configure() puts one in the server's environment."""
+    return {"X-Simulator-Token": os.environ["QUICKBOOKS_SIMULATOR_CONTROL_TOKEN"]}
 
 
 def free_port() -> int:
@@ -51,6 +57,8 @@ def configure(database_url: str, port: int) -> dict:
         "QUICKBOOKS_PUSH_DEBOUNCE_SECONDS": "0",
         "LOG_LEVEL": "WARNING",
         "DJANGO_DEBUG": "false",
+        "QUICKBOOKS_SIMULATOR_CONTROL_TOKEN": os.environ.get("QUICKBOOKS_SIMULATOR_CONTROL_TOKEN")
+        or secrets.token_urlsafe(24),
     }
     os.environ.update(env)
     return env
@@ -105,7 +113,12 @@ def connect(company, user, base: str) -> None:
 def simulator_state(base: str) -> dict:
     import requests
 
-    return requests.get(f"{base}/simulator/control/state", params={"realm_id": "9341453050298541"}, timeout=10).json()
+    return requests.get(
+        f"{base}/simulator/control/state",
+        params={"realm_id": "9341453050298541"},
+        headers=control_headers(),
+        timeout=10,
+    ).json()
 
 
 def make_invoice(tenant, lines: int, *, finalize: bool = True):
@@ -202,7 +215,9 @@ def bench_throughput(tenant, base: str, count: int, workers: int) -> None:
     from integrations.services.sync import sync_run
 
     print(f"\n## Throughput: {count} invoices, one call per invoice, {workers} worker threads, rate limits on")
-    requests.post(f"{base}/simulator/control/settings", json={"rate_limits": True}, timeout=10)
+    requests.post(
+        f"{base}/simulator/control/settings", json={"rate_limits": True}, headers=control_headers(), timeout=10
+    )
     invoices = [make_invoice(tenant, 3) for _ in range(count)]
     ids = set(
         QuickBooksSyncLog.objects.filter(object_id__in=[i.pk for i in invoices], status="pending").values_list(

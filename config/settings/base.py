@@ -183,3 +183,8 @@ QUICKBOOKS_UNAUTHORIZED_PAUSE_SECONDS = env.float("QUICKBOOKS_UNAUTHORIZED_PAUSE
 # The simulator's own switches (read only by integrations/simulator).
 QUICKBOOKS_SIMULATOR_RATE_LIMITS = env.bool("QUICKBOOKS_SIMULATOR_RATE_LIMITS", default=True)
 QUICKBOOKS_SIMULATOR_SEND_RETRY_AFTER = env.bool("QUICKBOOKS_SIMULATOR_SEND_RETRY_AFTER", default=True)
+# The simulator's control API (control/...) answers only to this token (header X-Simulator-Token or
+# Authorization: Bearer); empty = control API refused. scripts/run sets a random one.
+QUICKBOOKS_SIMULATOR_CONTROL_TOKEN = env.str("QUICKBOOKS_SIMULATOR_CONTROL_TOKEN", default="")
+# Redirect URIs the simulator's authorize endpoint accepts; empty = the app's own QUICKBOOKS_REDIRECT_URI(_ALLOWLIST).
+QUICKBOOKS_SIMULATOR_REDIRECT_URIS = env.list("QUICKBOOKS_SIMULATOR_REDIRECT_URIS", default=[])

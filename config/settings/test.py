@@ -25,3 +25,5 @@ LOGGING = {
 }
 QUICKBOOKS_ENVIRONMENT = "simulator"
 QUICKBOOKS_UNAUTHORIZED_PAUSE_SECONDS = 0
+# A fixed token for the simulator's control API; test helpers send it (tests/simulator, tests/e2e).
+QUICKBOOKS_SIMULATOR_CONTROL_TOKEN = "test-simulator-control-token"

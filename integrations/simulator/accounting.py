@@ -12,10 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import faults, query, sales
-from .faults import ApiFault, qbo_time
+from .faults import PACIFIC, ApiFault, qbo_time
 from .models import SimCompany, SimEntity, SimIdempotentResponse, TaxStyle
 from .name_lists import build_customer, build_item
-from .store import create_entity, find, lock_company, render, save_entity
+from .store import create_entity, find, is_empty, lock_company, render, save_entity
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +37,30 @@ BATCH_MAX_ITEMS = 30
 REQUEST_ID_MAX = 50
 BATCH_REQUEST_ID_MAX = 36
 READ_ONLY_FIELDS = ("Id", "SyncToken", "MetaData", "domain", "sparse", "status", "time")
+# Computed by QuickBooks: never taken from a request (create or update).
+COMPUTED_FIELDS = {
+    "Customer": ("Balance", "BalanceWithJobs", "FullyQualifiedName"),
+    "Item": ("FullyQualifiedName",),
+    "Invoice": ("TotalAmt", "Balance", "HomeTotalAmt", "HomeBalance", "LinkedTxn"),
+    "Payment": ("UnappliedAmt",),
+}
+
+
+def writable_fields(entity_type: str, data: dict) -> dict:
+    """The request without read-only and computed fields (TxnTaxDetail keeps TxnTaxCodeRef and TotalTax)."""
+    skip = set(READ_ONLY_FIELDS) | set(COMPUTED_FIELDS.get(entity_type, ()))
+    fields = {key: value for key, value in data.items() if key not in skip}
+    if isinstance(fields.get("TxnTaxDetail"), dict):
+        fields["TxnTaxDetail"] = {
+            key: value
+            for key, value in fields["TxnTaxDetail"].items()
+            if key in ("TxnTaxCodeRef", "TotalTax")
+        }
+    return fields
 
 
 def envelope(company: SimCompany, key: str, payload) -> dict:
-    return {key: payload, "time": qbo_time(company.time_zone)}
+    return {key: payload, "time": qbo_time()}
 
 
 # --- Company ---------------------------------------------------------------------------------------------
@@ -60,7 +80,7 @@ def _address(company: SimCompany) -> dict:
 
 
 def _meta(company: SimCompany) -> dict:
-    created = qbo_time(company.time_zone, company.created_at)
+    created = qbo_time(company.created_at)
     return {"CreateTime": created, "LastUpdatedTime": created}
 
 
@@ -73,7 +93,6 @@ def company_info(company: SimCompany) -> dict:
         "LegalAddr": _address(company),
         "CustomerCommunicationEmailAddr": {"Address": company.email},
         "Email": {"Address": company.email},
-        "PrimaryPhone": {},
         "CompanyStartDate": company.created_at.astimezone(ZoneInfo(company.time_zone)).date().isoformat(),
         "FiscalYearStartMonth": company.fiscal_year_start_month,
         "Country": company.country,
@@ -117,14 +136,18 @@ def preferences(company: SimCompany) -> dict:
         },
         "TaxPrefs": {
             "UsingSalesTax": True,
-            "PartnerTaxEnabled": False,
-            **({"TaxGroupCodeRef": {"value": "2"}} if company.tax_style == TaxStyle.US else {}),
+            # Automated Sales Tax (QBO-REFERENCE §5.1): detect it with PartnerTaxEnabled.
+            "PartnerTaxEnabled": company.automated_sales_tax,
+            **(
+                {"TaxGroupCodeRef": {"value": "2"}}
+                if company.tax_style == TaxStyle.US and not company.automated_sales_tax
+                else {}
+            ),
         },
         "CurrencyPrefs": {
             "MultiCurrencyEnabled": company.multicurrency_enabled,
             "HomeCurrency": {"value": company.home_currency},
         },
-        "OtherPrefs": {"NameValue": [{"Name": "SalesFormsPrefs.DefaultCustomerMessage", "Value": ""}]},
         "domain": "QBO",
         "sparse": False,
         "Id": "1",
@@ -209,7 +232,7 @@ def _create(company: SimCompany, entity_type: str, data: dict, options: set[str]
         payment = create_entity(company, "Payment", body, columns=columns)
         sales.apply_payment(company, payment, to_apply)
         return payment
-    body, columns = _build(company, entity_type, data, None, options)
+    body, columns = _build(company, entity_type, writable_fields(entity_type, data), None, options)
     return create_entity(company, entity_type, body, columns=columns)
 
 
@@ -219,13 +242,28 @@ def _update(company: SimCompany, entity_type: str, data: dict, options: set[str]
         raise faults.unsupported_operation("update on Payment (only create, read, query, delete, void)")
     if entity.voided:
         raise faults.business_validation("This transaction has been voided and can't be changed.")
-    incoming = {key: value for key, value in data.items() if key not in READ_ONLY_FIELDS}
+    incoming = writable_fields(entity_type, data)
     if _is_sparse(data):
-        stored = {key: value for key, value in entity.body.items() if not key.startswith("_")}
+        # Sparse: fields omitted are kept, fields sent empty ("", null, {}) are ignored — a sparse update
+        # never clears anything (QBO-REFERENCE §2.4). The stored tax total is computed, not "sent".
+        stored = writable_fields(
+            entity_type, {key: value for key, value in entity.body.items() if not key.startswith("_")}
+        )
+        if isinstance(stored.get("TxnTaxDetail"), dict):
+            stored["TxnTaxDetail"] = {
+                key: value for key, value in stored["TxnTaxDetail"].items() if key == "TxnTaxCodeRef"
+            }
         if entity_type in ("Customer", "Item"):
             stored["Active"] = entity.active
-        merged = {**stored, **incoming}
+        merged = {**stored, **{key: value for key, value in incoming.items() if not is_empty(value)}}
+        if isinstance(incoming.get("TxnTaxDetail"), dict) and isinstance(stored.get("TxnTaxDetail"), dict):
+            # Sending only TotalTax must not drop the stored TxnTaxCodeRef (sparse never clears).
+            merged["TxnTaxDetail"] = {
+                **stored["TxnTaxDetail"],
+                **{k: v for k, v in incoming["TxnTaxDetail"].items() if not is_empty(v)},
+            }
     else:
+        # Full: every writable field omitted is cleared (or back to its default).
         merged = incoming
     body, columns = _build(company, entity_type, merged, entity, options)
     return save_entity(entity, body, columns=columns)
@@ -301,7 +339,7 @@ def idempotent(company: SimCompany, request_id: str, perform) -> tuple[int, dict
             with transaction.atomic():
                 body = perform(locked)
         except ApiFault as fault:
-            return fault.status, fault.body(company.time_zone)
+            return fault.status, fault.body()
         if request_id:
             SimIdempotentResponse.objects.create(
                 company=locked, request_id=request_id, status=200, body=body, created_at=timezone.now()
@@ -348,7 +386,7 @@ def batch(company: SimCompany, data) -> dict:
         raise faults.malformed_request("bId values must be unique within a batch")
     return {
         "BatchItemResponse": [_batch_item(company, item) for item in items],
-        "time": qbo_time(company.time_zone),
+        "time": qbo_time(),
     }
 
 
@@ -386,7 +424,7 @@ def cdc(company: SimCompany, entities: str, changed_since: str) -> dict:
     except ValueError:
         raise _cdc_fault(f"changedSince is not a date/time: {changed_since}", "changedSince") from None
     if since.tzinfo is None:
-        since = since.replace(tzinfo=ZoneInfo(company.time_zone))
+        since = since.replace(tzinfo=PACIFIC)  # read as Pacific, like Intuit's own times (§2.4)
     if timezone.now() - since > CDC_LOOKBACK:
         raise _cdc_fault("changedSince must be within the last 30 days", "changedSince")
     responses, budget = [], CDC_MAX_OBJECTS
@@ -408,4 +446,4 @@ def cdc(company: SimCompany, entities: str, changed_since: str) -> dict:
             )
         else:
             responses.append({})
-    return {"CDCResponse": [{"QueryResponse": responses}], "time": qbo_time(company.time_zone)}
+    return {"CDCResponse": [{"QueryResponse": responses}], "time": qbo_time()}

@@ -18,10 +18,15 @@ def new_intuit_tid() -> str:
     return f"1-{secrets.token_hex(4)}-{secrets.token_hex(12)}"
 
 
-def qbo_time(tz_name: str = "UTC", moment: datetime | None = None) -> str:
-    """Intuit's timestamp style: the company's local time with its UTC offset (2026-01-15T10:20:30-08:00)."""
+# "QBO API always returns Pacific time" (Intuit staff; QBO-REFERENCE §2.4), whatever the company's own zone.
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+
+def qbo_time(moment: datetime | None = None) -> str:
+    """Intuit's timestamp style: Pacific time with milliseconds and the offset
+    (2026-01-15T10:20:30.123-08:00, -07:00 in summer), for every company."""
     moment = moment or timezone.now()
-    return moment.astimezone(ZoneInfo(tz_name)).isoformat(timespec="seconds")
+    return moment.astimezone(PACIFIC).isoformat(timespec="milliseconds")
 
 
 def json_response(data, status: int = 200, headers: dict | None = None) -> JsonResponse:
@@ -60,14 +65,14 @@ class ApiFault(Exception):
             error["element"] = self.element
         return {"Error": [error], "type": self.fault_type}
 
-    def body(self, tz_name: str = "UTC") -> dict:
-        return {"Fault": self.fault(), "time": qbo_time(tz_name)}
+    def body(self) -> dict:
+        return {"Fault": self.fault(), "time": qbo_time()}
 
 
 class GatewayFault(ApiFault):
     """An error from Intuit's API gateway (authentication, authorization): lower-case keys, no `time`."""
 
-    def body(self, tz_name: str = "UTC") -> dict:
+    def body(self) -> dict:
         return {
             "fault": {
                 "error": [{"message": self.message, "detail": self.detail, "code": self.code}],
@@ -259,6 +264,16 @@ def batch_too_large(size: int, maximum: int) -> ApiFault:
         "1040",
         "Batch size exceeds allowed limit",
         f"The number of batch items ({size}) exceeds the maximum of {maximum}.",
+    )
+
+
+def method_not_allowed(method: str, allowed) -> ApiFault:
+    return ApiFault(
+        "405",
+        "Method not allowed",
+        f"{method} is not supported here; use {', '.join(allowed)}",
+        status=405,
+        fault_type="SERVICE",
     )
 
 

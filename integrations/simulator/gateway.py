@@ -21,7 +21,7 @@ INJECTED_THROTTLE_RETRY_AFTER = 60
 
 
 def _fault_response(fault: ApiFault, company: SimCompany | None):
-    return json_response(fault.body(company.time_zone if company else "UTC"), fault.status, fault.headers)
+    return json_response(fault.body(), fault.status, fault.headers)
 
 
 def _throttle(retry_after: int, send_retry_after: bool) -> ApiFault:

@@ -34,6 +34,9 @@ class SimCompany(models.Model):
     postal_code = models.CharField(max_length=20, blank=True)
     email = models.CharField(max_length=200, blank=True)
     fiscal_year_start_month = models.CharField(max_length=12, default="January")
+    # US only: Automated Sales Tax (Preferences.TaxPrefs.PartnerTaxEnabled): QBO picks the tax code and
+    # rate from the address, ignoring the TxnTaxCodeRef sent (QBO-REFERENCE §5.1).
+    automated_sales_tax = models.BooleanField(default=False)
     created_at = models.DateTimeField()
     # Per-realm knobs and counters (F() updates; read by the control API).
     latency_ms = models.PositiveIntegerField(default=0)

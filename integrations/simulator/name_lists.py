@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import faults
 from .models import SimCompany, SimEntity
 from .sales import CURRENCY_NAMES, active_reference
-from .store import as_number, money
+from .store import as_number, is_empty, money, prune
 
 DISPLAY_NAME_MAX = 500
 ITEM_NAME_MAX = 100
@@ -70,7 +70,7 @@ def build_customer(company: SimCompany, data: dict, *, existing: SimEntity | Non
         raise faults.required_param("DisplayName")
     display_name = _check_name(str(display_name), "DisplayName", DISPLAY_NAME_MAX)
     _unique_name(company, "Customer", display_name, existing, "customer, vendor or employee")
-    email = data.get("PrimaryEmailAddr")
+    email = None if is_empty(data.get("PrimaryEmailAddr")) else prune(data["PrimaryEmailAddr"])
     if email is not None:
         address = str((email or {}).get("Address", ""))
         if address and ("@" not in address or "." not in address.split("@")[-1]):
@@ -87,7 +87,7 @@ def build_customer(company: SimCompany, data: dict, *, existing: SimEntity | Non
             raise faults.business_validation(
                 "You can't change the currency of a customer that has transactions.", "CurrencyRef"
             )
-    body = {key: data[key] for key in CUSTOMER_PASSTHROUGH if data.get(key) is not None}
+    body = {key: prune(data[key]) for key in CUSTOMER_PASSTHROUGH if not is_empty(data.get(key))}
     body.update(
         {
             "DisplayName": display_name,
@@ -128,13 +128,13 @@ def build_item(company: SimCompany, data: dict, *, existing: SimEntity | None) -
         "Taxable": bool(data.get("Taxable", company.country == "US")),
         "TrackQtyOnHand": False,
     }
-    if data.get("UnitPrice") is not None:
+    if not is_empty(data.get("UnitPrice")):
         try:
             body["UnitPrice"] = as_number(money(data["UnitPrice"]))
         except ValueError:
             raise faults.business_validation("UnitPrice must be a number", "UnitPrice") from None
     for key in ("Description", "Sku", "SalesTaxCodeRef", "PurchaseDesc"):
-        if data.get(key) is not None:
-            body[key] = data[key]
+        if not is_empty(data.get(key)):
+            body[key] = prune(data[key])
     columns = {"name": name, "name_key": name.lower(), "active": _active(data)}
     return body, columns

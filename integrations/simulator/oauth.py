@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import logging
 import secrets
+import threading
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import unquote, urlencode, urlsplit
@@ -99,12 +101,25 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def allowed_redirect_uris() -> list[str]:
+    """The redirect URIs registered for the simulator's one client. Intuit redirects only to URIs registered
+    for the app (QBO-REFERENCE §1.3); here they are `QUICKBOOKS_SIMULATOR_REDIRECT_URIS`, or, when that is
+    empty, the app's own `QUICKBOOKS_REDIRECT_URI_ALLOWLIST` and `QUICKBOOKS_REDIRECT_URI`."""
+    configured = list(getattr(settings, "QUICKBOOKS_SIMULATOR_REDIRECT_URIS", None) or [])
+    if configured:
+        return configured
+    uris = list(getattr(settings, "QUICKBOOKS_REDIRECT_URI_ALLOWLIST", None) or [])
+    own = getattr(settings, "QUICKBOOKS_REDIRECT_URI", "")
+    if own and own not in uris:
+        uris.append(own)
+    return uris
+
+
 def _redirect_uri_is_acceptable(uri: str) -> bool:
     parts = urlsplit(uri)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
         return False
-    allowlist = getattr(settings, "QUICKBOOKS_SIMULATOR_REDIRECT_URIS", None)
-    return not allowlist or uri in allowlist
+    return any(hmac.compare_digest(uri, allowed) for allowed in allowed_redirect_uris())
 
 
 def validate_authorize_request(params) -> AuthorizeRequest:
@@ -114,7 +129,10 @@ def validate_authorize_request(params) -> AuthorizeRequest:
     if not client_id or not hmac.compare_digest(client_id, keys.quickbooks_client_id()):
         raise AuthorizePageError("Unknown client_id. Use the app's QUICKBOOKS_CLIENT_ID.")
     if not redirect_uri or not _redirect_uri_is_acceptable(redirect_uri):
-        raise AuthorizePageError("redirect_uri must be an absolute http(s) URI without a fragment.")
+        raise AuthorizePageError(
+            "The redirect_uri is not one of the redirect URIs registered for this app "
+            "(QUICKBOOKS_SIMULATOR_REDIRECT_URIS, or the app's QUICKBOOKS_REDIRECT_URI_ALLOWLIST)."
+        )
     request = AuthorizeRequest(
         client_id=client_id,
         redirect_uri=redirect_uri,
@@ -334,6 +352,14 @@ def revoke(token_value: str) -> None:
 
 def authenticate_bearer(authorization_header: str, realm_id: str) -> SimGrant:
     """The grant behind a valid access token for this realm, or a gateway fault (401 3200 / 403 3100)."""
+    grant = access_grant(authorization_header)
+    if grant.company.realm_id != realm_id:
+        raise faults.authorization_failed()
+    return grant
+
+
+def access_grant(authorization_header: str) -> SimGrant:
+    """The grant behind a valid (unexpired, unrevoked) access token, or a 401 gateway fault."""
     if not authorization_header.lower().startswith("bearer "):
         raise faults.authentication_failed("Authorization header missing or not a bearer token")
     value = authorization_header[7:].strip()
@@ -347,9 +373,68 @@ def authenticate_bearer(authorization_header: str, realm_id: str) -> SimGrant:
         raise faults.authentication_failed()
     if token.expires_at <= now:
         raise faults.authentication_failed("Token expired")
-    if token.grant.company.realm_id != realm_id:
-        raise faults.authorization_failed()
     return token.grant
+
+
+# --- OpenID Connect: userinfo and JWKS -------------------------------------------------------------------
+
+_signing_key = None
+_signing_key_lock = threading.Lock()
+SIGNING_KEY_ID = "simulator-rs256-1"
+
+
+def _b64url_uint(value: int) -> str:
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def jwks() -> dict:
+    """One RSA public key (made once per process), as a JWK Set (RFC 7517). The simulator issues no
+    id_token, so nothing is signed with it; it exists so OIDC clients that load `jwks_uri` work."""
+    global _signing_key
+    with _signing_key_lock:
+        if _signing_key is None:
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            _signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    numbers = _signing_key.public_key().public_numbers()
+    return {
+        "keys": [
+            {
+                "kty": "RSA",
+                "use": "sig",
+                "alg": "RS256",
+                "kid": SIGNING_KEY_ID,
+                "n": _b64url_uint(numbers.n),
+                "e": _b64url_uint(numbers.e),
+            }
+        ]
+    }
+
+
+def userinfo(grant: SimGrant) -> dict:
+    """Intuit's userinfo answer (camelCase claims), limited to what the grant's scopes allow. Needs the
+    `openid` scope (else TokenError insufficient_scope, 403)."""
+    scopes = set(grant.scope.split())
+    if "openid" not in scopes:
+        raise TokenError("insufficient_scope", "The access token was not granted the openid scope", 403)
+    company = grant.company
+    info = {"sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"simulator-user:{company.realm_id}"))}
+    if "email" in scopes:
+        info.update({"email": company.email, "emailVerified": True})
+    if "profile" in scopes:
+        info.update({"givenName": "Sandbox", "familyName": "Admin"})
+    if "phone" in scopes:
+        info.update({"phoneNumber": "+1 555-0100", "phoneNumberVerified": False})
+    if "address" in scopes:
+        info["address"] = {
+            "streetAddress": company.address_line1,
+            "locality": company.city,
+            "region": company.region,
+            "postalCode": company.postal_code,
+            "country": company.country,
+        }
+    return info
 
 
 # --- Intuit-side events, for the control API and pages ---------------------------------------------------

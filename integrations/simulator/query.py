@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 
 from . import faults
+from .faults import PACIFIC
 from .models import SimCompany, SimEntity
 from .store import NAME_LISTS
 
@@ -218,11 +218,21 @@ def parse(text: str) -> Query:
         raise faults.query_parse_error(
             f'Encountered "{token[1]}": only SELECT * and SELECT COUNT(*) are supported'
         )
+    # `SELECT *, Sku FROM Item` is accepted by Intuit (python-quickbooks sends it; QBO-REFERENCE §2.5); it
+    # answers the same as `SELECT *`. No other projection is.
+    extra = []
+    if not count and parser.peek() == ("punct", ","):
+        parser.take()
+        extra.append(parser.take())
     parser.keyword("from")
     kind, name = parser.take()
     if kind != "word":
         raise faults.query_parse_error(f'Encountered "{name}", expected an entity name')
     entity = ENTITY_NAMES.get(name.lower())
+    if extra and not (entity == "Item" and extra[0][0] == "word" and extra[0][1].lower() == "sku"):
+        raise faults.query_parse_error(
+            "Encountered " + repr(extra[0][1]) + ": projections are not supported (only *, Sku on Item)"
+        )
     if entity is None:
         raise faults.query_validation_error(f"{name} is not a supported entity")
     query = Query(entity=entity, count=count)
@@ -285,12 +295,12 @@ def parse(text: str) -> Query:
 # --- Execution -----------------------------------------------------------------------------------------
 
 
-def _as_datetime(value: str, tz_name: str) -> datetime:
+def _as_datetime(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise faults.query_validation_error(f"'{value}' is not a valid date/time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz_name))
+    return moment if moment.tzinfo else moment.replace(tzinfo=PACIFIC)  # no offset: Pacific (§2.4)
 
 
 def _as_bool(value: str) -> bool:
@@ -305,13 +315,13 @@ def _like_regex(pattern: str) -> re.Pattern:
     )
 
 
-def _db_filter(condition: Condition, tz_name: str) -> Q:
+def _db_filter(condition: Condition) -> Q:
     spec, op, values = condition.field, condition.op, condition.values
     column = spec.column
     if spec.kind == "bool":
         values = [_as_bool(v) for v in values]
     elif spec.kind == "datetime":
-        values = [_as_datetime(v, tz_name) for v in values]
+        values = [_as_datetime(v) for v in values]
     elif spec.kind == "id" and op in ("<", ">", "<=", ">="):
         if not values[0].isdigit():
             raise faults.query_validation_error("Id comparisons need a number")
@@ -393,7 +403,7 @@ def run(company: SimCompany, query: Query) -> tuple[list[SimEntity], int]:
         if condition.field.kind == "body":
             python_conditions.append(condition)
         else:
-            rows = rows.filter(_db_filter(condition, company.time_zone))
+            rows = rows.filter(_db_filter(condition))
     if query.entity in NAME_LISTS and not any(c.field_name == "Active" for c in query.conditions):
         rows = rows.filter(active=True)
     python_order = any(spec.kind == "body" for _, spec, _ in query.order)

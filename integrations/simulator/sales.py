@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from . import faults
 from .models import SimCompany, SimEntity, TaxStyle
-from .store import as_number, cents, find, money, ref, save_entity
+from .seed import AST_OUT_OF_STATE, AST_STATE_RATES
+from .store import as_number, cents, find, is_empty, money, prune, ref, save_entity
 
 DOC_NUMBER_MAX = 21
 PRIVATE_NOTE_MAX = 4000
@@ -102,7 +103,7 @@ def _amount(value, element: str) -> Decimal:
 
 def _text(data: dict, key: str, maximum: int) -> str | None:
     value = data.get(key)
-    if value is None:
+    if value is None or value == "":
         return None
     value = str(value)
     if len(value) > maximum:
@@ -180,7 +181,7 @@ def _build_lines(company: SimCompany, raw_lines) -> list[dict]:
                 {
                     "Amount": 0,
                     "DetailType": "DescriptionOnly",
-                    "DescriptionLineDetail": raw.get("DescriptionLineDetail") or {},
+                    "DescriptionLineDetail": prune(raw.get("DescriptionLineDetail") or {}),
                 }
             )
             lines.append(line)
@@ -247,29 +248,101 @@ def _tax_lines(rates: dict[str, tuple[Decimal, Decimal]], mode: str) -> tuple[De
     return total, tax_lines
 
 
-def _invoice_tax(company: SimCompany, data: dict, lines: list[dict]) -> tuple[dict, Decimal, str | None]:
+def _fixed_tax_lines(rates: list[tuple[str, Decimal]], base: Decimal, total: Decimal) -> list[dict]:
+    """A given total tax prorated across rates by their percent (the last rate takes the rounding rest)."""
+    percent_sum = sum((percent for _, percent in rates), Decimal(0))
+    tax_lines, left = [], total
+    for index, (rate_id, percent) in enumerate(rates):
+        if index == len(rates) - 1:
+            amount = left
+        elif percent_sum:
+            amount = cents(total * percent / percent_sum)
+        else:
+            amount = Decimal(0)
+        left -= amount
+        tax_lines.append(
+            {
+                "Amount": as_number(amount),
+                "DetailType": "TaxLineDetail",
+                "TaxLineDetail": {
+                    "TaxRateRef": {"value": rate_id},
+                    "PercentBased": True,
+                    "TaxPercent": as_number(percent),
+                    "NetAmountTaxable": as_number(cents(base)),
+                },
+            }
+        )
+    return tax_lines
+
+
+def _state_of(address) -> str:
+    if not isinstance(address, dict):
+        return ""
+    return str(address.get("CountrySubDivisionCode") or "").strip().upper()
+
+
+def ast_tax_code(company: SimCompany, data: dict, customer: SimEntity) -> SimEntity:
+    """The tax code Automated Sales Tax assigns: by the state of the invoice's ShipAddr, else its BillAddr,
+    else the customer's BillAddr, else the company address (AST_STATE_RATES; other states: no tax)."""
+    state = (
+        _state_of(data.get("ShipAddr"))
+        or _state_of(data.get("BillAddr"))
+        or _state_of(customer.body.get("BillAddr"))
+        or company.region.upper()
+    )
+    spec = AST_STATE_RATES.get(state, AST_OUT_OF_STATE)
+    return find(company, "TaxCode", spec["code_id"])
+
+
+def _given_total_tax(data: dict) -> Decimal | None:
+    value = (data.get("TxnTaxDetail") or {}).get("TotalTax")
+    if value is None or value == "":
+        return None
+    total = _amount(value, "TxnTaxDetail.TotalTax")
+    if total < 0:
+        raise faults.business_validation("TotalTax can't be negative.", "TxnTaxDetail.TotalTax")
+    return cents(total)
+
+
+def _invoice_tax(
+    company: SimCompany, data: dict, lines: list[dict], customer: SimEntity
+) -> tuple[dict, Decimal, str | None]:
     """TxnTaxDetail, total tax, and GlobalTaxCalculation (None for US companies)."""
     sales_lines = [line for line in lines if line["DetailType"] == "SalesItemLineDetail"]
     rates: dict[str, tuple[Decimal, Decimal]] = {}
     txn_tax_detail: dict = {}
     if company.tax_style == TaxStyle.US:
         mode = None
-        code_id = _ref_value(data.get("TxnTaxDetail") or {}, "TxnTaxCodeRef")
-        if code_id is not None:
-            if code_id in US_LINE_CODES:
-                raise faults.invalid_reference("TaxCode", code_id, "TxnTaxCodeRef")
-            code = active_reference(company, "TaxCode", code_id, "TxnTaxCodeRef")
-            txn_tax_detail["TxnTaxCodeRef"] = {"value": code_id}
-            base = sum(
-                (
-                    money(line["Amount"])
-                    for line in sales_lines
-                    if line["SalesItemLineDetail"]["TaxCodeRef"]["value"] == "TAX"
-                ),
-                Decimal(0),
-            )
+        base = sum(
+            (
+                money(line["Amount"])
+                for line in sales_lines
+                if line["SalesItemLineDetail"]["TaxCodeRef"]["value"] == "TAX"
+            ),
+            Decimal(0),
+        )
+        if company.automated_sales_tax:
+            # AST assigns the code (whatever TxnTaxCodeRef says) and computes the tax, unless the request
+            # gives TotalTax, which is honoured and prorated across the code's rates (QBO-REFERENCE §5.1).
+            code = ast_tax_code(company, data, customer)
+            txn_tax_detail["TxnTaxCodeRef"] = {"value": code.entity_id}
+            given = _given_total_tax(data)
+            if given is not None:
+                rate_list = [(rate_id, _tax_rate(company, rate_id)) for rate_id in _code_rate_ids(code)]
+                tax_lines = _fixed_tax_lines(rate_list, base, given)
+                txn_tax_detail.update({"TotalTax": as_number(given), "TaxLine": tax_lines})
+                return txn_tax_detail, given, None
             for rate_id in _code_rate_ids(code):
                 rates[rate_id] = (_tax_rate(company, rate_id), base)
+        else:
+            code_id = _ref_value(data.get("TxnTaxDetail") or {}, "TxnTaxCodeRef")
+            if code_id is not None:
+                if code_id in US_LINE_CODES:
+                    raise faults.invalid_reference("TaxCode", code_id, "TxnTaxCodeRef")
+                code = active_reference(company, "TaxCode", code_id, "TxnTaxCodeRef")
+                txn_tax_detail["TxnTaxCodeRef"] = {"value": code.entity_id}
+                for rate_id in _code_rate_ids(code):
+                    rates[rate_id] = (_tax_rate(company, rate_id), base)
     else:
         mode = data.get("GlobalTaxCalculation") or "TaxExcluded"
         if mode not in GLOBAL_TAX_CALCULATIONS:
@@ -280,7 +353,9 @@ def _invoice_tax(company: SimCompany, data: dict, lines: list[dict]) -> tuple[di
                 percent, base = rates.get(rate_id, (_tax_rate(company, rate_id), Decimal(0)))
                 rates[rate_id] = (percent, base + money(line["Amount"]))
     total_tax, tax_lines = _tax_lines(rates, mode or "TaxExcluded")
-    txn_tax_detail.update({"TotalTax": as_number(total_tax), "TaxLine": tax_lines})
+    txn_tax_detail["TotalTax"] = as_number(total_tax)
+    if tax_lines:
+        txn_tax_detail["TaxLine"] = tax_lines
     return txn_tax_detail, total_tax, mode
 
 
@@ -309,7 +384,7 @@ def build_invoice(
         raise faults.string_length("DocNumber", DOC_NUMBER_MAX, len(doc_number))
     private_note = _text(data, "PrivateNote", PRIVATE_NOTE_MAX)
     lines = _build_lines(company, data.get("Line"))
-    txn_tax_detail, total_tax, mode = _invoice_tax(company, data, lines)
+    txn_tax_detail, total_tax, mode = _invoice_tax(company, data, lines, customer)
     currency, exchange_rate = _currency(company, data, customer)
     subtotal = sum((money(line["Amount"]) for line in lines), Decimal(0))
     total = subtotal if mode == "TaxInclusive" else subtotal + total_tax
@@ -333,7 +408,7 @@ def build_invoice(
             raise faults.duplicate_doc_number(doc_number, clash.entity_id)
     txn_date = _date(data, "TxnDate", company_today(company))
     due_default = date.fromisoformat(txn_date) + timedelta(days=DEFAULT_TERMS_DAYS)
-    body = {key: data[key] for key in INVOICE_PASSTHROUGH if data.get(key) is not None}
+    body = {key: prune(data[key]) for key in INVOICE_PASSTHROUGH if not is_empty(data.get(key))}
     body.update(
         {
             "DocNumber": doc_number,
@@ -371,7 +446,10 @@ def void_invoice(invoice: SimEntity) -> SimEntity:
         )
     body = dict(invoice.body)
     body["Line"] = [{**line, "Amount": 0} for line in body.get("Line", [])]
-    body["TxnTaxDetail"] = {**body.get("TxnTaxDetail", {}), "TotalTax": 0, "TaxLine": []}
+    body["TxnTaxDetail"] = {
+        **{k: v for k, v in body.get("TxnTaxDetail", {}).items() if k != "TaxLine"},
+        "TotalTax": 0,
+    }
     body.update({"TotalAmt": 0, "Balance": 0, "PrivateNote": "Voided"})
     if "HomeTotalAmt" in body:
         body.update({"HomeTotalAmt": 0, "HomeBalance": 0})
@@ -447,7 +525,7 @@ def build_payment(company: SimCompany, data: dict) -> tuple[dict, dict, dict[str
         ).first()
     else:
         deposit = active_reference(company, "Account", deposit_id, "DepositToAccountRef")
-    body = {key: data[key] for key in PAYMENT_PASSTHROUGH if data.get(key) is not None}
+    body = {key: prune(data[key]) for key in PAYMENT_PASSTHROUGH if not is_empty(data.get(key))}
     body.update(
         {
             "TxnDate": _date(data, "TxnDate", company_today(company)),

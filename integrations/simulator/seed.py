@@ -1,4 +1,4 @@
-"""The three sample companies and their reference data (items, accounts, tax codes, tax rates).
+"""The four sample companies and their reference data (items, accounts, tax codes, tax rates).
 
 Used by the data migration (with historical models) and by the control API's reset (with the real ones),
 so it only touches plain model fields.
@@ -11,6 +11,43 @@ from datetime import datetime
 US_REALM_ID = "9341453050298541"
 CA_REALM_ID = "9130357766900456"
 GB_REALM_ID = "4620816365180392970"
+AST_REALM_ID = "9341453050298542"
+
+# Automated Sales Tax (the AST company): the combined rate by state (CountrySubDivisionCode of the
+# address AST uses), split into the rates of that state's AST tax code. States not listed: no tax (the
+# "Out of state" code, 0 %). The simulator's own table, not Intuit's (AST's real rates come from a tax
+# service and change); close to the 2025 combined rates of a big city in each state.
+AST_STATE_RATES: dict[str, dict] = {
+    "CA": {"code_id": "2", "name": "California", "rates": [("1", "CA State", 6), ("2", "CA District", 1.25)]},
+    "NY": {
+        "code_id": "3",
+        "name": "New York",
+        "rates": [("3", "NY State", 4), ("4", "NYC", 4.5), ("5", "NY MCTD", 0.375)],
+    },
+    "TX": {"code_id": "4", "name": "Texas", "rates": [("6", "TX State", 6.25), ("7", "TX Local", 2)]},
+    "WA": {"code_id": "5", "name": "Washington", "rates": [("8", "WA State", 6.5), ("9", "WA Local", 3.6)]},
+}
+AST_OUT_OF_STATE = {"code_id": "6", "name": "Out of state", "rates": [("10", "Out of state", 0)]}
+
+
+def _ast_tax_data() -> tuple[list[dict], list[dict]]:
+    rates, codes = [], [
+        {"Id": "TAX", "Name": "TAX", "Description": "TAX", "Taxable": True, "rates": []},
+        {"Id": "NON", "Name": "NON", "Description": "NON", "Taxable": False, "rates": []},
+    ]
+    for spec in [*AST_STATE_RATES.values(), AST_OUT_OF_STATE]:
+        for rate_id, name, value in spec["rates"]:
+            rates.append({"Id": rate_id, "Name": name, "RateValue": value})
+        codes.append(
+            {
+                "Id": spec["code_id"],
+                "Name": spec["name"],
+                "Description": f"{spec['name']} (Automated Sales Tax)",
+                "Taxable": True,
+                "rates": [rate_id for rate_id, _, _ in spec["rates"]],
+            }
+        )
+    return rates, codes
 
 
 def _accounts(income_name: str, tax_payable_name: str) -> list[dict]:
@@ -111,6 +148,7 @@ SAMPLE_COMPANIES: list[dict] = [
         "region": "CA",
         "postal_code": "87999",
         "email": "noreply@sandbox-us.example",
+        "automated_sales_tax": False,
         "accounts": _accounts("Sales of Product Income", "Board of Equalization Payable"),
         "items": _items("Sales of Product Income"),
         "tax_rates": [
@@ -186,6 +224,26 @@ SAMPLE_COMPANIES: list[dict] = [
             {"Id": "4", "Name": "Exempt", "Description": "Exempt", "Taxable": False, "rates": ["3"]},
         ],
     },
+    {
+        "realm_id": AST_REALM_ID,
+        "name": "Sandbox Company US AST",
+        "legal_name": "Sandbox Company US AST",
+        "country": "US",
+        "home_currency": "USD",
+        "multicurrency_enabled": False,
+        "tax_style": "us",
+        "time_zone": "America/Los_Angeles",
+        "address_line1": "2700 Coast Avenue",
+        "city": "Mountain View",
+        "region": "CA",
+        "postal_code": "94043",
+        "email": "noreply@sandbox-us-ast.example",
+        "automated_sales_tax": True,
+        "accounts": _accounts("Sales of Product Income", "California Department of Tax and Fee Administration Payable"),
+        "items": _items("Sales of Product Income"),
+        "tax_rates": _ast_tax_data()[0],
+        "tax_codes": _ast_tax_data()[1],
+    },
 ]
 
 COMPANY_FIELDS = (
@@ -202,6 +260,7 @@ COMPANY_FIELDS = (
     "region",
     "postal_code",
     "email",
+    "automated_sales_tax",
 )
 
 
@@ -209,12 +268,18 @@ def _number(entity_id: str) -> int | None:
     return int(entity_id) if entity_id.isdigit() else None
 
 
-def seed_sample_companies(company_model, entity_model, now: datetime) -> None:
-    """Create the sample companies (skipping realms that exist) with their reference data."""
+def seed_sample_companies(company_model, entity_model, now: datetime, realm_ids=None) -> None:
+    """Create the sample companies (all, or those of `realm_ids`; skipping realms that exist) with their
+    reference data. Only fields the (possibly historical) model has are set."""
+    model_fields = {field.name for field in company_model._meta.get_fields()}
     for spec in SAMPLE_COMPANIES:
+        if realm_ids is not None and spec["realm_id"] not in realm_ids:
+            continue
         if company_model.objects.filter(realm_id=spec["realm_id"]).exists():
             continue
-        company = company_model.objects.create(created_at=now, **{f: spec[f] for f in COMPANY_FIELDS})
+        company = company_model.objects.create(
+            created_at=now, **{f: spec[f] for f in COMPANY_FIELDS if f in model_fields and f in spec}
+        )
         rows = []
 
         def add(entity_type, entity_id, name, body, active=True, company=company, rows=rows):

@@ -77,7 +77,7 @@ def render(entity: SimEntity, company: SimCompany) -> dict:
             "Id": entity.entity_id,
             "status": "Deleted",
             "domain": "QBO",
-            "MetaData": {"LastUpdatedTime": qbo_time(company.time_zone, entity.updated_at)},
+            "MetaData": {"LastUpdatedTime": qbo_time(entity.updated_at)},
         }
     data = {key: value for key, value in entity.body.items() if not key.startswith("_")}
     if entity.entity_type in NAME_LISTS:
@@ -89,8 +89,8 @@ def render(entity: SimEntity, company: SimCompany) -> dict:
             "Id": entity.entity_id,
             "SyncToken": str(entity.sync_token),
             "MetaData": {
-                "CreateTime": qbo_time(company.time_zone, entity.created_at),
-                "LastUpdatedTime": qbo_time(company.time_zone, entity.updated_at),
+                "CreateTime": qbo_time(entity.created_at),
+                "LastUpdatedTime": qbo_time(entity.updated_at),
             },
         }
     )
@@ -125,6 +125,28 @@ def save_entity(
     entity.updated_at = now or timezone.now()
     entity.save()
     return entity
+
+
+def is_empty(value) -> bool:
+    """Nothing set: None, "", an empty list, or an object whose fields are all empty."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value == ""
+    if isinstance(value, dict):
+        return all(is_empty(v) for v in value.values())
+    if isinstance(value, list):
+        return not value
+    return False
+
+
+def prune(value):
+    """The value without its empty parts, so answers never echo "" or {} for things that aren't set."""
+    if isinstance(value, dict):
+        return {k: prune(v) for k, v in value.items() if not is_empty(v)}
+    if isinstance(value, list):
+        return [prune(v) for v in value if not is_empty(v)]
+    return value
 
 
 def ref(entity: SimEntity) -> dict:

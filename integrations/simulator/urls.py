@@ -4,9 +4,9 @@ Paths mirror Intuit's: OAuth under oauth2/…, the Accounting API under v3/compa
 slashes, case-sensitive entity names). The control API and pages are the simulator's own.
 """
 
-from django.urls import path
+from django.urls import path, re_path
 
-from .views import api, control, oauth, pages
+from .views import api, common, control, oauth, pages
 
 app_name = "simulator"
 
@@ -30,7 +30,13 @@ urlpatterns = [
     path("oauth2/authorize", oauth.authorize, name="authorize"),
     path("oauth2/v1/tokens/bearer", oauth.token, name="token"),
     path("oauth2/v1/tokens/revoke", oauth.revoke, name="revoke"),
+    path("oauth2/v1/openid_connect/userinfo", oauth.userinfo, name="userinfo"),
+    path("oauth2/v1/jwks", oauth.jwks, name="jwks"),
+    # Intuit's discovery paths (production and sandbox), with and without a trailing slash.
     path(".well-known/openid_configuration", oauth.discovery, name="discovery"),
+    path(".well-known/openid_configuration/", oauth.discovery),
+    path(".well-known/openid_sandbox_configuration", oauth.discovery),
+    path(".well-known/openid_sandbox_configuration/", oauth.discovery),
     # Accounting API
     path(company + "companyinfo/<str:company_id>", api.company_info, name="companyinfo"),
     path(company + "preferences", api.preferences, name="preferences"),
@@ -51,4 +57,6 @@ urlpatterns = [
         control.receive_payment_view,
         name="control-receive-payment",
     ),
+    # Everything else under /simulator/: a JSON Fault (404), never Django's HTML page.
+    re_path(r"^(?P<rest>.*)$", common.unknown_path, name="unknown"),
 ]

@@ -14,6 +14,13 @@ CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 HIDDEN_INPUT = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 
 
+def control_headers() -> dict:
+    """The simulator's control API needs its token (settings.QUICKBOOKS_SIMULATOR_CONTROL_TOKEN)."""
+    from django.conf import settings
+
+    return {"X-Simulator-Token": settings.QUICKBOOKS_SIMULATOR_CONTROL_TOKEN}
+
+
 @pytest.fixture
 def live_app(live_server, settings, transactional_db):
     """Point the integration at the simulator on the live server."""

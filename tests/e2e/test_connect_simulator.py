@@ -8,11 +8,13 @@ from integrations.conf import quickbooks_config
 from integrations.exceptions import InvalidGrant
 from integrations.models import ConnectionStatus, QuickBooksConnection
 from integrations.quickbooks import oauth
-from tests.e2e.conftest import US_REALM
+from tests.e2e.conftest import US_REALM, control_headers
 
 
 def simulator_state(base: str) -> dict:
-    return requests.get(f"{base}/simulator/control/state", params={"realm_id": US_REALM}, timeout=10).json()
+    return requests.get(
+        f"{base}/simulator/control/state", headers=control_headers(), params={"realm_id": US_REALM}, timeout=10
+    ).json()
 
 
 def test_connect_refresh_disconnect_against_the_simulator(acme, browser, live_app, capsys):
@@ -63,6 +65,7 @@ def test_invalid_grant_from_the_simulator_asks_for_reconnect(acme, browser, live
     browser.connect_quickbooks()
     armed = requests.post(
         f"{live_app}/simulator/control/faults",
+        headers=control_headers(),
         json={"target": "token", "kind": "invalid_grant", "count": 1},
         timeout=10,
     )

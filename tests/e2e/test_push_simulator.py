@@ -7,7 +7,7 @@ from django.utils import timezone
 from attune_qbo.billing import services as billing
 from integrations.models import QuickBooksLink, QuickBooksMapping, QuickBooksSyncLog
 from integrations.services.sync import sync_run
-from tests.e2e.conftest import US_REALM
+from tests.e2e.conftest import US_REALM, control_headers
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def connected_acme(acme, browser, live_app, settings, monkeypatch):
 
 
 def simulator(base: str, path: str, **params) -> dict:
-    return requests.get(f"{base}/simulator/{path}", params=params, timeout=10).json()
+    return requests.get(f"{base}/simulator/{path}", params=params, headers=control_headers(), timeout=10).json()
 
 
 def qbo_invoices(base: str) -> list[dict]:
@@ -68,6 +68,7 @@ def test_a_write_whose_answer_was_lost_lands_once(connected_acme, live_app, sett
     settings.QUICKBOOKS_HTTP_TIMEOUT = 1
     armed = requests.post(
         f"{live_app}/simulator/control/faults",
+        headers=control_headers(),
         json={"target": "api", "realm_id": US_REALM, "kind": "timeout_after_write", "count": 1, "seconds": 2},
         timeout=10,
     )
@@ -87,6 +88,7 @@ def test_a_write_whose_answer_was_lost_lands_once(connected_acme, live_app, sett
 def test_throttling_from_the_simulator_is_waited_out(connected_acme, live_app):
     requests.post(
         f"{live_app}/simulator/control/faults",
+        headers=control_headers(),
         json={"target": "api", "realm_id": US_REALM, "kind": "429", "count": 1},
         timeout=10,
     )

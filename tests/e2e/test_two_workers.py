@@ -12,7 +12,7 @@ import requests
 from django.db import connection as db_connection
 
 from integrations.models import QuickBooksLink, QuickBooksSyncLog
-from tests.e2e.conftest import US_REALM
+from tests.e2e.conftest import US_REALM, control_headers
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +44,9 @@ def test_two_worker_processes_push_a_backlog_without_duplicates(broker, acme, br
     settings.QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = 0
     browser.sign_in("acme-admin")
     browser.connect_quickbooks()
-    requests.post(f"{live_app}/simulator/control/settings", json={"rate_limits": False}, timeout=10)
+    requests.post(
+        f"{live_app}/simulator/control/settings", headers=control_headers(), json={"rate_limits": False}, timeout=10
+    )
 
     db = db_connection.settings_dict
     env = {
@@ -87,6 +89,8 @@ def test_two_worker_processes_push_a_backlog_without_duplicates(broker, acme, br
     assert {e.status for e in entries} == {"succeeded"}, [e.message for e in entries if e.status != "succeeded"]
     assert all(e.attempts == 1 for e in entries)
     assert QuickBooksLink.objects.filter(object_type="invoice").count() == BACKLOG
-    state = requests.get(f"{live_app}/simulator/control/state", params={"realm_id": US_REALM}, timeout=10).json()
+    state = requests.get(
+        f"{live_app}/simulator/control/state", headers=control_headers(), params={"realm_id": US_REALM}, timeout=10
+    ).json()
     assert state["counts"]["Invoice"] == BACKLOG  # nothing pushed twice
     assert sorted(e.object_id for e in entries) == sorted(i.pk for i in invoices)

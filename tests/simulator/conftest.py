@@ -8,14 +8,44 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.conf import settings as django_settings
+from django.test import Client
 
 from config import keys
-from integrations.simulator.seed import CA_REALM_ID, GB_REALM_ID, US_REALM_ID
+from integrations.simulator.seed import AST_REALM_ID, CA_REALM_ID, GB_REALM_ID, US_REALM_ID
 
 REDIRECT_URI = "http://testserver/integrations/quickbooks/callback"
 SCOPE = "com.intuit.quickbooks.accounting openid"
+CONTROL_HEADER = "X-Simulator-Token"
 
-__all__ = ["CA_REALM_ID", "GB_REALM_ID", "US_REALM_ID"]
+__all__ = ["AST_REALM_ID", "CA_REALM_ID", "GB_REALM_ID", "US_REALM_ID"]
+
+
+def control_headers() -> dict:
+    """What every caller of the simulator's control API sends (the token from settings)."""
+    return {CONTROL_HEADER: django_settings.QUICKBOOKS_SIMULATOR_CONTROL_TOKEN}
+
+
+@pytest.fixture(autouse=True)
+def simulator_redirect_uris(settings):
+    """The redirect URI registered for the simulator's client in these tests."""
+    settings.QUICKBOOKS_SIMULATOR_REDIRECT_URIS = [REDIRECT_URI]
+
+
+@pytest.fixture
+def anonymous_client():
+    """A client that is not signed in and sends no control token."""
+    return Client()
+
+
+@pytest.fixture
+def client(db, django_user_model):
+    """The test client signed in as a user of the app (the simulator's pages need one) and sending the
+    control API token (its control API needs it)."""
+    user = django_user_model.objects.create_user(username="simulator-viewer", password="pw")
+    signed_in = Client(headers=control_headers())
+    signed_in.force_login(user)
+    return signed_in
 
 
 def basic_auth(client_id: str | None = None, secret: str | None = None) -> str:

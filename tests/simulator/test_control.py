@@ -177,14 +177,14 @@ def test_state_counts_calls_and_objects(client, api):
     assert state["active_grants"] == 1
     assert client.get("/simulator/control/state", {"realm_id": "000"}).status_code == 404
     everything = client.get("/simulator/control/state").json()
-    assert len(everything["realms"]) == 3
+    assert len(everything["realms"]) == 4
 
 
 def test_reset_goes_back_to_the_seed(client, api):
     api.create_customer("Wiped")
     arm(client, target="api", kind="500")
     assert client.post("/simulator/control/reset").json() == {"reset": True}
-    assert SimCompany.objects.count() == 3
+    assert SimCompany.objects.count() == 4
     assert not SimEntity.objects.filter(entity_type="Customer").exists()
     assert not SimFaultSwitch.objects.exists()
     state = client.get("/simulator/control/state", {"realm_id": US_REALM_ID}).json()
@@ -195,7 +195,7 @@ def test_simulator_reseeds_itself_when_its_tables_were_emptied(client):
     SimCompany.objects.all().delete()
     response = client.get("/simulator/")
     assert response.status_code == 200
-    assert SimCompany.objects.count() == 3
+    assert SimCompany.objects.count() == 4
 
 
 def test_settings_toggle(client, settings):

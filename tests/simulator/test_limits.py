@@ -12,7 +12,15 @@ import requests
 
 from integrations.simulator import limits
 
-from .conftest import CA_REALM_ID, REDIRECT_URI, US_REALM_ID, authorize_params, basic_auth, fault_code
+from .conftest import (
+    CA_REALM_ID,
+    REDIRECT_URI,
+    US_REALM_ID,
+    authorize_params,
+    basic_auth,
+    control_headers,
+    fault_code,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -131,7 +139,9 @@ def test_live_server_refuses_the_eleventh_concurrent_request(live_server):
         data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
     )
     access = tokens.json()["access_token"]
-    session.post(base + "control/latency", json={"realm_id": US_REALM_ID, "latency_ms": 400})
+    session.post(
+        base + "control/latency", json={"realm_id": US_REALM_ID, "latency_ms": 400}, headers=control_headers()
+    )
 
     def call(_):
         return requests.get(

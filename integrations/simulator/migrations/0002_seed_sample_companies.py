@@ -3,10 +3,14 @@ from django.utils import timezone
 
 
 def seed(apps, schema_editor):
-    from integrations.simulator.seed import seed_sample_companies
+    from integrations.simulator.seed import CA_REALM_ID, GB_REALM_ID, US_REALM_ID, seed_sample_companies
 
+    # The first three companies; the AST company comes with 0004 (after its column exists).
     seed_sample_companies(
-        apps.get_model("qbo_simulator", "SimCompany"), apps.get_model("qbo_simulator", "SimEntity"), timezone.now()
+        apps.get_model("qbo_simulator", "SimCompany"),
+        apps.get_model("qbo_simulator", "SimEntity"),
+        timezone.now(),
+        realm_ids={US_REALM_ID, CA_REALM_ID, GB_REALM_ID},
     )
 
 

@@ -3,12 +3,9 @@ have no trailing slash; `minorversion` is accepted and ignored (everything is se
 
 from __future__ import annotations
 
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
-
 from .. import accounting, faults, gateway
 from ..faults import json_response
-from .common import json_body, with_intuit_tid
+from .common import api_view, json_body
 
 
 def _read_only(request, realm_id: str, build):
@@ -16,8 +13,7 @@ def _read_only(request, realm_id: str, build):
     return gateway.handle(request, realm_id, lambda company: (200, build(company)))
 
 
-@with_intuit_tid
-@require_GET
+@api_view(("GET",))
 def company_info(request, realm_id: str, company_id: str):
     def build(company):
         if company_id != company.realm_id:
@@ -27,8 +23,7 @@ def company_info(request, realm_id: str, company_id: str):
     return _read_only(request, realm_id, build)
 
 
-@with_intuit_tid
-@require_GET
+@api_view(("GET",))
 def preferences(request, realm_id: str):
     return _read_only(
         request,
@@ -37,9 +32,7 @@ def preferences(request, realm_id: str):
     )
 
 
-@with_intuit_tid
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
+@api_view(("GET", "POST"))
 def query(request, realm_id: str):
     """GET ?query=..., or POST with the query as the body (Content-Type: application/text)."""
     if request.method == "GET":
@@ -56,8 +49,7 @@ def query(request, realm_id: str):
     )
 
 
-@with_intuit_tid
-@require_GET
+@api_view(("GET",))
 def cdc(request, realm_id: str):
     return _read_only(
         request,
@@ -68,8 +60,7 @@ def cdc(request, realm_id: str):
     )
 
 
-@with_intuit_tid
-@require_GET
+@api_view(("GET",))
 def read_entity(request, realm_id: str, entity_slug: str, entity_id: str):
     entity_type = accounting.ENTITY_SLUGS.get(entity_slug)
     if entity_type is None:
@@ -99,9 +90,7 @@ def _writing(
     return gateway.handle(request, realm_id, run, writing=writes, calls=calls, is_batch=is_batch)
 
 
-@with_intuit_tid
-@csrf_exempt
-@require_POST
+@api_view(("POST",))
 def write_entity(request, realm_id: str, entity_slug: str):
     """Create (no Id), update (Id + SyncToken, `"sparse": true` for sparse), `?operation=void|delete`,
     `?operation=update&include=void` (payments)."""
@@ -121,9 +110,7 @@ def write_entity(request, realm_id: str, entity_slug: str):
     )
 
 
-@with_intuit_tid
-@csrf_exempt
-@require_POST
+@api_view(("POST",))
 def batch(request, realm_id: str):
     data = json_body(request)
     return _writing(

@@ -4,13 +4,11 @@ programs, and it only exists when QUICKBOOKS_ENVIRONMENT is `simulator`."""
 from __future__ import annotations
 
 from django.db import transaction
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import accounting, control, oauth, payments
 from ..faults import ApiFault, json_response
 from ..store import get_company
-from .common import json_body, with_intuit_tid
+from .common import control_view, json_body
 
 
 def _bad(message: str, status: int = 400):
@@ -24,9 +22,7 @@ def _object(request) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-@with_intuit_tid
-@csrf_exempt
-@require_http_methods(["GET", "POST", "DELETE"])
+@control_view(("GET", "POST", "DELETE"))
 def faults_view(request):
     """POST arms a switch, DELETE clears switches (?target=&realm_id=), GET lists the armed ones."""
     if request.method == "GET":
@@ -50,16 +46,13 @@ def faults_view(request):
     return json_response({"fault": control.fault_snapshot(switch)}, 201)
 
 
-@with_intuit_tid
-@csrf_exempt
-@require_POST
+@control_view(("POST",))
 def reset_view(request):
     control.reset()
     return json_response({"reset": True})
 
 
-@with_intuit_tid
-@require_GET
+@control_view(("GET",))
 def state_view(request):
     try:
         return json_response(control.state(request.GET.get("realm_id") or None))
@@ -67,9 +60,7 @@ def state_view(request):
         return _bad(str(error), 404)
 
 
-@with_intuit_tid
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
+@control_view(("GET", "POST"))
 def settings_view(request):
     if request.method == "POST":
         data = _object(request)
@@ -82,9 +73,7 @@ def settings_view(request):
     return json_response(control.settings_snapshot())
 
 
-@with_intuit_tid
-@csrf_exempt
-@require_POST
+@control_view(("POST",))
 def latency_view(request):
     data = _object(request)
     if data is None:
@@ -96,9 +85,7 @@ def latency_view(request):
     return json_response({"realm_id": data["realm_id"], "latency_ms": data["latency_ms"]})
 
 
-@with_intuit_tid
-@csrf_exempt
-@require_POST
+@control_view(("POST",))
 def tokens_view(request):
     """{"realm_id": ..., "action": "revoke" | "expire_access" | "expire_refresh"}: what a user or time does
     on Intuit's side (disconnect the app in QuickBooks, let tokens run out)."""
@@ -114,9 +101,7 @@ def tokens_view(request):
     return json_response({"grants": affected})
 
 
-@with_intuit_tid
-@csrf_exempt
-@require_POST
+@control_view(("POST",))
 def receive_payment_view(request, realm_id: str, invoice_id: str):
     """Record a QBO Payment applied to an invoice (full open balance, or {"amount": ...})."""
     company = get_company(realm_id)
@@ -129,5 +114,5 @@ def receive_payment_view(request, realm_id: str, invoice_id: str):
         with transaction.atomic():
             payment = payments.receive_payment(company, invoice_id, amount=data.get("amount"))
     except ApiFault as fault:
-        return json_response(fault.body(company.time_zone), fault.status)
+        return json_response(fault.body(), fault.status)
     return json_response(accounting.envelope(company, "Payment", payment), 201)

@@ -1,4 +1,5 @@
-"""OAuth 2.0 endpoints: consent page, token endpoint, revoke, discovery document."""
+"""OAuth 2.0 / OpenID Connect endpoints: consent page, token endpoint, revoke, discovery document, userinfo,
+JWKS."""
 
 from __future__ import annotations
 
@@ -7,14 +8,12 @@ import logging
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import control, oauth
-from ..faults import json_response
+from ..faults import ApiFault, json_response
 from ..models import FaultKind, FaultTarget, SimCompany
 from ..store import ensure_seeded
-from .common import json_body, with_intuit_tid
+from .common import json_body, oauth_json_view, page_view
 
 logger = logging.getLogger(__name__)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -24,8 +23,7 @@ def _error_page(request, message: str):
     return render(request, "simulator/authorize_error.html", {"message": message}, status=400)
 
 
-@with_intuit_tid
-@require_http_methods(["GET", "POST"])
+@page_view(("GET", "POST"), sign_in=False)
 def authorize(request):
     """GET: the consent page. POST (the form, CSRF-protected): Connect or Cancel."""
     params = request.GET if request.method == "GET" else request.POST
@@ -87,9 +85,7 @@ def _token_fault_response(kind: str, seconds: float):
     return json_response({"error": "temporarily_unavailable", "error_description": "Simulated timeout"}, 504)
 
 
-@with_intuit_tid
-@csrf_exempt
-@require_POST
+@oauth_json_view(("POST",))
 def token(request):
     form = request.POST
     realm_id = oauth.realm_for_token_request(form)
@@ -128,9 +124,7 @@ def token(request):
     return json_response(body, 200, NO_STORE)
 
 
-@with_intuit_tid
-@csrf_exempt
-@require_POST
+@oauth_json_view(("POST",))
 def revoke(request):
     data = json_body(request)
     form = request.POST
@@ -145,23 +139,65 @@ def revoke(request):
     return HttpResponse(status=200)
 
 
-@with_intuit_tid
-@require_GET
+@oauth_json_view(("GET",))
 def discovery(request):
-    """Like Intuit's openid_sandbox_configuration, pointing at the simulator's endpoints."""
+    """Like Intuit's discovery document (QBO-REFERENCE §1.1; https://developer.intuit.com/.well-known/
+    openid_sandbox_configuration), pointing at the simulator's endpoints. Served at both of Intuit's paths
+    (`openid_configuration`, `openid_sandbox_configuration`), with and without a trailing slash."""
 
     def absolute(name):
         return request.build_absolute_uri(reverse(name))
 
     return json_response(
         {
-            "issuer": absolute("simulator:index"),
+            "issuer": absolute("simulator:index") + "oauth2",
             "authorization_endpoint": absolute("simulator:authorize"),
             "token_endpoint": absolute("simulator:token"),
+            "userinfo_endpoint": absolute("simulator:userinfo"),
             "revocation_endpoint": absolute("simulator:revoke"),
+            "jwks_uri": absolute("simulator:jwks"),
             "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": ["openid", "email", "profile", "address", "phone"],
             "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-            "claims_supported": ["realmid"],
+            "claims_supported": [
+                "aud",
+                "exp",
+                "iat",
+                "iss",
+                "realmid",
+                "sub",
+                "email",
+                "emailVerified",
+                "givenName",
+                "familyName",
+                "phoneNumber",
+                "phoneNumberVerified",
+                "address",
+            ],
         }
     )
+
+
+@oauth_json_view(("GET", "POST"))
+def userinfo(request):
+    """OpenID Connect userinfo for a valid access token (Bearer)."""
+    try:
+        grant = oauth.access_grant(request.headers.get("Authorization", ""))
+        body = oauth.userinfo(grant)
+    except ApiFault:
+        response = json_response(
+            {"error": "invalid_token", "error_description": "The access token is missing, expired or revoked"},
+            401,
+        )
+        response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+    except oauth.TokenError as error:
+        return json_response(error.body(), error.status)
+    return json_response(body, 200, NO_STORE)
+
+
+@oauth_json_view(("GET",))
+def jwks(request):
+    return json_response(oauth.jwks())

@@ -6,14 +6,13 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
 
 from .. import control, oauth, payments
 from ..faults import ApiFault
 from ..models import FaultKind, FaultTarget, SimCompany, SimEntity, SimGrant
 from ..store import ensure_seeded
 from ..store import render as render_entity
-from .common import with_intuit_tid
+from .common import page_view
 
 SECTIONS = ("customers", "invoices", "payments", "reference")
 
@@ -26,8 +25,7 @@ def _company(realm_id: str) -> SimCompany:
     return company
 
 
-@with_intuit_tid
-@require_GET
+@page_view(("GET",))
 def index(request):
     ensure_seeded()
     row = control.control_row()
@@ -58,8 +56,7 @@ def _rows(company: SimCompany, entity_type: str, *, include_inactive: bool = Tru
     return [dict(render_entity(row, company), sim_voided=row.voided) for row in rows[:500]]
 
 
-@with_intuit_tid
-@require_GET
+@page_view(("GET",))
 def company_section(request, realm_id: str, section: str):
     company = _company(realm_id)
     if section not in SECTIONS:
@@ -86,8 +83,7 @@ def company_section(request, realm_id: str, section: str):
     return render(request, f"simulator/company_{section}.html", context)
 
 
-@with_intuit_tid
-@require_POST
+@page_view(("POST",))
 def receive_payment(request, realm_id: str, invoice_id: str):
     company = _company(realm_id)
     try:
@@ -102,8 +98,7 @@ def receive_payment(request, realm_id: str, invoice_id: str):
     return redirect("simulator:company-section", realm_id=realm_id, section="invoices")
 
 
-@with_intuit_tid
-@require_POST
+@page_view(("POST",))
 def arm_fault(request):
     try:
         count = int(request.POST.get("count") or 1)
@@ -122,8 +117,7 @@ def arm_fault(request):
     return redirect("simulator:index")
 
 
-@with_intuit_tid
-@require_POST
+@page_view(("POST",))
 def clear_faults(request):
     cleared = control.clear_faults()
     messages.success(request, f"Cleared {cleared} fault switch(es).")
@@ -134,8 +128,7 @@ def _tri_state(value: str):
     return {"on": True, "off": False}.get(value)
 
 
-@with_intuit_tid
-@require_POST
+@page_view(("POST",))
 def update_settings(request):
     try:
         control.update_settings(
@@ -155,16 +148,14 @@ def update_settings(request):
     return redirect("simulator:index")
 
 
-@with_intuit_tid
-@require_POST
+@page_view(("POST",))
 def reset(request):
     control.reset()
     messages.success(request, "The simulator is back to its sample data.")
     return redirect("simulator:index")
 
 
-@with_intuit_tid
-@require_POST
+@page_view(("POST",))
 def disconnect(request, realm_id: str):
     """The user disconnects the app from inside QuickBooks: every grant of the company is revoked."""
     _company(realm_id)
