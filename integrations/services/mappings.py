@@ -97,6 +97,7 @@ def mappings_suggest_by_name(*, connection: QuickBooksConnection) -> SuggestionR
     pick one named "Services" (Intuit's sample companies have it). Never overwrites a mapping."""
     from integrations.services.api import client_for
 
+    connection = QuickBooksConnection.objects.get(pk=connection.pk)  # with the profile read just now
     report = SuggestionReport()
     client = client_for(connection)
     items = list(client.query(select_statement("Item", Active=True), entity="Item"))

@@ -2,8 +2,10 @@ import pytest
 
 
 @pytest.mark.django_db
-def test_simulator_answers_only_in_the_simulator_environment(client, settings):
+def test_simulator_answers_only_in_the_simulator_environment(client, settings, django_user_model):
     settings.QUICKBOOKS_ENVIRONMENT = "simulator"
+    assert client.get("/simulator/").status_code == 302  # its pages need a signed-in user of the app
+    client.force_login(django_user_model.objects.create_user("viewer"))
     assert client.get("/simulator/").status_code == 200
     settings.QUICKBOOKS_ENVIRONMENT = "sandbox"
     assert client.get("/simulator/").status_code == 404

@@ -14,7 +14,7 @@ from attune_qbo.billing import services as billing
 from attune_qbo.billing.services import LineData
 from integrations.models import QuickBooksConnection, QuickBooksSyncLog
 from integrations.services.api import client_for
-from tests.e2e.conftest import US_REALM
+from tests.e2e.conftest import US_REALM, control_headers
 
 US_AST_REALM = "9341453050298542"
 CA_REALM = "9130357766900456"
@@ -24,7 +24,7 @@ GB_REALM = "4620816365180392970"
 # suggestions made at connect map them to the company's codes — and the state of the client's address.
 COMPANIES = {
     "us-manual": (US_REALM, "USD", [("California", "8", True), ("Exempt", "0", False)], "CA"),
-    "us-ast": (US_AST_REALM, "USD", [("Sales tax", "7.25", True), ("Exempt", "0", False)], "CA"),
+    "us-ast": (US_AST_REALM, "USD", [("AST sales tax", "7.25", True), ("Exempt", "0", False)], "CA"),
     "ca-multicurrency": (CA_REALM, "CAD", [("HST ON", "13", True), ("Exempt", "0", False)], "ON"),
     "gb": (GB_REALM, "GBP", [("20.0% S", "20", True), ("Exempt", "0", False)], ""),
 }
@@ -208,7 +208,9 @@ def test_two_taxable_rates_on_a_us_invoice_are_refused_before_any_call(acme, bro
     realm_id, currency, rates, region = COMPANIES["us-manual"]
     connection, taxes, products = connect(acme, browser, realm_id, rates, currency)
     other = billing.tax_rate_save(company=acme.company, name="City tax", percent=Decimal("2"), taxable=True)
-    calls_before = requests.get(f"{live_app}/simulator/control/state", params={"realm_id": realm_id}, timeout=10)
+    calls_before = requests.get(
+        f"{live_app}/simulator/control/state", params={"realm_id": realm_id}, headers=control_headers(), timeout=10
+    )
     invoice = billing.invoice_finalize(
         invoice=billing.invoice_create(
             company=acme.company,
@@ -221,5 +223,7 @@ def test_two_taxable_rates_on_a_us_invoice_are_refused_before_any_call(acme, bro
     entry = QuickBooksSyncLog.objects.get(object_id=invoice.pk)
     assert entry.status == "failed" and entry.error_code == "us_one_tax_rate"
     assert "holds one sales tax rate" in entry.message and "California" in entry.message
-    calls_after = requests.get(f"{live_app}/simulator/control/state", params={"realm_id": realm_id}, timeout=10)
+    calls_after = requests.get(
+        f"{live_app}/simulator/control/state", params={"realm_id": realm_id}, headers=control_headers(), timeout=10
+    )
     assert calls_after.json()["counts"] == calls_before.json()["counts"]  # nothing was written
