@@ -167,6 +167,10 @@ def update_settings(data: dict) -> SimControl:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ControlError(f"{name} must be a positive integer")
             setattr(row, name, value)
+    if "tax_rounding" in data:
+        if data["tax_rounding"] not in ("half_up", "down"):
+            raise ControlError("tax_rounding must be half_up or down")
+        row.tax_rounding = data["tax_rounding"]
     if "realm_id" in data and "latency_ms" in data:
         set_latency(str(data["realm_id"]), data["latency_ms"])
     row.save()
@@ -188,6 +192,7 @@ def settings_snapshot(row: SimControl | None = None) -> dict:
         "requests_per_minute": row.requests_per_minute,
         "concurrent_requests": row.concurrent_requests,
         "batch_requests_per_minute": row.batch_requests_per_minute,
+        "tax_rounding": row.tax_rounding,
     }
 
 

@@ -147,6 +147,9 @@ class SimControl(models.Model):
     concurrent_requests = models.PositiveIntegerField(default=10)
     batch_requests_per_minute = models.PositiveIntegerField(default=40)
     token_calls = models.PositiveIntegerField(default=0)
+    # How computed tax is rounded to cents: half up (as modelled on Intuit), or down — a switch for tests that
+    # need QuickBooks to disagree with the app by a cent.
+    tax_rounding = models.CharField(max_length=10, default="half_up")
 
     def __str__(self) -> str:
         return "simulator control"

@@ -7,13 +7,13 @@ return the body to store plus the indexed columns; they raise `ApiFault` for any
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
 from . import faults
-from .models import SimCompany, SimEntity, TaxStyle
+from .models import SimCompany, SimControl, SimEntity, TaxStyle
 from .seed import AST_OUT_OF_STATE, AST_STATE_RATES
 from .store import as_number, cents, find, is_empty, money, prune, ref, save_entity
 
@@ -220,18 +220,27 @@ def _build_lines(company: SimCompany, raw_lines) -> list[dict]:
     return lines
 
 
+TAX_ROUNDINGS = {"half_up": ROUND_HALF_UP, "down": ROUND_DOWN}
+
+
+def _round_tax(value: Decimal) -> Decimal:
+    """Computed tax to cents, the way the `tax_rounding` control switch says (half up unless switched)."""
+    mode = SimControl.objects.filter(pk=1).values_list("tax_rounding", flat=True).first() or "half_up"
+    return value.quantize(Decimal("0.01"), rounding=TAX_ROUNDINGS.get(mode, ROUND_HALF_UP))
+
+
 def _tax_lines(rates: dict[str, tuple[Decimal, Decimal]], mode: str) -> tuple[Decimal, list[dict]]:
     """Tax per rate on its taxable base, rounded per rate. `rates`: rate id -> (percent, base)."""
     total = Decimal(0)
     tax_lines = []
     for rate_id, (percent, base) in rates.items():
         if mode == "TaxInclusive":
-            tax = cents(base * percent / (100 + percent))
+            tax = _round_tax(base * percent / (100 + percent))
             net = base - tax
         elif mode == "NotApplicable":
             tax, net = Decimal(0), base
         else:
-            tax, net = cents(base * percent / 100), base
+            tax, net = _round_tax(base * percent / 100), base
         total += tax
         tax_lines.append(
             {

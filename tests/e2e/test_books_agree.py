@@ -227,3 +227,34 @@ def test_two_taxable_rates_on_a_us_invoice_are_refused_before_any_call(acme, bro
         f"{live_app}/simulator/control/state", params={"realm_id": realm_id}, headers=control_headers(), timeout=10
     )
     assert calls_after.json()["counts"] == calls_before.json()["counts"]  # nothing was written
+
+
+def test_quickbooks_rounding_differently_is_recorded_as_drift_never_as_success(acme, browser, live_app, worker, capsys):
+    realm_id, currency, rates, region = COMPANIES["us-manual"]
+    connection, taxes, products = connect(acme, browser, realm_id, rates, currency)
+    switched = requests.post(
+        f"{live_app}/simulator/control/settings", json={"tax_rounding": "down"}, headers=control_headers(), timeout=10
+    )
+    assert switched.status_code == 200, switched.text
+    invoice = billing.invoice_finalize(
+        invoice=billing.invoice_create(
+            company=acme.company,
+            client=make_client(acme, currency=currency, region=region),
+            issue_date=dt.date(2026, 11, 2),
+            due_date=dt.date(2026, 12, 2),
+            lines=[LineData(description="Washer", quantity="1", unit_price="10.19", tax_rate=taxes["California"])],
+        )
+    )  # 8 % of 10.19 = 0.8152: ours 0.82 (half up), QuickBooks now 0.81
+    entry = QuickBooksSyncLog.objects.get(object_id=invoice.pk)
+    assert (entry.status, entry.error_code) == ("drift", "drift"), entry.message
+    figures = {d["field"]: (d["ours"], d["quickbooks"]) for d in entry.drift["differences"]}
+    assert figures["tax"] == ("0.82", "0.81") and figures["total"] == ("11.01", "11.00")
+    assert entry.drift["causes"][0].startswith("Rounding")
+    assert "QuickBooks differs: Total: attune 11.01, QuickBooks 11.00" in entry.message
+    status = browser.get("/api/v1/integrations/quickbooks/status")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        call_command("quickbooks_verify", company=acme.company.pk)
+    assert exited.value.code == 1
+    assert f"invoice {invoice.number}" in capsys.readouterr().out
+    assert status.status_code == 200 and status.json()["sync_counts"]["drift"] == 1  # counted in the status API

@@ -319,3 +319,24 @@ def test_ca_multicurrency_customer_invoice(connect_api):
         "invoice", invoice_body(customer["Id"], lines=[sales_line(tax_code="6")], CurrencyRef={"value": "CAD"})
     )
     assert error(mismatch)["code"] == "6000"
+
+
+@pytest.mark.parametrize(("rounding", "tax"), [("half_up", 0.82), ("down", 0.81)])
+def test_the_tax_rounding_switch_decides_how_computed_tax_reaches_cents(api, customer, client, rounding, tax):
+    import json
+
+    switched = client.post(
+        "/simulator/control/settings", json.dumps({"tax_rounding": rounding}), content_type="application/json"
+    )
+    assert switched.status_code == 200 and switched.json()["tax_rounding"] == rounding
+    body = invoice_body(
+        customer["Id"],
+        lines=[sales_line(amount=10.19, qty=1, unit_price=10.19, tax_code="TAX")],
+        TxnTaxDetail={"TxnTaxCodeRef": {"value": "2"}},
+    )
+    invoice = api.post("invoice", body).json()["Invoice"]
+    assert invoice["TxnTaxDetail"]["TotalTax"] == tax  # 8 % of 10.19 = 0.8152
+    bad = client.post(
+        "/simulator/control/settings", json.dumps({"tax_rounding": "up"}), content_type="application/json"
+    )
+    assert bad.status_code == 400
