@@ -246,12 +246,14 @@ def add_no_customer(intuit):
 
 
 def add_customer_created(intuit, qbo_id="58"):
-    intuit.add(
-        responses.POST,
-        f"{API}/customer",
-        json={"Customer": {"Id": qbo_id, "SyncToken": "0"}},
-        headers={"intuit_tid": "tid-cust"},
-    )
+    """Intuit's customer endpoint, faked: it answers the customer it was sent, with its Id and SyncToken."""
+    import json
+
+    def answer(request):
+        body = {key: value for key, value in json.loads(request.body).items() if key != "sparse"}
+        return 200, {"intuit_tid": "tid-cust"}, json.dumps({"Customer": {**body, "Id": qbo_id, "SyncToken": "0"}})
+
+    intuit.add_callback(responses.POST, f"{API}/customer", callback=answer)
 
 
 def calls_to(intuit, method, path) -> list:
