@@ -420,27 +420,10 @@ def _differs(ours, theirs) -> bool:
 def create_request_id(entry: QuickBooksSyncLog) -> str:
     """The requestid of this invoice's create. A create whose answer never came stays unresolved until the same
     requestid gets an answer (Intuit replays it if it landed, or creates it now), whichever entry or retry
-    sends it next; a refused create frees it, so a corrected retry is evaluated afresh."""
-    if entry.create_request_id:
-        return entry.create_request_id
-    inherited = (
-        QuickBooksSyncLog.objects.filter(
-            company_id=entry.company_id,
-            entity_type=entry.entity_type,
-            object_id=entry.object_id,
-            realm_id=entry.realm_id,
-        )
-        .exclude(create_request_id="")
-        .exclude(pk=entry.pk)
-        .order_by("-id")
-        .values_list("create_request_id", flat=True)
-        .first()
-    )
-    rid = inherited or request_id(entry, "ic")
-    # Written before the call: a worker that dies during it leaves the requestid for the next one.
-    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(create_request_id=rid)
-    entry.create_request_id = rid
-    return rid
+    sends it next: the claim writes it on the entry before any call (`sync._claim`), a new entry inherits an
+    unresolved one (`sync.sync_enqueue`), a success clears it, and a refused create frees it so a corrected retry
+    is evaluated afresh."""
+    return entry.create_request_id or request_id(entry, "ic")
 
 
 def _release_create_request_id(entry: QuickBooksSyncLog) -> None:

@@ -123,6 +123,7 @@ def sync_enqueue(
                     entry = QuickBooksSyncLog.objects.create(
                         company_id=company_id,
                         realm_id=connection.realm_id,
+                        create_request_id=_unresolved_create(company_id, invoice_id, connection.realm_id),
                         entity_type="invoice",
                         object_id=invoice_id,
                         object_repr=invoice_number,
@@ -158,6 +159,20 @@ def sync_enqueue(
         # One task per entry: it re-reads the (moving) due time, so later edits need no task of their own.
         transaction.on_commit(lambda: dispatch(entry.pk))
     return entry
+
+
+def _unresolved_create(company_id: int, invoice_id: int, realm_id: str) -> str:
+    """The requestid of an earlier entry's create that may have landed unseen (see `push.create_request_id`)."""
+    return (
+        QuickBooksSyncLog.objects.filter(
+            company_id=company_id, entity_type="invoice", object_id=invoice_id, realm_id=realm_id
+        )
+        .exclude(create_request_id="")
+        .order_by("-id")
+        .values_list("create_request_id", flat=True)
+        .first()
+        or ""
+    )
 
 
 def _live_entry(company_id: int, invoice_id: int) -> QuickBooksSyncLog | None:
@@ -410,7 +425,20 @@ def _claim(entry_id: int) -> tuple[QuickBooksSyncLog, QuickBooksConnection] | st
         entry.started_at = now
         entry.rerun_requested = False
         entry.lease_until = now + dt.timedelta(seconds=float(settings.QUICKBOOKS_HTTP_TIMEOUT) * 6 + 60)
-        entry.save(update_fields=["status", "attempts", "started_at", "lease_until", "rerun_requested", "updated_at"])
+        # Written before any call: if a create is sent and its answer lost (or this worker dies), the next
+        # attempt, retry or entry sends the same requestid and Intuit replays the create instead of repeating it.
+        entry.create_request_id = entry.create_request_id or request_id(entry, "ic")
+        entry.save(
+            update_fields=[
+                "status",
+                "attempts",
+                "started_at",
+                "lease_until",
+                "rerun_requested",
+                "create_request_id",
+                "updated_at",
+            ]
+        )
     return entry, connection
 
 
@@ -616,8 +644,13 @@ def _finish(
         changes["intuit_tid"] = client.last_intuit_tid
     if payload is not None:
         changes["payload"] = redact(payload)
-    with transaction.atomic():
-        owned = QuickBooksSyncLog.objects.filter(pk=entry.pk, status=SyncStatus.RUNNING, started_at=entry.started_at)
+    if status in (SyncStatus.SUCCEEDED, SyncStatus.UP_TO_DATE, SyncStatus.DRIFT):
+        changes["create_request_id"] = ""  # QuickBooks holds the invoice (linked): no create is left unresolved
+    owned = QuickBooksSyncLog.objects.filter(pk=entry.pk, status=SyncStatus.RUNNING, started_at=entry.started_at)
+    if owned.filter(rerun_requested=False).update(**changes):  # the usual case: one statement
+        entry.status, entry.message = status, changes["message"]
+        return
+    with transaction.atomic():  # an edit arrived while this push ran (or the entry is no longer ours)
         rerun = owned.select_for_update().values_list("rerun_requested", flat=True).first()
         if rerun is None:
             # Our lease ran out and the sweeper gave the entry to another worker: its outcome is the one that counts.

@@ -36,7 +36,11 @@ def live_app(live_server, settings, transactional_db):
 
 @pytest.fixture
 def acme(live_app):
-    return make_tenant("Acme")
+    tenant = make_tenant("Acme")
+    # The rate of a sales tax code the US sample company has (California, 8 %): mapped by its rate at connect.
+    tenant.tax_rate.percent = 8
+    tenant.tax_rate.save()
+    return tenant
 
 
 class Browser:

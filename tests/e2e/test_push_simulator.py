@@ -13,9 +13,6 @@ from tests.e2e.conftest import US_REALM, control_headers
 @pytest.fixture
 def connected_acme(acme, browser, live_app, settings, monkeypatch):
     settings.QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = 0
-    # A rate the US sample company has a sales tax code for (California, 8 %): suggested at connect by its rate.
-    acme.tax_rate.percent = 8
-    acme.tax_rate.save()
     browser.sign_in("acme-admin")
     browser.connect_quickbooks()
     # The worker, run in-process: every queued entry runs at once.
