@@ -19,19 +19,20 @@ from attune_qbo.tenants.models import Company, Membership, Role
 DEMO_COMPANY = "Acme Plumbing"
 DEMO_USERS = (("admin", Role.ADMIN), ("staff", Role.STAFF), ("member", Role.MEMBER))
 
-_TAX_RATES = (("State sales tax", Decimal("8.250"), True), ("Exempt", Decimal("0"), False))
+# California's 8 % matches a sales tax code of the simulator's US sample company, so it maps itself at connect.
+_TAX_RATES = (("California sales tax", Decimal("8.000"), True), ("Exempt", Decimal("0"), False))
 _CLIENTS = (
-    ("Blue Harbor Cafe", "accounts@blueharbor.example", "12 Pier Road", "Portland", "OR", "97201"),
-    ("Greenfield Dental", "billing@greenfield.example", "400 Elm Street", "Salem", "OR", "97301"),
-    ("Northside Apartments", "manager@northside.example", "88 North Ave", "Eugene", "OR", "97401"),
-    ("Riverside School", "finance@riverside.example", "1 School Lane", "Bend", "OR", "97701"),
+    ("Blue Harbor Cafe", "accounts@blueharbor.example", "12 Pier Road", "San Francisco", "CA", "94111"),
+    ("Greenfield Dental", "billing@greenfield.example", "400 Elm Street", "Sacramento", "CA", "95814"),
+    ("Northside Apartments", "manager@northside.example", "88 North Ave", "Fresno", "CA", "93721"),
+    ("Riverside School", "finance@riverside.example", "1 School Lane", "Riverside", "CA", "92501"),
 )
 _PRODUCTS = (
-    ("Service call", "Call-out and first half hour on site", Decimal("95.00"), "State sales tax"),
+    ("Service call", "Call-out and first half hour on site", Decimal("95.00"), "California sales tax"),
     ("Labour (hour)", "Licensed plumber, per hour", Decimal("85.00"), "Exempt"),
-    ("Water heater install", "40-gallon gas water heater, installed", Decimal("1450.00"), "State sales tax"),
-    ("Drain cleaning", "Hydro-jetting of one drain line", Decimal("220.00"), "State sales tax"),
-    ("Copper pipe (ft)", '3/4" copper pipe, per foot', Decimal("6.75"), "State sales tax"),
+    ("Water heater install", "40-gallon gas water heater, installed", Decimal("1450.00"), "California sales tax"),
+    ("Drain cleaning", "Hydro-jetting of one drain line", Decimal("220.00"), "California sales tax"),
+    ("Copper pipe (ft)", '3/4" copper pipe, per foot', Decimal("6.75"), "California sales tax"),
 )
 
 
