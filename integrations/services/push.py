@@ -216,6 +216,13 @@ def preflight(invoice, *, connection, profile: CompanyProfile) -> PushPlan:
             f"Invoice {invoice.number} is in {invoice.currency}, but the QuickBooks company works only "
             f"in {profile.home_currency} (multicurrency is off)."
         )
+    if profile.multicurrency_enabled and invoice.client.currency and invoice.currency != invoice.client.currency:
+        raise PushRefused(
+            f"Invoice {invoice.number} is in {invoice.currency}, but its client {invoice.client.display_name} is a "
+            f"{invoice.client.currency} customer, and a QuickBooks customer has one currency. Invoice this client "
+            f"in {invoice.client.currency}, or use a client set up in {invoice.currency}.",
+            qbo_code="currency_mismatch",
+        )
     if foreign and not invoice.exchange_rate:
         notes.append(
             f"No exchange rate is set on this invoice, so QuickBooks applied its own {invoice.currency} → "

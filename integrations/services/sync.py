@@ -232,6 +232,16 @@ def sync_retry(*, entry: QuickBooksSyncLog, user) -> QuickBooksSyncLog:
         locked = QuickBooksSyncLog.objects.select_for_update().get(pk=entry.pk)
         if not locked.can_retry:
             return locked
+        live = _live_entry(locked.company_id, locked.object_id)
+        if live is not None:
+            # The invoice already has a live entry (a later change): it sends the latest state; make it due now
+            # rather than run a second one beside it.
+            if live.status == SyncStatus.PENDING:
+                live.next_attempt_at = timezone.now()
+                live.trigger, live.triggered_by = SyncTrigger.RETRY, user if _is_user(user) else live.triggered_by
+                live.save(update_fields=["next_attempt_at", "trigger", "triggered_by", "updated_at"])
+                transaction.on_commit(lambda: dispatch(live.pk))
+            return live
         locked.status = SyncStatus.PENDING
         locked.generation += 1
         locked.attempts = locked.throttled = 0

@@ -494,3 +494,28 @@ def test_everything_from_a_date_puts_older_invoices_in_the_automatic_scope(tenan
     assert list(invoices_never_sent(connection=connected)) == []
     with captured(execute=True):
         assert sync_after_connect(connection_id=connected.pk) == 1
+
+
+def test_an_invoice_in_another_currency_than_its_client_is_refused_before_any_call(
+    tenant, multicurrency, captured, intuit
+):
+    tenant.client.currency = "USD"
+    tenant.client.save()
+    entry, outcome = run_due(live_entry(finalize(tenant, captured, currency="CAD")))
+    assert (outcome, entry.error_code) == ("failed", "currency_mismatch")
+    assert "a QuickBooks customer has one currency" in entry.message and len(intuit.calls) == 0
+
+
+def test_retrying_an_old_failed_entry_sends_the_live_one_instead_of_a_second(tenant, connected, captured, dispatched):
+    from integrations.services.sync import sync_retry
+
+    invoice = finalize(tenant, captured)
+    old = live_entry(invoice)
+    QuickBooksSyncLog.objects.filter(pk=old.pk).update(status="failed")
+    with captured(execute=True):
+        billing.invoice_update(invoice=invoice, memo="a later change")
+    newer = live_entry(invoice)
+    with captured(execute=True):
+        result = sync_retry(entry=QuickBooksSyncLog.objects.get(pk=old.pk), user=tenant.staff)
+    assert result.pk == newer.pk and QuickBooksSyncLog.objects.get(pk=old.pk).status == "failed"
+    assert dispatched[-1] == newer.pk
