@@ -162,6 +162,18 @@ def connected(tenant, dispatched):
     return connection
 
 
+@pytest.fixture
+def captured(django_capture_on_commit_callbacks):
+    """`with captured(execute=True):` runs what the block queued with on_commit (the outbox's dispatch)."""
+    return django_capture_on_commit_callbacks
+
+
+def finalize(tenant, captured, **fields):
+    """A finalized invoice of the tenant, its outbox entry written and its dispatch run."""
+    with captured(execute=True):
+        return tenant.invoice(finalize=True, **fields)
+
+
 def run_due(entry_or_id):
     """Make the entry due now and run it like the worker would."""
     from integrations.models import QuickBooksSyncLog

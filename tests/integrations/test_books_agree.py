@@ -28,6 +28,7 @@ from tests.integrations.conftest import (
     add_token_response,
     calls_to,
     fault,
+    finalize,
     json_of,
     query_of,
     run_due,
@@ -35,16 +36,6 @@ from tests.integrations.conftest import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def captured(django_capture_on_commit_callbacks):
-    return django_capture_on_commit_callbacks
-
-
-def finalize(tenant, captured, **fields):
-    with captured(execute=True):
-        return tenant.invoice(finalize=True, **fields)
 
 
 def live_entry(invoice) -> QuickBooksSyncLog:

@@ -21,6 +21,7 @@ from tests.integrations.conftest import (
     add_token_response,
     calls_to,
     fault,
+    finalize,
     json_of,
     qbo_invoice,
     query_of,
@@ -29,16 +30,6 @@ from tests.integrations.conftest import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def finalize(tenant, captured, **fields):
-    with captured(execute=True):
-        return tenant.invoice(finalize=True, **fields)
-
-
-@pytest.fixture
-def captured(django_capture_on_commit_callbacks):
-    return django_capture_on_commit_callbacks
 
 
 def entry_for(invoice) -> QuickBooksSyncLog:

@@ -31,11 +31,6 @@ from tests.integrations.conftest import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def captured(django_capture_on_commit_callbacks):
-    return django_capture_on_commit_callbacks
-
-
 def test_a_retried_customer_create_never_replays_another_clients_customer(tenant, connected, captured, intuit):
     with captured(execute=True):
         invoice = tenant.invoice(finalize=True)
