@@ -138,13 +138,21 @@ if REDIS_URL:
 
 # --- Logging ----------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# OAuth codes and states arrive in the callback's query string: the request/access loggers redact them
+# (attune_qbo.core.logging). A production access log in front of Django must drop them too (runbook).
+LOG_FILTERS = {"redact_query": {"()": "attune_qbo.core.logging.RedactQueryStringFilter"}}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": LOG_FILTERS,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_query"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["redact_query"]},
+        "django.server": {"handlers": ["console"], "filters": ["redact_query"], "propagate": False},
+    },
 }
 
 # --- QuickBooks Online ------------------------------------------------------------------------------

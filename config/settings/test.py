@@ -3,7 +3,7 @@
 from config import keys
 
 from .base import *  # noqa: F403
-from .base import Q_CLUSTER
+from .base import LOG_FILTERS, Q_CLUSTER
 
 DEBUG = False
 SECRETS_ALLOW_DEV_DEFAULTS = True
@@ -19,8 +19,13 @@ Q_CLUSTER = {**Q_CLUSTER, "sync": False}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": LOG_FILTERS,
     "handlers": {"null": {"class": "logging.NullHandler"}},
     "root": {"handlers": ["null"], "level": "DEBUG"},
-    "loggers": {name: {"level": "WARNING"} for name in ("factory", "faker", "django", "urllib3", "django_q")},
+    "loggers": {
+        **{name: {"level": "WARNING"} for name in ("factory", "faker", "django", "urllib3", "django_q")},
+        "django.request": {"level": "WARNING", "filters": ["redact_query"]},
+        "django.server": {"level": "INFO", "filters": ["redact_query"]},
+    },
 }
 QUICKBOOKS_ENVIRONMENT = "simulator"
