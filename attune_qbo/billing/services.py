@@ -12,6 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from attune_qbo.audit.services import audit_record
 from attune_qbo.billing import signals
 from attune_qbo.billing.calculations import line_amount, totals_for_invoice_lines
 from attune_qbo.billing.exceptions import InvoiceStateError, InvoiceValidationError, PaymentRefused
@@ -27,8 +28,10 @@ from attune_qbo.billing.models import (
     Product,
     TaxRate,
 )
-from attune_qbo.core.exceptions import ValidationError
+from attune_qbo.core.exceptions import NotAllowed, ValidationError
 from attune_qbo.core.money import ZERO, round_cents, to_decimal
+from attune_qbo.tenants.models import Role
+from attune_qbo.tenants.permissions import has_company_role
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,45 @@ def _announce_invoice_change(invoice: Invoice, change: str, after_commit_signal)
     _emit_after_commit(after_commit_signal, Invoice, **ids)
 
 
+def _snapshot(invoice: Invoice) -> dict[str, str]:
+    return {
+        "status": str(invoice.status),
+        "subtotal": str(invoice.subtotal),
+        "tax_total": str(invoice.tax_total),
+        "total": str(invoice.total),
+        "amount_paid": str(invoice.amount_paid),
+    }
+
+
+def _audit_invoice(action: str, invoice: Invoice, user, before: dict | None, **extra: Any) -> None:
+    """Every invoice change leaves an audit entry: who, what, and the totals before and after."""
+    audit_record(
+        action=action,
+        company=invoice.company,
+        actor=user,
+        target=invoice,
+        message=f"Invoice {invoice.number}",
+        details={"number": invoice.number, "before": before, "after": _snapshot(invoice), **extra},
+    )
+
+
+def may_edit_invoice(user, invoice: Invoice) -> bool:
+    """Members edit drafts only; a finalized, paid or void invoice needs staff or admin (void: nobody)."""
+    if invoice.status == InvoiceStatus.DRAFT:
+        return True
+    return has_company_role(user, invoice.company, Role.STAFF)
+
+
+def _require_editor(invoice: Invoice, user) -> None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return  # the system itself (e.g. QuickBooks payments) acts without a user
+    if not may_edit_invoice(user, invoice):
+        raise NotAllowed(
+            f"Invoice {invoice.number} is {invoice.get_status_display().lower()}: members can edit drafts only. "
+            "Ask a staff member or an admin of the company to change it."
+        )
+
+
 # --- invoices --------------------------------------------------------------------------------------------
 
 
@@ -190,6 +232,7 @@ def invoice_create(
         _replace_lines(invoice, built_lines)
         _recompute_totals(invoice)
         invoice.save(update_fields=["subtotal", "tax_total", "total", "updated_at"])
+        _audit_invoice("invoice.create", invoice, user, None)
     return invoice
 
 
@@ -205,8 +248,10 @@ def invoice_update(*, invoice: Invoice, user=None, lines: Sequence[LineData] | N
     company = invoice.company
     with transaction.atomic():
         invoice = _lock(invoice)
+        _require_editor(invoice, user)
         if invoice.status == InvoiceStatus.VOID:
             raise InvoiceStateError(f"Invoice {invoice.number} is void and can no longer be edited.")
+        before = _snapshot(invoice)
         if "client" in changes:
             _validate_owned(company, changes["client"], "client")
             if invoice.amount_paid > ZERO and changes["client"].pk != invoice.client_id:
@@ -233,6 +278,9 @@ def invoice_update(*, invoice: Invoice, user=None, lines: Sequence[LineData] | N
         if invoice.status in (InvoiceStatus.FINALIZED, InvoiceStatus.PAID):
             invoice.status = InvoiceStatus.PAID if invoice.amount_paid == invoice.total else InvoiceStatus.FINALIZED
         invoice.save()
+        _audit_invoice(
+            "invoice.update", invoice, user, before, fields=sorted(changes), lines_replaced=lines is not None
+        )
         if invoice.status in (InvoiceStatus.FINALIZED, InvoiceStatus.PAID):
             _announce_invoice_change(invoice, "updated", signals.invoice_updated)
     return invoice
@@ -248,10 +296,12 @@ def invoice_finalize(*, invoice: Invoice, user=None) -> Invoice:
             )
         if not invoice.lines.exists():
             raise InvoiceValidationError("Add at least one line before finalizing the invoice.")
+        before = _snapshot(invoice)
         _recompute_totals(invoice)
         invoice.status = InvoiceStatus.FINALIZED
         invoice.finalized_at = timezone.now()
         invoice.save()
+        _audit_invoice("invoice.finalize", invoice, user, before)
         _announce_invoice_change(invoice, "finalized", signals.invoice_finalized)
     return invoice
 
@@ -267,9 +317,11 @@ def invoice_void(*, invoice: Invoice, user=None) -> Invoice:
                 f"Invoice {invoice.number} has {invoice.amount_paid} in payments recorded and cannot be voided."
             )
         was_draft = invoice.status == InvoiceStatus.DRAFT
+        before = _snapshot(invoice)
         invoice.status = InvoiceStatus.VOID
         invoice.voided_at = timezone.now()
         invoice.save()
+        _audit_invoice("invoice.void", invoice, user, before)
         if not was_draft:
             _announce_invoice_change(invoice, "voided", signals.invoice_voided)
     return invoice
@@ -318,6 +370,7 @@ def payment_record(
             raise PaymentRefused(
                 f"A payment of {amount} is more than the {balance} still due on invoice {invoice.number}."
             )
+        before = _snapshot(invoice)
         payment = Payment.objects.create(
             company=invoice.company,
             invoice=invoice,
@@ -333,6 +386,9 @@ def payment_record(
         if invoice.amount_paid == invoice.total:
             invoice.status = InvoiceStatus.PAID
         invoice.save(update_fields=["amount_paid", "status", "updated_at"])
+        _audit_invoice(
+            "invoice.payment", invoice, user, before, payment_id=payment.pk, amount=str(amount), source=str(source)
+        )
         _emit_after_commit(
             signals.payment_recorded,
             Payment,

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from attune_qbo.billing import selectors as billing_selectors
 from attune_qbo.core.api_mixins import CompanyScopedAPIMixin
-from attune_qbo.tenants.permissions import IsCompanyAdmin, IsCompanyStaff
+from attune_qbo.tenants.permissions import IsCompanyAdmin, IsCompanyMember, IsCompanyStaff
 from integrations import selectors
 from integrations.api.serializers import (
     AuthorizeUrlSerializer,
@@ -21,6 +21,7 @@ from integrations.api.serializers import (
     DisconnectSerializer,
     SyncLogSerializer,
 )
+from integrations.permissions import visible_connection_status
 from integrations.services import connections, sync
 
 
@@ -56,12 +57,17 @@ class DisconnectView(CompanyScopedAPIMixin, APIView):
 
 
 class StatusView(CompanyScopedAPIMixin, APIView):
-    permission_classes = [IsCompanyStaff]
+    permission_classes = [IsCompanyMember]
 
     @extend_schema(responses=ConnectionStatusSerializer, summary="Connection health and last sync")
     def get(self, request):
+        """Whether QuickBooks is connected and when an invoice last went over. Staff and admins also get the
+        operational details (realm, token dates, last error, sync counts, latest failures); for members
+        `details_visible` is false and those fields are left out."""
         report = connections.connection_status(company=self.company)
-        return Response(ConnectionStatusSerializer(asdict(report)).data)
+        visible = visible_connection_status(report, self.membership)
+        serialized = ConnectionStatusSerializer({**asdict(report), **visible}).data
+        return Response({name: value for name, value in serialized.items() if name in visible})
 
 
 class SyncInvoiceView(CompanyScopedAPIMixin, APIView):
