@@ -47,3 +47,41 @@ if apps.is_installed("integrations.simulator"):
     urlpatterns.append(
         SimulatorOnlyResolver(RoutePattern("simulator/"), urlconf_module, app_name=app_name, namespace=namespace)
     )
+
+
+def handler404(request, exception=None):
+    """JSON `{code, message}` under /api/ (an unknown API path), the usual page elsewhere."""
+    from django.views.defaults import page_not_found
+
+    from attune_qbo.core.middleware import is_api_request
+
+    if is_api_request(request):
+        from django.http import JsonResponse
+
+        return JsonResponse({"code": "not_found", "message": "Not found."}, status=404)
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    """JSON with a reference id under /api/; a page with the same reference elsewhere."""
+    import logging
+
+    from django.http import JsonResponse
+    from django.shortcuts import render
+
+    from attune_qbo.core.api import new_reference
+    from attune_qbo.core.middleware import is_api_request
+
+    reference = new_reference()
+    logging.getLogger("attune.request").error(
+        "request.server_error reference=%s path=%s", reference, request.path, exc_info=True
+    )
+    message = f"Something went wrong on our side. Quote reference {reference} if you contact support."
+    if is_api_request(request):
+        return JsonResponse({"code": "server_error", "message": message, "reference": reference}, status=500)
+    try:
+        return render(request, "error.html", {"status": 500, "message": message, "reference": reference}, status=500)
+    except Exception:  # noqa: BLE001 - the error page itself must not fail
+        from django.http import HttpResponseServerError
+
+        return HttpResponseServerError(message)

@@ -13,11 +13,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from attune_qbo.audit.services import audit_record
-from attune_qbo.billing import signals
+from attune_qbo.billing import signals, validation
 from attune_qbo.billing.calculations import line_amount, totals_for_invoice_lines
 from attune_qbo.billing.exceptions import InvoiceStateError, InvoiceValidationError, PaymentRefused
 from attune_qbo.billing.models import (
+    INVOICE_MAX_LINES,
+    INVOICE_MEMO_MAX_LENGTH,
     INVOICE_NUMBER_MAX_LENGTH,
+    MONEY_MAX,
     Client,
     Invoice,
     InvoiceLine,
@@ -49,11 +52,60 @@ class LineData:
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
+# The database columns' limits for line inputs (numeric(12,4) and numeric(14,4)).
+QUANTITY_MAX = Decimal("99999999.9999")
+UNIT_PRICE_MAX = Decimal("9999999999.9999")
+
+
 def _as_decimal(value, label: str) -> Decimal:
     try:
-        return to_decimal(value)
+        number = to_decimal(value)
     except (InvalidOperation, TypeError, ValueError):
         raise InvoiceValidationError(f"{label} must be a number.") from None
+    if not number.is_finite():
+        raise InvoiceValidationError(f"{label} must be a number.")
+    return number
+
+
+def _check_money(value: Decimal, label: str, field: str) -> None:
+    message = validation.money_error(value, label)
+    if message:
+        raise InvoiceValidationError(message, extra={"field": field})
+
+
+def _validate_memo(memo: str | None) -> str:
+    memo = memo or ""
+    if len(memo) > INVOICE_MEMO_MAX_LENGTH:
+        raise InvoiceValidationError(
+            f"The memo is {len(memo)} characters long; QuickBooks keeps at most {INVOICE_MEMO_MAX_LENGTH}.",
+            extra={"field": "memo"},
+        )
+    return memo
+
+
+def _validate_currency(currency: str) -> str:
+    message = validation.currency_error(currency)
+    if message:
+        raise InvoiceValidationError(message, extra={"field": "currency"})
+    return currency.upper()
+
+
+def _validate_exchange_rate(rate, *, currency: str, company) -> Decimal | None:
+    """Only meaningful for a foreign-currency invoice (currency ≠ the company's); positive, ≤ 6 decimals."""
+    if rate in (None, ""):
+        return None
+    rate = _as_decimal(rate, "The exchange rate")
+    try:
+        validation.validate_exchange_rate(rate)
+    except Exception as error:  # Django's ValidationError: re-raised as ours, naming the field
+        raise InvoiceValidationError(error.messages[0], extra={"field": "exchange_rate"}) from None
+    if currency == company.default_currency.upper():
+        raise InvoiceValidationError(
+            f"An exchange rate only applies to an invoice in another currency than {company.default_currency}; "
+            "leave it empty.",
+            extra={"field": "exchange_rate"},
+        )
+    return rate
 
 
 def _validate_number(*, company, number: str, exclude_id: int | None = None) -> str:
@@ -81,6 +133,10 @@ def _next_number(company) -> str:
 def _validate_dates(issue_date: dt.date, due_date: dt.date) -> None:
     if issue_date is None or due_date is None:
         raise InvoiceValidationError("An invoice needs an issue date and a due date.")
+    for value, label, field in ((issue_date, "The issue date", "issue_date"), (due_date, "The due date", "due_date")):
+        message = validation.date_error(value, label)
+        if message:
+            raise InvoiceValidationError(message, extra={"field": field})
     if due_date < issue_date:
         raise InvoiceValidationError(
             f"The due date ({due_date:%Y-%m-%d}) cannot be before the issue date ({issue_date:%Y-%m-%d}).",
@@ -94,6 +150,11 @@ def _validate_owned(company, obj, label: str) -> None:
 
 
 def _build_lines(company, lines: Sequence[LineData]) -> list[InvoiceLine]:
+    if len(lines) > INVOICE_MAX_LINES:
+        raise InvoiceValidationError(
+            f"An invoice can have at most {INVOICE_MAX_LINES} lines; this one has {len(lines)}.",
+            extra={"field": "lines"},
+        )
     built = []
     for position, data in enumerate(lines, start=1):
         _validate_owned(company, data.product, "product")
@@ -107,6 +168,15 @@ def _build_lines(company, lines: Sequence[LineData]) -> list[InvoiceLine]:
             raise InvoiceValidationError(f"Line {position}: the quantity cannot be negative.")
         if unit_price < 0:
             raise InvoiceValidationError(f"Line {position}: the unit price cannot be negative.")
+        if quantity > QUANTITY_MAX:
+            raise InvoiceValidationError(
+                f"Line {position}: the quantity can be at most {QUANTITY_MAX:,}.", extra={"field": "quantity"}
+            )
+        if unit_price > UNIT_PRICE_MAX:
+            raise InvoiceValidationError(
+                f"Line {position}: the unit price can be at most {UNIT_PRICE_MAX:,}.", extra={"field": "unit_price"}
+            )
+        _check_money(line_amount(quantity, unit_price), f"Line {position}: the amount", "amount")
         description = (data.description or "").strip() or (data.product.name if data.product else "")
         if not description and data.product is None:
             raise InvoiceValidationError(f"Line {position}: give the line a product or a description.")
@@ -136,6 +206,9 @@ def _replace_lines(invoice: Invoice, lines: list[InvoiceLine]) -> None:
 
 def _recompute_totals(invoice: Invoice) -> None:
     totals = totals_for_invoice_lines(invoice.lines.select_related("tax_rate"))
+    _check_money(totals.subtotal, "The subtotal", "subtotal")
+    _check_money(totals.tax_total, "The tax", "tax_total")
+    _check_money(totals.total, "The total", "total")
     invoice.subtotal, invoice.tax_total, invoice.total = totals.subtotal, totals.tax_total, totals.total
 
 
@@ -207,10 +280,14 @@ def invoice_create(
     number: str = "",
     currency: str | None = None,
     memo: str = "",
+    exchange_rate: Decimal | str | None = None,
 ) -> Invoice:
     """Create a draft invoice with its lines and computed totals."""
     _validate_owned(company, client, "client")
     _validate_dates(issue_date, due_date)
+    memo = _validate_memo(memo)
+    currency = _validate_currency(currency or client.currency or company.default_currency)
+    exchange_rate = _validate_exchange_rate(exchange_rate, currency=currency, company=company)
     built_lines = _build_lines(company, lines)
     with transaction.atomic():
         number = _validate_number(company=company, number=number) or _next_number(company)
@@ -220,7 +297,8 @@ def invoice_create(
             number=number,
             issue_date=issue_date,
             due_date=due_date,
-            currency=(currency or client.currency or company.default_currency).upper(),
+            currency=currency,
+            exchange_rate=exchange_rate,
             memo=memo,
             created_by=user if user is not None and user.is_authenticated else None,
         )
@@ -236,7 +314,7 @@ def invoice_create(
     return invoice
 
 
-_UPDATABLE_FIELDS = {"client", "number", "issue_date", "due_date", "currency", "memo"}
+_UPDATABLE_FIELDS = {"client", "number", "issue_date", "due_date", "currency", "memo", "exchange_rate"}
 
 
 def invoice_update(*, invoice: Invoice, user=None, lines: Sequence[LineData] | None = None, **changes) -> Invoice:
@@ -261,7 +339,16 @@ def invoice_update(*, invoice: Invoice, user=None, lines: Sequence[LineData] | N
                 _validate_number(company=company, number=changes["number"], exclude_id=invoice.pk) or invoice.number
             )
         if "currency" in changes:
-            changes["currency"] = (changes["currency"] or invoice.currency).upper()
+            changes["currency"] = _validate_currency(changes["currency"] or invoice.currency)
+        if "memo" in changes:
+            changes["memo"] = _validate_memo(changes["memo"])
+        currency = changes.get("currency", invoice.currency)
+        if "exchange_rate" in changes:
+            changes["exchange_rate"] = _validate_exchange_rate(
+                changes["exchange_rate"], currency=currency, company=company
+            )
+        elif currency == company.default_currency.upper():
+            changes["exchange_rate"] = None  # back in the home currency: a rate no longer means anything
         for name, value in changes.items():
             setattr(invoice, name, value)
         _validate_dates(invoice.issue_date, invoice.due_date)
@@ -349,10 +436,16 @@ def payment_record(
         amount = round_cents(amount)
     except (InvalidOperation, TypeError, ValueError):
         raise PaymentRefused("The payment amount must be a number.") from None
+    if not amount.is_finite():
+        raise PaymentRefused("The payment amount must be a number.")
     if amount <= ZERO:
         raise PaymentRefused("The payment amount must be more than zero.")
+    if amount > MONEY_MAX:
+        raise PaymentRefused(f"A payment can be at most {MONEY_MAX:,}.", extra={"field": "amount"})
     if date is None:
         raise PaymentRefused("A payment needs a date.")
+    if validation.date_error(date, "The payment date"):
+        raise PaymentRefused(validation.date_error(date, "The payment date"), extra={"field": "date"})
     if method not in PaymentMethod.values:
         raise PaymentRefused(f"Unknown payment method “{method}”.")
     with transaction.atomic():
@@ -426,6 +519,8 @@ def client_save(*, company, client: Client | None = None, **fields) -> Client:
         setattr(client, name, value)
     client.display_name = (client.display_name or "").strip()
     client.currency = (client.currency or company.default_currency).upper()
+    if validation.currency_error(client.currency):
+        raise ValidationError(validation.currency_error(client.currency), extra={"field": "currency"})
     if not client.display_name:
         raise ValidationError("A client needs a display name.")
     message = f"A client named “{client.display_name}” already exists."

@@ -94,7 +94,8 @@ def _invoice_form_page(request, *, invoice=None):
                     messages.success(request, f"Invoice {invoice.number} saved.")
                 return redirect("billing:invoice-detail", pk=invoice.pk)
             except ApplicationError as error:
-                form.add_error(None, error.message)
+                field = error.extra.get("field")
+                form.add_error(field if field in form.fields else None, error.message)
     elif invoice is not None:
         form = InvoiceForm(
             company=company,
@@ -104,6 +105,7 @@ def _invoice_form_page(request, *, invoice=None):
                 "issue_date": invoice.issue_date,
                 "due_date": invoice.due_date,
                 "currency": invoice.currency,
+                "exchange_rate": invoice.exchange_rate.normalize() if invoice.exchange_rate else None,
                 "memo": invoice.memo,
             },
         )

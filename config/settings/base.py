@@ -40,6 +40,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "attune_qbo.core.middleware.RequestHygieneMiddleware",
     "attune_qbo.tenants.middleware.CurrentCompanyMiddleware",
 ]
 
@@ -87,6 +88,12 @@ TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
+# The invoice page posts about 6 fields per line (billing.models.INVOICE_MAX_LINES = 250) plus the
+# invoice's own: Django's default of 1000 would answer a bare 400 before the form could say "at most 250
+# lines". tests/billing/test_validation.py keeps the two in step.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # 2.5 MB, Django's default, also the API's JSON limit (413 beyond)
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -105,6 +112,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "attune_qbo.core.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "attune_qbo.core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
