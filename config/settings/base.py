@@ -18,11 +18,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_q",
+    "axes",
     "attune_qbo.core",
     "attune_qbo.tenants",
     "attune_qbo.billing",
@@ -42,6 +42,13 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "attune_qbo.core.middleware.RequestHygieneMiddleware",
     "attune_qbo.tenants.middleware.CurrentCompanyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lock-out page.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins before checking passwords
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -105,7 +112,7 @@ DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="attune-qbo <n
 REST_FRAMEWORK = {
     # Token first, so a request with no credentials gets 401 (with WWW-Authenticate), not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "attune_qbo.tenants.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["attune_qbo.tenants.permissions.IsCompanyMember"],
@@ -118,7 +125,33 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "attune_qbo.core.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "attune_qbo.core.throttling.AnonymousThrottle",
+        "attune_qbo.core.throttling.UserThrottle",
+        "attune_qbo.core.throttling.ScopedThrottle",
+    ],
 }
+# Per IP (anon), per user, and per user for the QuickBooks endpoints that call Intuit. A 429 says when to
+# come back. Failed API-token attempts are limited per IP too (attune_qbo.core.tokens).
+API_THROTTLE_RATES = {
+    "anon": env.str("API_THROTTLE_ANON", default="60/min"),
+    "user": env.str("API_THROTTLE_USER", default="600/min"),
+    "token-failures": env.str("API_THROTTLE_TOKEN_FAILURES", default="20/hour"),
+    "quickbooks-connect": env.str("API_THROTTLE_QUICKBOOKS_CONNECT", default="10/hour"),
+    "quickbooks-sync": env.str("API_THROTTLE_QUICKBOOKS_SYNC", default="60/min"),
+}
+
+# --- Sign-in brute-force protection (django-axes) ----------------------------------------------------
+# After AXES_FAILURE_LIMIT failed sign-ins for one username (from anywhere) or from one IP address (for any
+# username), that username / address is locked for AXES_COOLOFF_TIME. Admins unlock in the Django admin
+# (Axes → Access attempts: delete the rows) or with `manage.py axes_reset_username <name>` / `axes_reset_ip`.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # hours: 15 minutes
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None  # proxies in front, in production
 SPECTACULAR_SETTINGS = {
     "TITLE": "attune-qbo API",
     "DESCRIPTION": "Invoicing and its QuickBooks Online integration. Every object is scoped to the caller's company.",

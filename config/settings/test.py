@@ -29,3 +29,8 @@ LOGGING = {
     },
 }
 QUICKBOOKS_ENVIRONMENT = "simulator"
+
+# Many requests per test run: throttles effectively off here; the throttle tests set low rates themselves.
+API_THROTTLE_RATES = {
+    scope: "100000/min" for scope in ("anon", "user", "token-failures", "quickbooks-connect", "quickbooks-sync")
+}

@@ -36,6 +36,7 @@ def browser_session_key(request) -> str | None:
 
 class ConnectView(CompanyScopedAPIMixin, APIView):
     permission_classes = [IsCompanyAdmin]
+    throttle_scope = "quickbooks-connect"
 
     @extend_schema(request=None, responses=AuthorizeUrlSerializer, summary="Start connecting QuickBooks")
     def post(self, request):
@@ -72,6 +73,7 @@ class StatusView(CompanyScopedAPIMixin, APIView):
 
 class SyncInvoiceView(CompanyScopedAPIMixin, APIView):
     permission_classes = [IsCompanyStaff]
+    throttle_scope = "quickbooks-sync"
 
     @extend_schema(request=None, responses={202: SyncLogSerializer}, summary="Push one invoice to QuickBooks now")
     def post(self, request, invoice_id: int):
@@ -99,6 +101,7 @@ class SyncLogListView(CompanyScopedAPIMixin, ListAPIView):
 
 class SyncLogRetryView(CompanyScopedAPIMixin, APIView):
     permission_classes = [IsCompanyStaff]
+    throttle_scope = "quickbooks-sync"
 
     @extend_schema(request=None, responses={202: SyncLogSerializer}, summary="Retry a failed or dead sync")
     def post(self, request, pk: int):
