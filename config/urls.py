@@ -9,6 +9,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from attune_qbo.core.views import settings_index
+from attune_qbo.tenants.token_views import api_token_revoke_view, api_tokens
 from attune_qbo.tenants.views import company_switch
 
 api_v1 = [
@@ -24,6 +25,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("company/switch/", company_switch, name="company-switch"),
     path("settings/", settings_index, name="settings"),
+    path("settings/api-tokens/", api_tokens, name="api-tokens"),
+    path("settings/api-tokens/<int:pk>/revoke/", api_token_revoke_view, name="api-token-revoke"),
     path("settings/integrations/", include("integrations.urls")),
     path("", include("attune_qbo.billing.urls")),
     path("admin/", admin.site.urls),

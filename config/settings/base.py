@@ -154,7 +154,12 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None  # proxies in front, in production
 SPECTACULAR_SETTINGS = {
     "TITLE": "attune-qbo API",
-    "DESCRIPTION": "Invoicing and its QuickBooks Online integration. Every object is scoped to the caller's company.",
+    "DESCRIPTION": (
+        "Invoicing and its QuickBooks Online integration. Every object belongs to your company.\n\n"
+        "**Authentication:** an admin creates an API token under "
+        "[Settings → API tokens](/settings/api-tokens/) (the key is shown once). Send it as "
+        '`Authorization: Token <key>`. Errors are JSON `{"code", "message"}`; too many requests answer 429.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

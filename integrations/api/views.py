@@ -105,6 +105,7 @@ class SyncLogRetryView(CompanyScopedAPIMixin, APIView):
 
     @extend_schema(request=None, responses={202: SyncLogSerializer}, summary="Retry a failed or dead sync")
     def post(self, request, pk: int):
+        """Queue a failed or dead sync again. 202 with the sync log entry."""
         entry = selectors.sync_log_get(company=self.company, pk=pk)
         entry = sync.sync_retry(entry=entry, user=request.user)
         return Response(SyncLogSerializer(entry).data, status=status.HTTP_202_ACCEPTED)

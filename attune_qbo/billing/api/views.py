@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -19,14 +19,25 @@ from attune_qbo.core.api_mixins import CompanyScopedAPIMixin
 from attune_qbo.tenants.permissions import IsCompanyAdmin, IsCompanyMember, IsCompanyStaff
 
 
+@extend_schema_view(
+    list=extend_schema(description="Your company's invoices, newest first. Filter with `?status=` and `?search=`."),
+    retrieve=extend_schema(description="One invoice with its lines and payments."),
+    create=extend_schema(
+        description="Create a draft invoice. Totals are computed from the lines. At most 250 lines; the number "
+        "at most 21 characters (left empty, the next number is used)."
+    ),
+    update=extend_schema(
+        description="Replace an invoice's fields and lines. Members can change drafts only; staff and admins "
+        "can also change finalized and paid invoices. Void invoices cannot change."
+    ),
+    partial_update=extend_schema(description="Change some fields of an invoice (same rules as a full update)."),
+)
 class InvoiceViewSet(
     CompanyScopedAPIMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Invoices of the caller's company. Filter with `?status=` and `?search=` (number or client)."""
-
     serializer_class = InvoiceSerializer
 
     def get_queryset(self):
@@ -71,17 +82,21 @@ class InvoiceViewSet(
     def partial_update(self, request, pk=None):
         return self.update(request, pk=pk, partial=True)
 
-    @extend_schema(request=None, responses=InvoiceSerializer)
+    @extend_schema(request=None, responses=InvoiceSerializer, description="Finalize a draft (staff or admin).")
     @action(detail=True, methods=["post"])
     def finalize(self, request, pk=None):
         return self._respond(services.invoice_finalize(invoice=self.get_object(), user=request.user))
 
-    @extend_schema(request=None, responses=InvoiceSerializer)
+    @extend_schema(request=None, responses=InvoiceSerializer, description="Void an invoice without payments (admin).")
     @action(detail=True, methods=["post"])
     def void(self, request, pk=None):
         return self._respond(services.invoice_void(invoice=self.get_object(), user=request.user))
 
-    @extend_schema(request=PaymentSerializer, responses=InvoiceSerializer)
+    @extend_schema(
+        request=PaymentSerializer,
+        responses=InvoiceSerializer,
+        description="Record a payment on a finalized invoice (staff or admin); at most the balance due.",
+    )
     @action(detail=True, methods=["post"], url_path="payments")
     def record_payment(self, request, pk=None):
         invoice = self.get_object()
@@ -99,7 +114,7 @@ class _SavedByServiceViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Create/update through a `<entity>_save(company=..., <entity>=..., **fields)` service."""
+    # Create/update through a `<entity>_save(company=..., <entity>=..., **fields)` service.
 
     save_service = None
     instance_kwarg = ""
@@ -114,6 +129,8 @@ class _SavedByServiceViewSet(
 
 
 class ClientViewSet(_SavedByServiceViewSet):
+    """Your company's clients (the customers you invoice). Filter with `?search=` (name or email)."""
+
     serializer_class = ClientSerializer
     save_service = services.client_save
     instance_kwarg = "client"
@@ -123,6 +140,8 @@ class ClientViewSet(_SavedByServiceViewSet):
 
 
 class ProductViewSet(_SavedByServiceViewSet):
+    """Your company's products and services, used on invoice lines."""
+
     serializer_class = ProductSerializer
     save_service = services.product_save
     instance_kwarg = "product"
@@ -132,6 +151,8 @@ class ProductViewSet(_SavedByServiceViewSet):
 
 
 class TaxRateViewSet(CompanyScopedAPIMixin, viewsets.ReadOnlyModelViewSet):
+    """Your company's tax rates (read-only here; admins manage them on the Tax rates page)."""
+
     serializer_class = TaxRateSerializer
 
     def get_queryset(self):
