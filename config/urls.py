@@ -2,21 +2,32 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
 from django.urls import URLResolver, include, path
 from django.urls.exceptions import Resolver404
 from django.urls.resolvers import RoutePattern
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from attune_qbo.core.views import settings_index
 from attune_qbo.tenants.token_views import api_token_revoke_view, api_tokens
 from attune_qbo.tenants.views import company_switch
 
+_swagger = SpectacularSwaggerSplitView.as_view(url_name="api-schema")  # no inline script: CSP-compatible
+
+
+def api_docs(request, *args, **kwargs):
+    """Swagger UI; with API_DOCS_REQUIRE_SIGN_IN a visitor who is not signed in goes to the sign-in page."""
+    if settings.API_DOCS_REQUIRE_SIGN_IN and not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    return _swagger(request, *args, **kwargs)
+
+
 api_v1 = [
     path("", include("attune_qbo.billing.api.urls")),
     path("integrations/quickbooks/", include("integrations.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", api_docs, name="api-docs"),
 ]
 
 urlpatterns = [

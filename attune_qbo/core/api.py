@@ -82,3 +82,20 @@ def server_error_response(exc: BaseException | None = None) -> Response:
         },
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
+
+
+class ApiDocsPermission:
+    """The OpenAPI schema and Swagger UI: open in development, signed-in users only when
+    `settings.API_DOCS_REQUIRE_SIGN_IN` (production)."""
+
+    message = "Sign in to read the API documentation."
+
+    def has_permission(self, request, view) -> bool:
+        from django.conf import settings
+
+        if not getattr(settings, "API_DOCS_REQUIRE_SIGN_IN", False):
+            return True
+        return bool(request.user and request.user.is_authenticated)
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        return True

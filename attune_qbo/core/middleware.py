@@ -106,3 +106,19 @@ def _as_json_error(request, response):
     if response.has_header("Allow"):
         converted["Allow"] = response["Allow"]
     return converted
+
+
+class PermissionsPolicyMiddleware:
+    """Adds `Permissions-Policy` (settings.PERMISSIONS_POLICY) to every response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+
+        response = self.get_response(request)
+        policy = getattr(settings, "PERMISSIONS_POLICY", "")
+        if policy and "Permissions-Policy" not in response:
+            response["Permissions-Policy"] = policy
+        return response

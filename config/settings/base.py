@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_q",
     "axes",
+    "csp",
     "attune_qbo.core",
     "attune_qbo.tenants",
     "attune_qbo.billing",
@@ -33,6 +34,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "attune_qbo.core.middleware.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -50,6 +53,47 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins before checking passwords
     "django.contrib.auth.backends.ModelBackend",
 ]
+
+# --- Browser security headers (every environment; production adds HTTPS-only ones) --------------------------
+# Content-Security-Policy (django-csp): scripts and styles from our own origin only, no inline script or
+# style anywhere (templates load static/js/*.js), no framing. Forms may also go to Intuit's authorize page
+# (Connect QuickBooks posts, then redirects there). The offline simulator's pages are not ours to police
+# (it is not installed in production).
+from csp.constants import NONE, SELF  # noqa: E402
+
+QUICKBOOKS_AUTHORIZE_ORIGINS = env.list("QUICKBOOKS_AUTHORIZE_ORIGINS", default=["https://appcenter.intuit.com"])
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/simulator/"],
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, *QUICKBOOKS_AUTHORIZE_ORIGINS],
+    },
+}
+# Features no page of ours uses are switched off for every page (attune_qbo.core.middleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=(), interest-cohort=()"
+)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# Idle timeout: a session ends after this many seconds without a request (each request renews it).
+SESSION_IDLE_TIMEOUT_SECONDS = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=30 * 60)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT_SECONDS
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# The Swagger UI and the OpenAPI schema need a signed-in user when this is on (production turns it on).
+API_DOCS_REQUIRE_SIGN_IN = env.bool("API_DOCS_REQUIRE_SIGN_IN", default=False)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -166,6 +210,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["attune_qbo.core.api.ApiDocsPermission"],
 }
 
 # --- django-q2 --------------------------------------------------------------------------------------
