@@ -7,6 +7,7 @@ from dataclasses import asdict
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -91,6 +92,9 @@ class SyncLogListView(CompanyScopedAPIMixin, ListAPIView):
 
     def get_queryset(self):
         params = self.request.query_params
+        invoice = params.get("invoice")
+        if invoice not in (None, "") and not (invoice.isascii() and invoice.isdigit()):
+            raise ValidationError({"invoice": ["An invoice id is a whole number."]})
         return selectors.sync_log_list(
             company=self.company,
             status=params.get("status"),
