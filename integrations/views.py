@@ -83,6 +83,12 @@ def quickbooks_callback(request):
             "not answer). The sign-in is saved and checked again automatically; invoices are sent once it reads."
         )
         level = messages.WARNING
+    if result.superseded_not_revoked:
+        text += (
+            " The previous sign-in could not be revoked at Intuit: its tokens cannot be decrypted with the current "
+            "keys (a key problem). Remove the old connection in QuickBooks' Apps page if it is still listed."
+        )
+        level = messages.WARNING
     if _wants_json(request):
         return JsonResponse(
             {

@@ -132,6 +132,8 @@ class ConnectResult:
     # False when QuickBooks could not be asked about the realm yet (it did not answer); the connection
     # stands and the sweep reads CompanyInfo again. Callers must not say "Connected" then.
     realm_verified: bool = True
+    # The grant this one replaced could not be revoked: its tokens cannot be decrypted (a key problem).
+    superseded_not_revoked: bool = False
 
 
 class _NewGrantTokens:
@@ -261,6 +263,7 @@ def connection_complete(
             "intuit_tid": tokens.intuit_tid,
             "realm_verified": verified,
             "superseded_grant_revoked": bool(result.superseded_refresh_token),
+            "superseded_grant_undecryptable": result.superseded_undecryptable,
         },
     )
     if connection_fetch_company_info(connection_id=result.connection.pk):
@@ -269,7 +272,12 @@ def connection_complete(
 
     sync_after_connect(connection_id=result.connection.pk)  # what waited, or changed while disconnected, goes now
     result.connection.refresh_from_db()
-    return ConnectResult(connection=result.connection, reconnected=result.reconnected, realm_verified=verified)
+    return ConnectResult(
+        connection=result.connection,
+        reconnected=result.reconnected,
+        realm_verified=verified,
+        superseded_not_revoked=result.superseded_undecryptable,
+    )
 
 
 def _suggest_mappings_quietly(connection) -> None:
@@ -308,6 +316,7 @@ class _Stored:
     connection: QuickBooksConnection
     reconnected: bool
     superseded_refresh_token: str | None
+    superseded_undecryptable: bool = False
 
 
 def _store_new_connection(*, company, user, realm_id: str, tokens: TokenSet, config: QuickBooksConfig) -> _Stored:
@@ -332,6 +341,9 @@ def _store_new_connection(*, company, user, realm_id: str, tokens: TokenSet, con
             reconnected = connection.realm_id == realm_id and connection.connected_at is not None
             # The grant this one replaces (same or another realm) is revoked once the new one is stored.
             superseded = _revealed(connection.refresh_token_cipher) or _revealed(connection.access_token_cipher)
+            undecryptable = superseded is None and (
+                connection.refresh_token_cipher is not None or connection.access_token_cipher is not None
+            )
             if connection.realm_id != realm_id:
                 # A different QuickBooks company: what we knew about the old one no longer applies, and its
                 # automatic sync starts from now (older invoices are offered, not sent: the first-sync policy).
@@ -355,7 +367,12 @@ def _store_new_connection(*, company, user, realm_id: str, tokens: TokenSet, con
     except IntegrityError:  # lost a race with another company connecting the same realm
         raise RealmAlreadyConnected("This QuickBooks company is already connected to another attune company.") from None
     logger.info("qbo.connection.connected company=%s realm=%s reconnected=%s", company.pk, realm_id, reconnected)
-    return _Stored(connection=connection, reconnected=reconnected, superseded_refresh_token=superseded)
+    return _Stored(
+        connection=connection,
+        reconnected=reconnected,
+        superseded_refresh_token=superseded,
+        superseded_undecryptable=undecryptable,
+    )
 
 
 def sales_tax_mode(preferences: dict) -> str:
@@ -421,18 +438,17 @@ def connection_refresh(
     holder = uuid.uuid4().hex
     deadline = time.monotonic() + lease_seconds + LEASE_MARGIN_SECONDS
     while True:
-        with transaction.atomic():
-            connection = _locked_connection(connection_id)
-            if not _refresh_needed(connection, config, force=force, rejected_access_token=rejected_access_token):
-                return connection
-            now = timezone.now()
-            lease_free = connection.refresh_lease_until is None or connection.refresh_lease_until <= now
-            if lease_free:
-                connection.refresh_lease_holder = holder
-                connection.refresh_lease_until = now + dt.timedelta(seconds=lease_seconds)
-                connection.save(update_fields=["refresh_lease_holder", "refresh_lease_until", "updated_at"])
-                refresh_token = connection.refresh_token_cipher.reveal()
-                break
+        try:
+            taken = _take_lease(
+                connection_id, holder, lease_seconds, config, force=force, rejected_access_token=rejected_access_token
+            )
+        except TokenDecryptionError:
+            raise _key_problem(connection_id) from None
+        if isinstance(taken, QuickBooksConnection):  # no refresh needed (any more)
+            return taken
+        if taken is not None:
+            refresh_token = taken
+            break
         if time.monotonic() > deadline:
             raise RefreshDeferred("Another worker is renewing the QuickBooks connection; it will be tried again.")
         time.sleep(LEASE_POLL_SECONDS)
@@ -466,6 +482,35 @@ def connection_refresh(
 
 LEASE_MARGIN_SECONDS = 5
 LEASE_POLL_SECONDS = 0.2
+KEY_PROBLEM_MESSAGE = (
+    "QuickBooks cannot be used because of a key problem: the saved sign-in cannot be decrypted with the current "
+    "QUICKBOOKS_TOKEN_KEYS (was a key removed before `manage.py rotate_token_keys` ran?). Restore the key; "
+    "nothing is lost."
+)
+
+
+def _take_lease(connection_id, holder, lease_seconds, config, *, force, rejected_access_token):
+    """Under the row lock: the connection itself when no refresh is needed, the refresh token when we took the
+    lease, None when someone else holds it."""
+    with transaction.atomic():
+        connection = _locked_connection(connection_id)
+        if not _refresh_needed(connection, config, force=force, rejected_access_token=rejected_access_token):
+            return connection
+        now = timezone.now()
+        if connection.refresh_lease_until is not None and connection.refresh_lease_until > now:
+            return None
+        refresh_token = connection.refresh_token_cipher.reveal()  # before the lease: a key problem takes none
+        connection.refresh_lease_holder = holder
+        connection.refresh_lease_until = now + dt.timedelta(seconds=lease_seconds)
+        connection.save(update_fields=["refresh_lease_holder", "refresh_lease_until", "updated_at"])
+        return refresh_token
+
+
+def _key_problem(connection_id: int) -> ConfigurationError:
+    """The stored tokens cannot be decrypted: say so where people look, and return the error to raise."""
+    QuickBooksConnection.objects.filter(pk=connection_id).update(last_error=KEY_PROBLEM_MESSAGE[:300])
+    logger.error("qbo.connection.tokens_undecryptable connection=%s", connection_id)
+    return ConfigurationError(KEY_PROBLEM_MESSAGE)
 
 
 def _locked_connection(connection_id: int) -> QuickBooksConnection:

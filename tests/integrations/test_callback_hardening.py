@@ -199,3 +199,30 @@ def test_callback_with_an_undecryptable_verifier_says_it_is_a_key_problem(tenant
     assert "key problem" in text and "QUICKBOOKS_TOKEN_KEYS" in text
     assert "Connected to QuickBooks" not in text
     assert not any(call.request.url == TOKEN_URL for call in intuit.calls)
+
+
+def test_refresh_with_undecryptable_tokens_says_it_is_a_key_problem(tenant, intuit, monkeypatch):
+    from integrations.exceptions import ConfigurationError
+    from integrations.services.connections import connection_refresh
+
+    monkeypatch.setenv("QUICKBOOKS_TOKEN_KEYS", Fernet.generate_key().decode())
+    connection = make_connection(tenant.company, expires_in=60)
+    monkeypatch.setenv("QUICKBOOKS_TOKEN_KEYS", Fernet.generate_key().decode())
+    with pytest.raises(ConfigurationError, match="key problem"):
+        connection_refresh(connection_id=connection.pk)
+    connection.refresh_from_db()
+    assert "key problem" in connection.last_error and connection.refresh_lease_holder == ""
+    assert not intuit.calls
+
+
+def test_reconnecting_over_undecryptable_tokens_connects_and_names_the_key_problem(tenant, client, intuit, monkeypatch):
+    monkeypatch.setenv("QUICKBOOKS_TOKEN_KEYS", Fernet.generate_key().decode())
+    make_connection(tenant.company, user=tenant.admin)
+    monkeypatch.setenv("QUICKBOOKS_TOKEN_KEYS", Fernet.generate_key().decode())
+    state = start(client, tenant.admin)
+    add_token_response(intuit, token_body("new-access", "new-refresh"))
+    add_company_info(intuit)
+    response = client.get(CALLBACK, {"code": "c", "state": state, "realmId": REALM}, follow=True)
+    text = html.unescape(response.content.decode())
+    assert "Reconnected to QuickBooks" in text and "key problem" in text
+    assert QuickBooksConnection.objects.get(company=tenant.company).refresh_token_cipher.reveal() == "new-refresh"
