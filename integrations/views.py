@@ -28,10 +28,24 @@ def _wants_json(request) -> bool:
     return request.GET.get("format") == "json" or ("application/json" in accept and "text/html" not in accept)
 
 
+CALLBACK_PARAMETERS = ("state", "code", "realmId", "error")
+
+
 @require_GET
 def quickbooks_callback(request):
-    """Where Intuit sends the browser back: `?code&state&realmId`, or `?error=access_denied&state`."""
+    """Where Intuit sends the browser back: `?code&state&realmId`, or `?error=access_denied&state`.
+
+    A parameter that comes twice (a forged `state` first and the real one last, say) is refused before the
+    state is looked at, so the real owner's state stays usable (docs/decisions/0006)."""
     params = request.GET
+    repeated = [name for name in CALLBACK_PARAMETERS if len(params.getlist(name)) > 1]
+    if repeated:
+        logger.warning("qbo.callback.repeated_parameter names=%s", ",".join(repeated))
+        error = CallbackIncomplete(
+            f"QuickBooks' answer carries {' and '.join(repeated)} more than once, so it was refused. "
+            "Nothing was stored; start the connection again from Settings."
+        )
+        return _callback_error(request, error, status=400)
     try:
         result = connections.connection_complete(
             state=params.get("state", ""),
@@ -49,7 +63,7 @@ def quickbooks_callback(request):
     except InvalidState as error:
         logger.warning("qbo.callback.invalid_state reason=%s", error.reason)
         return _callback_error(request, error, status=400)
-    except ApplicationError as error:  # cancelled, incomplete, exchange failed, realm taken, misconfigured
+    except ApplicationError as error:  # cancelled, incomplete, exchange failed, realm refused or taken, keys
         if _wants_json(request):
             return JsonResponse({"code": error.code, "message": error.message}, status=error.status_code)
         level = messages.INFO if isinstance(error, ConnectionCancelled) else messages.ERROR
@@ -59,10 +73,32 @@ def quickbooks_callback(request):
         return redirect(SETTINGS_PAGE)
     connection = result.connection
     name = connection.qbo_company_name or f"realm {connection.realm_id}"
-    text = f"{'Reconnected' if result.reconnected else 'Connected'} to QuickBooks ({name})."
+    if result.realm_verified:
+        text = f"{'Reconnected' if result.reconnected else 'Connected'} to QuickBooks ({name})."
+        level = messages.SUCCESS
+    else:
+        # Never "Connected" for a realm we could not read: QuickBooks did not answer the CompanyInfo check.
+        text = (
+            f"QuickBooks signed you in, but company {connection.realm_id} could not be read yet (QuickBooks did "
+            "not answer). The sign-in is saved and checked again automatically; invoices are sent once it reads."
+        )
+        level = messages.WARNING
+    if result.superseded_not_revoked:
+        text += (
+            " The previous sign-in could not be revoked at Intuit: its tokens cannot be decrypted with the current "
+            "keys (a key problem). Remove the old connection in QuickBooks' Apps page if it is still listed."
+        )
+        level = messages.WARNING
     if _wants_json(request):
-        return JsonResponse({"status": connection.status, "realm_id": connection.realm_id, "message": text})
-    messages.success(request, text)
+        return JsonResponse(
+            {
+                "status": connection.status,
+                "realm_id": connection.realm_id,
+                "realm_verified": result.realm_verified,
+                "message": text,
+            }
+        )
+    messages.add_message(request, level, text)
     return redirect(SETTINGS_PAGE)
 
 

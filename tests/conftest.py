@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from attune_qbo.billing import services
@@ -79,12 +78,22 @@ def other_tenant(db) -> Tenant:
 
 @pytest.fixture
 def api_client_for():
-    """API client authenticated with a real DRF token for `user`."""
+    """API client authenticated with a real (hashed) company API token acting as `user` in their company."""
+    from attune_qbo.tenants.models import ApiToken, Membership
+    from attune_qbo.tenants.tokens import KEY_PREFIX, hash_key
 
     def make(user) -> APIClient:
         client = APIClient()
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        membership = Membership.objects.filter(user=user).order_by("company_id").first()
+        key = f"{KEY_PREFIX}test-{user.pk}"
+        if membership is not None:
+            ApiToken.objects.get_or_create(
+                key_hash=hash_key(key),
+                defaults={"company": membership.company, "user": user, "name": "tests", "prefix": key[:10]},
+            )
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        else:  # no company, so no company token: signed in another way (a session)
+            client.force_authenticate(user)
         return client
 
     return make

@@ -18,6 +18,9 @@ from attune_qbo.tenants.models import Company, Membership, Role
 
 DEMO_COMPANY = "Acme Plumbing"
 DEMO_USERS = (("admin", Role.ADMIN), ("staff", Role.STAFF), ("member", Role.MEMBER))
+# The Django admin is for the team running attune, not for tenants' admins: one operator account, member of
+# no company, with the same demo password.
+DEMO_OPERATOR = "operator"
 
 # California's 8 % matches a sales tax code of the simulator's US sample company, so it maps itself at connect.
 _TAX_RATES = (("California sales tax", Decimal("8.000"), True), ("Exempt", Decimal("0"), False))
@@ -66,10 +69,14 @@ def _seed_users(company: Company, password: str) -> None:
     for username, role in DEMO_USERS:
         user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@acme.example"})
         user.set_password(password)
-        # Company admins and staff use the Django admin to look at and retry failed syncs.
-        user.is_staff = role in (Role.ADMIN, Role.STAFF)
+        # Tenants' admins and staff work in the product's pages; the Django admin is not theirs.
+        user.is_staff = user.is_superuser = False
         user.save()
         Membership.objects.update_or_create(user=user, company=company, defaults={"role": role})
+    operator, _ = User.objects.get_or_create(username=DEMO_OPERATOR, defaults={"email": "operator@attune.example"})
+    operator.set_password(password)
+    operator.is_staff = operator.is_superuser = True
+    operator.save()
 
 
 def _get_or_create_rate(company, name, percent, taxable) -> TaxRate:

@@ -4,8 +4,24 @@ from __future__ import annotations
 
 from django import forms
 
-from attune_qbo.billing.models import Client, InvoiceStatus, PaymentMethod, Product, TaxRate
+from attune_qbo.billing.models import (
+    INVOICE_MAX_LINES,
+    INVOICE_MEMO_MAX_LENGTH,
+    INVOICE_NUMBER_MAX_LENGTH,
+    MONEY_MAX,
+    Client,
+    InvoiceStatus,
+    PaymentMethod,
+    Product,
+    TaxRate,
+)
 from attune_qbo.billing.services import LineData
+from attune_qbo.billing.validation import (
+    validate_business_date,
+    validate_country,
+    validate_currency,
+    validate_exchange_rate,
+)
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
 
@@ -13,14 +29,39 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"})
 class InvoiceForm(forms.Form):
     client = forms.ModelChoiceField(queryset=Client.objects.none())
     number = forms.CharField(
-        max_length=40,
+        max_length=INVOICE_NUMBER_MAX_LENGTH,
         required=False,
-        help_text="Leave blank to number it automatically. At most 21 characters.",
+        help_text=f"Leave blank to number it automatically. At most {INVOICE_NUMBER_MAX_LENGTH} characters.",
+        error_messages={
+            "max_length": "The invoice number is %(show_value)d characters long; "
+            "it can have at most %(limit_value)d (QuickBooks' limit)."
+        },
     )
-    issue_date = forms.DateField(widget=DATE_INPUT)
-    due_date = forms.DateField(widget=DATE_INPUT)
-    currency = forms.CharField(max_length=3, required=False, help_text="Defaults to the client's currency.")
-    memo = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    issue_date = forms.DateField(widget=DATE_INPUT, validators=[validate_business_date])
+    due_date = forms.DateField(widget=DATE_INPUT, validators=[validate_business_date])
+    currency = forms.CharField(
+        max_length=3,
+        required=False,
+        validators=[validate_currency],
+        help_text="ISO 4217 code, e.g. USD or EUR. Defaults to the client's currency.",
+    )
+    exchange_rate = forms.DecimalField(
+        max_digits=16,
+        decimal_places=6,
+        required=False,
+        validators=[validate_exchange_rate],
+        help_text=(
+            "Only for an invoice in another currency than your company's: how many units of your home currency "
+            "one unit of the invoice's currency is worth (e.g. 1.085 for EUR when you keep books in USD). "
+            "Leave empty to let QuickBooks use its own rate."
+        ),
+    )
+    memo = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=INVOICE_MEMO_MAX_LENGTH,
+        help_text=f"Shown to the client. At most {INVOICE_MEMO_MAX_LENGTH} characters (QuickBooks' limit).",
+    )
 
     def __init__(self, *args, company, **kwargs):
         super().__init__(*args, **kwargs)
@@ -79,7 +120,12 @@ class BaseLineFormSet(forms.BaseFormSet):
 
 
 InvoiceLineFormSet = forms.formset_factory(
-    InvoiceLineForm, formset=BaseLineFormSet, extra=1, can_delete=True, max_num=500, validate_max=True
+    InvoiceLineForm,
+    formset=BaseLineFormSet,
+    extra=1,
+    can_delete=True,
+    max_num=INVOICE_MAX_LINES,
+    validate_max=True,
 )
 
 
@@ -91,8 +137,8 @@ class InvoiceFilterForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
-    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=0)
-    date = forms.DateField(widget=DATE_INPUT)
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=0, max_value=MONEY_MAX)
+    date = forms.DateField(widget=DATE_INPUT, validators=[validate_business_date])
     method = forms.ChoiceField(choices=PaymentMethod.choices)
     reference = forms.CharField(max_length=100, required=False)
 
@@ -111,6 +157,18 @@ class ClientForm(forms.ModelForm):
             "country",
             "currency",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].validators.append(validate_currency)
+        self.fields["currency"].help_text = "ISO 4217 code, e.g. USD."
+        self.fields["country"].validators.append(validate_country)
+
+    def clean_currency(self):
+        return (self.cleaned_data.get("currency") or "").upper()
+
+    def clean_country(self):
+        return (self.cleaned_data.get("country") or "").upper()
 
 
 class ProductForm(forms.ModelForm):

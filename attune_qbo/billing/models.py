@@ -9,6 +9,15 @@ from django.db.models import Q
 from attune_qbo.core.models import TimeStampedModel
 
 INVOICE_NUMBER_MAX_LENGTH = 21  # QuickBooks Online's DocNumber limit; we refuse longer numbers up front.
+# QuickBooks keeps at most 1000 characters of CustomerMemo (integrations/quickbooks/constants.py
+# MEMO_MAX_LENGTH); longer memos are refused here rather than cut off there.
+INVOICE_MEMO_MAX_LENGTH = 1000
+# The one bound on an invoice's line count: the page's formset, the API and the QuickBooks push honour it.
+INVOICE_MAX_LINES = 250
+# Every amount (line, subtotal, tax, total, payment) fits the database's 14-digit columns with room to spare.
+MONEY_MAX = Decimal("999999999.99")
+# Home-currency units per one unit of the invoice currency: positive, at most this, at most 6 decimals.
+EXCHANGE_RATE_MAX = Decimal("1000000")
 
 
 class TenantQuerySet(models.QuerySet):

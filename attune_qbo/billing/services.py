@@ -12,11 +12,15 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from attune_qbo.billing import signals
+from attune_qbo.audit.services import audit_record
+from attune_qbo.billing import signals, validation
 from attune_qbo.billing.calculations import line_amount, totals_for_invoice_lines
 from attune_qbo.billing.exceptions import InvoiceStateError, InvoiceValidationError, PaymentRefused
 from attune_qbo.billing.models import (
+    INVOICE_MAX_LINES,
+    INVOICE_MEMO_MAX_LENGTH,
     INVOICE_NUMBER_MAX_LENGTH,
+    MONEY_MAX,
     Client,
     Invoice,
     InvoiceLine,
@@ -27,8 +31,10 @@ from attune_qbo.billing.models import (
     Product,
     TaxRate,
 )
-from attune_qbo.core.exceptions import ValidationError
+from attune_qbo.core.exceptions import NotAllowed, ValidationError
 from attune_qbo.core.money import ZERO, round_cents, to_decimal
+from attune_qbo.tenants.models import Role
+from attune_qbo.tenants.permissions import has_company_role
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,60 @@ class LineData:
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
+# The database columns' limits for line inputs (numeric(12,4) and numeric(14,4)).
+QUANTITY_MAX = Decimal("99999999.9999")
+UNIT_PRICE_MAX = Decimal("9999999999.9999")
+
+
 def _as_decimal(value, label: str) -> Decimal:
     try:
-        return to_decimal(value)
+        number = to_decimal(value)
     except (InvalidOperation, TypeError, ValueError):
         raise InvoiceValidationError(f"{label} must be a number.") from None
+    if not number.is_finite():
+        raise InvoiceValidationError(f"{label} must be a number.")
+    return number
+
+
+def _check_money(value: Decimal, label: str, field: str) -> None:
+    message = validation.money_error(value, label)
+    if message:
+        raise InvoiceValidationError(message, extra={"field": field})
+
+
+def _validate_memo(memo: str | None) -> str:
+    memo = memo or ""
+    if len(memo) > INVOICE_MEMO_MAX_LENGTH:
+        raise InvoiceValidationError(
+            f"The memo is {len(memo)} characters long; QuickBooks keeps at most {INVOICE_MEMO_MAX_LENGTH}.",
+            extra={"field": "memo"},
+        )
+    return memo
+
+
+def _validate_currency(currency: str) -> str:
+    message = validation.currency_error(currency)
+    if message:
+        raise InvoiceValidationError(message, extra={"field": "currency"})
+    return currency.upper()
+
+
+def _validate_exchange_rate(rate, *, currency: str, company) -> Decimal | None:
+    """Only meaningful for a foreign-currency invoice (currency ≠ the company's); positive, ≤ 6 decimals."""
+    if rate in (None, ""):
+        return None
+    rate = _as_decimal(rate, "The exchange rate")
+    try:
+        validation.validate_exchange_rate(rate)
+    except Exception as error:  # Django's ValidationError: re-raised as ours, naming the field
+        raise InvoiceValidationError(error.messages[0], extra={"field": "exchange_rate"}) from None
+    if currency == company.default_currency.upper():
+        raise InvoiceValidationError(
+            f"An exchange rate only applies to an invoice in another currency than {company.default_currency}; "
+            "leave it empty.",
+            extra={"field": "exchange_rate"},
+        )
+    return rate
 
 
 def _validate_number(*, company, number: str, exclude_id: int | None = None) -> str:
@@ -78,6 +133,10 @@ def _next_number(company) -> str:
 def _validate_dates(issue_date: dt.date, due_date: dt.date) -> None:
     if issue_date is None or due_date is None:
         raise InvoiceValidationError("An invoice needs an issue date and a due date.")
+    for value, label, field in ((issue_date, "The issue date", "issue_date"), (due_date, "The due date", "due_date")):
+        message = validation.date_error(value, label)
+        if message:
+            raise InvoiceValidationError(message, extra={"field": field})
     if due_date < issue_date:
         raise InvoiceValidationError(
             f"The due date ({due_date:%Y-%m-%d}) cannot be before the issue date ({issue_date:%Y-%m-%d}).",
@@ -91,6 +150,11 @@ def _validate_owned(company, obj, label: str) -> None:
 
 
 def _build_lines(company, lines: Sequence[LineData]) -> list[InvoiceLine]:
+    if len(lines) > INVOICE_MAX_LINES:
+        raise InvoiceValidationError(
+            f"An invoice can have at most {INVOICE_MAX_LINES} lines; this one has {len(lines)}.",
+            extra={"field": "lines"},
+        )
     built = []
     for position, data in enumerate(lines, start=1):
         _validate_owned(company, data.product, "product")
@@ -104,6 +168,15 @@ def _build_lines(company, lines: Sequence[LineData]) -> list[InvoiceLine]:
             raise InvoiceValidationError(f"Line {position}: the quantity cannot be negative.")
         if unit_price < 0:
             raise InvoiceValidationError(f"Line {position}: the unit price cannot be negative.")
+        if quantity > QUANTITY_MAX:
+            raise InvoiceValidationError(
+                f"Line {position}: the quantity can be at most {QUANTITY_MAX:,}.", extra={"field": "quantity"}
+            )
+        if unit_price > UNIT_PRICE_MAX:
+            raise InvoiceValidationError(
+                f"Line {position}: the unit price can be at most {UNIT_PRICE_MAX:,}.", extra={"field": "unit_price"}
+            )
+        _check_money(line_amount(quantity, unit_price), f"Line {position}: the amount", "amount")
         description = (data.description or "").strip() or (data.product.name if data.product else "")
         if not description and data.product is None:
             raise InvoiceValidationError(f"Line {position}: give the line a product or a description.")
@@ -133,6 +206,9 @@ def _replace_lines(invoice: Invoice, lines: list[InvoiceLine]) -> None:
 
 def _recompute_totals(invoice: Invoice) -> None:
     totals = totals_for_invoice_lines(invoice.lines.select_related("tax_rate"))
+    _check_money(totals.subtotal, "The subtotal", "subtotal")
+    _check_money(totals.tax_total, "The tax", "tax_total")
+    _check_money(totals.total, "The total", "total")
     invoice.subtotal, invoice.tax_total, invoice.total = totals.subtotal, totals.tax_total, totals.total
 
 
@@ -151,6 +227,45 @@ def _announce_invoice_change(invoice: Invoice, change: str, after_commit_signal)
     _emit_after_commit(after_commit_signal, Invoice, **ids)
 
 
+def _snapshot(invoice: Invoice) -> dict[str, str]:
+    return {
+        "status": str(invoice.status),
+        "subtotal": str(invoice.subtotal),
+        "tax_total": str(invoice.tax_total),
+        "total": str(invoice.total),
+        "amount_paid": str(invoice.amount_paid),
+    }
+
+
+def _audit_invoice(action: str, invoice: Invoice, user, before: dict | None, **extra: Any) -> None:
+    """Every invoice change leaves an audit entry: who, what, and the totals before and after."""
+    audit_record(
+        action=action,
+        company=invoice.company,
+        actor=user,
+        target=invoice,
+        message=f"Invoice {invoice.number}",
+        details={"number": invoice.number, "before": before, "after": _snapshot(invoice), **extra},
+    )
+
+
+def may_edit_invoice(user, invoice: Invoice) -> bool:
+    """Members edit drafts only; a finalized, paid or void invoice needs staff or admin (void: nobody)."""
+    if invoice.status == InvoiceStatus.DRAFT:
+        return True
+    return has_company_role(user, invoice.company, Role.STAFF)
+
+
+def _require_editor(invoice: Invoice, user) -> None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return  # the system itself (e.g. QuickBooks payments) acts without a user
+    if not may_edit_invoice(user, invoice):
+        raise NotAllowed(
+            f"Invoice {invoice.number} is {invoice.get_status_display().lower()}: members can edit drafts only. "
+            "Ask a staff member or an admin of the company to change it."
+        )
+
+
 # --- invoices --------------------------------------------------------------------------------------------
 
 
@@ -165,10 +280,14 @@ def invoice_create(
     number: str = "",
     currency: str | None = None,
     memo: str = "",
+    exchange_rate: Decimal | str | None = None,
 ) -> Invoice:
     """Create a draft invoice with its lines and computed totals."""
     _validate_owned(company, client, "client")
     _validate_dates(issue_date, due_date)
+    memo = _validate_memo(memo)
+    currency = _validate_currency(currency or client.currency or company.default_currency)
+    exchange_rate = _validate_exchange_rate(exchange_rate, currency=currency, company=company)
     built_lines = _build_lines(company, lines)
     with transaction.atomic():
         number = _validate_number(company=company, number=number) or _next_number(company)
@@ -178,7 +297,8 @@ def invoice_create(
             number=number,
             issue_date=issue_date,
             due_date=due_date,
-            currency=(currency or client.currency or company.default_currency).upper(),
+            currency=currency,
+            exchange_rate=exchange_rate,
             memo=memo,
             created_by=user if user is not None and user.is_authenticated else None,
         )
@@ -190,10 +310,11 @@ def invoice_create(
         _replace_lines(invoice, built_lines)
         _recompute_totals(invoice)
         invoice.save(update_fields=["subtotal", "tax_total", "total", "updated_at"])
+        _audit_invoice("invoice.create", invoice, user, None)
     return invoice
 
 
-_UPDATABLE_FIELDS = {"client", "number", "issue_date", "due_date", "currency", "memo"}
+_UPDATABLE_FIELDS = {"client", "number", "issue_date", "due_date", "currency", "memo", "exchange_rate"}
 
 
 def invoice_update(*, invoice: Invoice, user=None, lines: Sequence[LineData] | None = None, **changes) -> Invoice:
@@ -205,8 +326,10 @@ def invoice_update(*, invoice: Invoice, user=None, lines: Sequence[LineData] | N
     company = invoice.company
     with transaction.atomic():
         invoice = _lock(invoice)
+        _require_editor(invoice, user)
         if invoice.status == InvoiceStatus.VOID:
             raise InvoiceStateError(f"Invoice {invoice.number} is void and can no longer be edited.")
+        before = _snapshot(invoice)
         if "client" in changes:
             _validate_owned(company, changes["client"], "client")
             if invoice.amount_paid > ZERO and changes["client"].pk != invoice.client_id:
@@ -216,7 +339,16 @@ def invoice_update(*, invoice: Invoice, user=None, lines: Sequence[LineData] | N
                 _validate_number(company=company, number=changes["number"], exclude_id=invoice.pk) or invoice.number
             )
         if "currency" in changes:
-            changes["currency"] = (changes["currency"] or invoice.currency).upper()
+            changes["currency"] = _validate_currency(changes["currency"] or invoice.currency)
+        if "memo" in changes:
+            changes["memo"] = _validate_memo(changes["memo"])
+        currency = changes.get("currency", invoice.currency)
+        if "exchange_rate" in changes:
+            changes["exchange_rate"] = _validate_exchange_rate(
+                changes["exchange_rate"], currency=currency, company=company
+            )
+        elif currency == company.default_currency.upper():
+            changes["exchange_rate"] = None  # back in the home currency: a rate no longer means anything
         for name, value in changes.items():
             setattr(invoice, name, value)
         _validate_dates(invoice.issue_date, invoice.due_date)
@@ -233,6 +365,9 @@ def invoice_update(*, invoice: Invoice, user=None, lines: Sequence[LineData] | N
         if invoice.status in (InvoiceStatus.FINALIZED, InvoiceStatus.PAID):
             invoice.status = InvoiceStatus.PAID if invoice.amount_paid == invoice.total else InvoiceStatus.FINALIZED
         invoice.save()
+        _audit_invoice(
+            "invoice.update", invoice, user, before, fields=sorted(changes), lines_replaced=lines is not None
+        )
         if invoice.status in (InvoiceStatus.FINALIZED, InvoiceStatus.PAID):
             _announce_invoice_change(invoice, "updated", signals.invoice_updated)
     return invoice
@@ -248,10 +383,12 @@ def invoice_finalize(*, invoice: Invoice, user=None) -> Invoice:
             )
         if not invoice.lines.exists():
             raise InvoiceValidationError("Add at least one line before finalizing the invoice.")
+        before = _snapshot(invoice)
         _recompute_totals(invoice)
         invoice.status = InvoiceStatus.FINALIZED
         invoice.finalized_at = timezone.now()
         invoice.save()
+        _audit_invoice("invoice.finalize", invoice, user, before)
         _announce_invoice_change(invoice, "finalized", signals.invoice_finalized)
     return invoice
 
@@ -267,9 +404,11 @@ def invoice_void(*, invoice: Invoice, user=None) -> Invoice:
                 f"Invoice {invoice.number} has {invoice.amount_paid} in payments recorded and cannot be voided."
             )
         was_draft = invoice.status == InvoiceStatus.DRAFT
+        before = _snapshot(invoice)
         invoice.status = InvoiceStatus.VOID
         invoice.voided_at = timezone.now()
         invoice.save()
+        _audit_invoice("invoice.void", invoice, user, before)
         if not was_draft:
             _announce_invoice_change(invoice, "voided", signals.invoice_voided)
     return invoice
@@ -297,10 +436,16 @@ def payment_record(
         amount = round_cents(amount)
     except (InvalidOperation, TypeError, ValueError):
         raise PaymentRefused("The payment amount must be a number.") from None
+    if not amount.is_finite():
+        raise PaymentRefused("The payment amount must be a number.")
     if amount <= ZERO:
         raise PaymentRefused("The payment amount must be more than zero.")
+    if amount > MONEY_MAX:
+        raise PaymentRefused(f"A payment can be at most {MONEY_MAX:,}.", extra={"field": "amount"})
     if date is None:
         raise PaymentRefused("A payment needs a date.")
+    if validation.date_error(date, "The payment date"):
+        raise PaymentRefused(validation.date_error(date, "The payment date"), extra={"field": "date"})
     if method not in PaymentMethod.values:
         raise PaymentRefused(f"Unknown payment method “{method}”.")
     with transaction.atomic():
@@ -318,6 +463,7 @@ def payment_record(
             raise PaymentRefused(
                 f"A payment of {amount} is more than the {balance} still due on invoice {invoice.number}."
             )
+        before = _snapshot(invoice)
         payment = Payment.objects.create(
             company=invoice.company,
             invoice=invoice,
@@ -333,6 +479,9 @@ def payment_record(
         if invoice.amount_paid == invoice.total:
             invoice.status = InvoiceStatus.PAID
         invoice.save(update_fields=["amount_paid", "status", "updated_at"])
+        _audit_invoice(
+            "invoice.payment", invoice, user, before, payment_id=payment.pk, amount=str(amount), source=str(source)
+        )
         _emit_after_commit(
             signals.payment_recorded,
             Payment,
@@ -370,6 +519,8 @@ def client_save(*, company, client: Client | None = None, **fields) -> Client:
         setattr(client, name, value)
     client.display_name = (client.display_name or "").strip()
     client.currency = (client.currency or company.default_currency).upper()
+    if validation.currency_error(client.currency):
+        raise ValidationError(validation.currency_error(client.currency), extra={"field": "currency"})
     if not client.display_name:
         raise ValidationError("A client needs a display name.")
     message = f"A client named “{client.display_name}” already exists."

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -66,6 +67,7 @@ def invoice_detail(request, pk):
             "payment_form": payment_form,
             "can_finalize": request.membership.has_role(Role.STAFF),
             "can_void": request.membership.has_role(Role.ADMIN),
+            "can_edit": invoice.status != InvoiceStatus.VOID and services.may_edit_invoice(request.user, invoice),
             "statuses": InvoiceStatus,
             "invoice_panels": invoice_panels(request, invoice),
         },
@@ -92,7 +94,8 @@ def _invoice_form_page(request, *, invoice=None):
                     messages.success(request, f"Invoice {invoice.number} saved.")
                 return redirect("billing:invoice-detail", pk=invoice.pk)
             except ApplicationError as error:
-                form.add_error(None, error.message)
+                field = error.extra.get("field")
+                form.add_error(field if field in form.fields else None, error.message)
     elif invoice is not None:
         form = InvoiceForm(
             company=company,
@@ -102,6 +105,7 @@ def _invoice_form_page(request, *, invoice=None):
                 "issue_date": invoice.issue_date,
                 "due_date": invoice.due_date,
                 "currency": invoice.currency,
+                "exchange_rate": invoice.exchange_rate.normalize() if invoice.exchange_rate else None,
                 "memo": invoice.memo,
             },
         )
@@ -141,6 +145,11 @@ def invoice_create(request):
 @company_required()
 def invoice_edit(request, pk):
     invoice = selectors.invoice_get(company=request.company, pk=pk)
+    if not services.may_edit_invoice(request.user, invoice):
+        raise PermissionDenied(
+            f"Invoice {invoice.number} is {invoice.get_status_display().lower()}: members can edit drafts only. "
+            "Ask a staff member or an admin of the company to change it."
+        )
     if invoice.status == InvoiceStatus.VOID:
         messages.error(request, f"Invoice {invoice.number} is void and can no longer be edited.")
         return redirect("billing:invoice-detail", pk=invoice.pk)

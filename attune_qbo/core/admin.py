@@ -93,3 +93,65 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def delete_view(self, request, object_id, extra_context=None):
         self._ensure_visible(request, object_id)
         return super().delete_view(request, object_id, extra_context)
+
+
+# --- the stock admins are for the team running attune (superusers) only -------------------------------------
+# A tenant's admin who is also Django staff (e.g. to look at QuickBooks syncs) must not browse, or probe for the
+# existence of, users, groups or the task queue. Their pages answer as if they did not exist.
+
+
+class SuperuserOnlyAdminMixin:
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request, *args) -> bool:
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self.has_module_permission(request)
+
+    def _superuser_or_404(self, request):
+        if not self.has_module_permission(request):
+            raise Http404("Not found.")
+
+    def changelist_view(self, request, extra_context=None):
+        self._superuser_or_404(request)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self._superuser_or_404(request)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        self._superuser_or_404(request)
+        return super().add_view(request, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._superuser_or_404(request)
+        return super().delete_view(request, object_id, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._superuser_or_404(request)
+        return super().history_view(request, object_id, extra_context)
+
+
+SUPERUSER_ONLY_APPS = ("auth", "django_q", "axes")
+
+
+def restrict_stock_admins(site=admin.site) -> None:
+    """Re-register every ModelAdmin of the apps above (users, groups, django-q2's queue, axes' attempts)
+    behind `SuperuserOnlyAdminMixin`."""
+    for model, model_admin in list(site._registry.items()):
+        if model._meta.app_label not in SUPERUSER_ONLY_APPS or isinstance(model_admin, SuperuserOnlyAdminMixin):
+            continue
+        restricted = type(
+            f"SuperuserOnly{type(model_admin).__name__}", (SuperuserOnlyAdminMixin, type(model_admin)), {}
+        )
+        site.unregister(model)
+        site.register(model, restricted)

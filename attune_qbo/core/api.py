@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -33,6 +34,11 @@ def exception_handler(exc, context):
             body["extra"] = exc.extra
         return Response(body, status=exc.status_code)
 
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"code": "too_large", "message": "The request body is larger than this API accepts."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, PermissionDenied):
@@ -40,7 +46,8 @@ def exception_handler(exc, context):
 
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        # Anything unexpected: still JSON, with a reference the person can quote and we can find in the log.
+        return server_error_response(exc)
 
     if isinstance(exc, exceptions.ValidationError):
         response.data = {
@@ -55,3 +62,40 @@ def exception_handler(exc, context):
     if response.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
         logger.error("api.error status=%s code=%s", response.status_code, response.data.get("code"))
     return response
+
+
+def new_reference() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def server_error_response(exc: BaseException | None = None) -> Response:
+    from rest_framework.views import set_rollback
+
+    reference = new_reference()
+    logger.error("api.unhandled reference=%s error=%s", reference, type(exc).__name__ if exc else "", exc_info=exc)
+    set_rollback()
+    return Response(
+        {
+            "code": "server_error",
+            "message": f"Something went wrong on our side. Quote reference {reference} if you contact support.",
+            "reference": reference,
+        },
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+class ApiDocsPermission:
+    """The OpenAPI schema and Swagger UI: open in development, signed-in users only when
+    `settings.API_DOCS_REQUIRE_SIGN_IN` (production)."""
+
+    message = "Sign in to read the API documentation."
+
+    def has_permission(self, request, view) -> bool:
+        from django.conf import settings
+
+        if not getattr(settings, "API_DOCS_REQUIRE_SIGN_IN", False):
+            return True
+        return bool(request.user and request.user.is_authenticated)
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        return True

@@ -10,10 +10,9 @@ from attune_qbo.tenants.permissions import resolve_api_membership
 
 
 class CompanyScopedAPIMixin:
-    """`self.company` is the caller's current company (the permission classes guarantee membership).
-
-    Querysets must be filtered by it; another company's object is then a plain 404.
-    """
+    # `self.company` is the caller's current company (the permission classes guarantee membership).
+    # Querysets must be filtered by it; another company's object is then a plain 404.
+    # (Comments, not a docstring: drf-spectacular would publish a docstring as the endpoint's description.)
 
     @cached_property
     def membership(self):

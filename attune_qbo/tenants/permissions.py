@@ -41,7 +41,17 @@ def resolve_api_membership(request) -> Membership | None:
     """The caller's membership for this API request: `X-Company-Id` header if given, else the session's
     company, else the user's first company. Cached on the request."""
     if not hasattr(request, "_api_membership"):
+        from attune_qbo.tenants.models import ApiToken
+
+        token = getattr(request, "auth", None)
         requested = request.headers.get("X-Company-Id")
+        if isinstance(token, ApiToken):
+            # A company API token works in its own company only (X-Company-Id may name it, nothing else).
+            if requested not in (None, "", str(token.company_id)):
+                request._api_membership = None
+                return None
+            request._api_membership = membership_for(user=request.user, company_id=token.company_id)
+            return request._api_membership
         if requested is None and hasattr(request, "session"):
             from attune_qbo.tenants.selectors import SESSION_COMPANY_KEY
 

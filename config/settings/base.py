@@ -18,11 +18,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_q",
+    "axes",
+    "csp",
     "attune_qbo.core",
     "attune_qbo.tenants",
     "attune_qbo.billing",
@@ -33,6 +34,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "attune_qbo.core.middleware.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -40,8 +43,57 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "attune_qbo.core.middleware.RequestHygieneMiddleware",
     "attune_qbo.tenants.middleware.CurrentCompanyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins before checking passwords
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Browser security headers (every environment; production adds HTTPS-only ones) --------------------------
+# Content-Security-Policy (django-csp): scripts and styles from our own origin only, no inline script or
+# style anywhere (templates load static/js/*.js), no framing. Forms may also go to Intuit's authorize page
+# (Connect QuickBooks posts, then redirects there). The offline simulator's pages are not ours to police
+# (it is not installed in production).
+from csp.constants import NONE, SELF  # noqa: E402
+
+QUICKBOOKS_AUTHORIZE_ORIGINS = env.list("QUICKBOOKS_AUTHORIZE_ORIGINS", default=["https://appcenter.intuit.com"])
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/simulator/"],
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, *QUICKBOOKS_AUTHORIZE_ORIGINS],
+    },
+}
+# Features no page of ours uses are switched off for every page (attune_qbo.core.middleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=(), interest-cohort=()"
+)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# Idle timeout: a session ends after this many seconds without a request (each request renews it).
+SESSION_IDLE_TIMEOUT_SECONDS = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=30 * 60)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT_SECONDS
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# The Swagger UI and the OpenAPI schema need a signed-in user when this is on (production turns it on).
+API_DOCS_REQUIRE_SIGN_IN = env.bool("API_DOCS_REQUIRE_SIGN_IN", default=False)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -87,6 +139,12 @@ TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
+# The invoice page posts about 6 fields per line (billing.models.INVOICE_MAX_LINES = 250) plus the
+# invoice's own: Django's default of 1000 would answer a bare 400 before the form could say "at most 250
+# lines". tests/billing/test_validation.py keeps the two in step.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # 2.5 MB, Django's default, also the API's JSON limit (413 beyond)
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -98,24 +156,61 @@ DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="attune-qbo <n
 REST_FRAMEWORK = {
     # Token first, so a request with no credentials gets 401 (with WWW-Authenticate), not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "attune_qbo.tenants.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["attune_qbo.tenants.permissions.IsCompanyMember"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "attune_qbo.core.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "attune_qbo.core.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "attune_qbo.core.throttling.AnonymousThrottle",
+        "attune_qbo.core.throttling.UserThrottle",
+        "attune_qbo.core.throttling.ScopedThrottle",
+    ],
 }
+# Per IP (anon), per user, and per user for the QuickBooks endpoints that call Intuit. A 429 says when to
+# come back. Failed API-token attempts are limited per IP too (attune_qbo.core.tokens).
+API_THROTTLE_RATES = {
+    "anon": env.str("API_THROTTLE_ANON", default="60/min"),
+    "user": env.str("API_THROTTLE_USER", default="600/min"),
+    "token-failures": env.str("API_THROTTLE_TOKEN_FAILURES", default="20/hour"),
+    "quickbooks-connect": env.str("API_THROTTLE_QUICKBOOKS_CONNECT", default="10/hour"),
+    "quickbooks-sync": env.str("API_THROTTLE_QUICKBOOKS_SYNC", default="60/min"),
+}
+
+# --- Sign-in brute-force protection (django-axes) ----------------------------------------------------
+# After AXES_FAILURE_LIMIT failed sign-ins for one username (from anywhere) or from one IP address (for any
+# username), that username / address is locked for AXES_COOLOFF_TIME. Admins unlock in the Django admin
+# (Axes → Access attempts: delete the rows) or with `manage.py axes_reset_username <name>` / `axes_reset_ip`.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # hours: 15 minutes
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "attune_qbo.tenants.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None  # proxies in front, in production
 SPECTACULAR_SETTINGS = {
     "TITLE": "attune-qbo API",
-    "DESCRIPTION": "Invoicing and its QuickBooks Online integration. Every object is scoped to the caller's company.",
+    "DESCRIPTION": (
+        "Invoicing and its QuickBooks Online integration. Every object belongs to your company.\n\n"
+        "**Authentication:** an admin creates an API token under "
+        "[Settings → API tokens](/settings/api-tokens/) (the key is shown once). Send it as "
+        '`Authorization: Token <key>`. Errors are JSON `{"code", "message"}`; too many requests answer 429.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["attune_qbo.core.api.ApiDocsPermission"],
 }
 
 # --- django-q2 --------------------------------------------------------------------------------------
@@ -138,13 +233,21 @@ if REDIS_URL:
 
 # --- Logging ----------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# OAuth codes and states arrive in the callback's query string: the request/access loggers redact them
+# (attune_qbo.core.logging). A production access log in front of Django must drop them too (runbook).
+LOG_FILTERS = {"redact_query": {"()": "attune_qbo.core.logging.RedactQueryStringFilter"}}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": LOG_FILTERS,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_query"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["redact_query"]},
+        "django.server": {"handlers": ["console"], "filters": ["redact_query"], "propagate": False},
+    },
 }
 
 # --- QuickBooks Online ------------------------------------------------------------------------------

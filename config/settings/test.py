@@ -3,7 +3,7 @@
 from config import keys
 
 from .base import *  # noqa: F403
-from .base import Q_CLUSTER
+from .base import LOG_FILTERS, Q_CLUSTER
 
 DEBUG = False
 SECRETS_ALLOW_DEV_DEFAULTS = True
@@ -19,11 +19,21 @@ Q_CLUSTER = {**Q_CLUSTER, "sync": False}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": LOG_FILTERS,
     "handlers": {"null": {"class": "logging.NullHandler"}},
     "root": {"handlers": ["null"], "level": "DEBUG"},
-    "loggers": {name: {"level": "WARNING"} for name in ("factory", "faker", "django", "urllib3", "django_q")},
+    "loggers": {
+        **{name: {"level": "WARNING"} for name in ("factory", "faker", "django", "urllib3", "django_q")},
+        "django.request": {"level": "WARNING", "filters": ["redact_query"]},
+        "django.server": {"level": "INFO", "filters": ["redact_query"]},
+    },
 }
 QUICKBOOKS_ENVIRONMENT = "simulator"
 QUICKBOOKS_UNAUTHORIZED_PAUSE_SECONDS = 0
 # A fixed token for the simulator's control API; test helpers send it (tests/simulator, tests/e2e).
 QUICKBOOKS_SIMULATOR_CONTROL_TOKEN = "test-simulator-control-token"
+
+# Many requests per test run: throttles effectively off here; the throttle tests set low rates themselves.
+API_THROTTLE_RATES = {
+    scope: "100000/min" for scope in ("anon", "user", "token-failures", "quickbooks-connect", "quickbooks-sync")
+}

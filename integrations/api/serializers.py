@@ -11,6 +11,9 @@ class DisconnectSerializer(serializers.Serializer):
 
 
 class ConnectionStatusSerializer(serializers.Serializer):
+    """Fields after `environment`/`last_synced_at` are operational: only staff and admins receive them."""
+
+    details_visible = serializers.BooleanField()
     status = serializers.CharField()
     status_label = serializers.CharField()
     realm_id = serializers.CharField(allow_blank=True)

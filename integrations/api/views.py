@@ -7,13 +7,14 @@ from dataclasses import asdict
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from attune_qbo.billing import selectors as billing_selectors
 from attune_qbo.core.api_mixins import CompanyScopedAPIMixin
-from attune_qbo.tenants.permissions import IsCompanyAdmin, IsCompanyStaff
+from attune_qbo.tenants.permissions import IsCompanyAdmin, IsCompanyMember, IsCompanyStaff
 from integrations import selectors
 from integrations.api.serializers import (
     AuthorizeUrlSerializer,
@@ -21,6 +22,7 @@ from integrations.api.serializers import (
     DisconnectSerializer,
     SyncLogSerializer,
 )
+from integrations.permissions import visible_connection_status
 from integrations.services import connections, sync
 
 
@@ -35,6 +37,7 @@ def browser_session_key(request) -> str | None:
 
 class ConnectView(CompanyScopedAPIMixin, APIView):
     permission_classes = [IsCompanyAdmin]
+    throttle_scope = "quickbooks-connect"
 
     @extend_schema(request=None, responses=AuthorizeUrlSerializer, summary="Start connecting QuickBooks")
     def post(self, request):
@@ -56,16 +59,22 @@ class DisconnectView(CompanyScopedAPIMixin, APIView):
 
 
 class StatusView(CompanyScopedAPIMixin, APIView):
-    permission_classes = [IsCompanyStaff]
+    permission_classes = [IsCompanyMember]
 
     @extend_schema(responses=ConnectionStatusSerializer, summary="Connection health and last sync")
     def get(self, request):
+        """Whether QuickBooks is connected and when an invoice last went over. Staff and admins also get the
+        operational details (realm, token dates, last error, sync counts, latest failures); for members
+        `details_visible` is false and those fields are left out."""
         report = connections.connection_status(company=self.company)
-        return Response(ConnectionStatusSerializer(asdict(report)).data)
+        visible = visible_connection_status(report, self.membership)
+        serialized = ConnectionStatusSerializer({**asdict(report), **visible}).data
+        return Response({name: value for name, value in serialized.items() if name in visible})
 
 
 class SyncInvoiceView(CompanyScopedAPIMixin, APIView):
     permission_classes = [IsCompanyStaff]
+    throttle_scope = "quickbooks-sync"
 
     @extend_schema(request=None, responses={202: SyncLogSerializer}, summary="Push one invoice to QuickBooks now")
     def post(self, request, invoice_id: int):
@@ -83,6 +92,9 @@ class SyncLogListView(CompanyScopedAPIMixin, ListAPIView):
 
     def get_queryset(self):
         params = self.request.query_params
+        invoice = params.get("invoice")
+        if invoice not in (None, "") and not (invoice.isascii() and invoice.isdigit()):
+            raise ValidationError({"invoice": ["An invoice id is a whole number."]})
         return selectors.sync_log_list(
             company=self.company,
             status=params.get("status"),
@@ -93,9 +105,11 @@ class SyncLogListView(CompanyScopedAPIMixin, ListAPIView):
 
 class SyncLogRetryView(CompanyScopedAPIMixin, APIView):
     permission_classes = [IsCompanyStaff]
+    throttle_scope = "quickbooks-sync"
 
     @extend_schema(request=None, responses={202: SyncLogSerializer}, summary="Retry a failed or dead sync")
     def post(self, request, pk: int):
+        """Queue a failed or dead sync again. 202 with the sync log entry."""
         entry = selectors.sync_log_get(company=self.company, pk=pk)
         entry = sync.sync_retry(entry=entry, user=request.user)
         return Response(SyncLogSerializer(entry).data, status=status.HTTP_202_ACCEPTED)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,18 +30,22 @@ from integrations.exceptions import (
     ConfigurationError,
     ConnectFailed,
     ConnectionCancelled,
+    Forbidden,
     InvalidClient,
     InvalidGrant,
     InvalidState,
     NotCompanyAdmin,
     NotConnected,
+    NotFound,
     QuickBooksError,
     RealmAlreadyConnected,
     ReconnectRequired,
     RefreshDeferred,
     SignInRequired,
+    Unauthorized,
     Unavailable,
 )
+from integrations.fields import TokenDecryptionError
 from integrations.models import ConnectionStatus, OAuthState, QuickBooksConnection, SalesTaxMode
 from integrations.quickbooks import oauth
 from integrations.quickbooks.constants import OAUTH_ACCESS_DENIED
@@ -112,10 +117,60 @@ def _consume_state(*, state: str, session_key: str | None, user=None) -> OAuthSt
     return record
 
 
+REALM_ID_PATTERN = re.compile(r"[0-9]{1,32}")
+
+
+def realm_id_is_valid(realm_id: str | None) -> bool:
+    """Intuit's realm ids are decimal digits; we accept at most 32 of them and nothing else."""
+    return bool(realm_id) and REALM_ID_PATTERN.fullmatch(realm_id) is not None
+
+
 @dataclass(frozen=True)
 class ConnectResult:
     connection: QuickBooksConnection
     reconnected: bool
+    # False when QuickBooks could not be asked about the realm yet (it did not answer); the connection
+    # stands and the sweep reads CompanyInfo again. Callers must not say "Connected" then.
+    realm_verified: bool = True
+    # The grant this one replaced could not be revoked: its tokens cannot be decrypted (a key problem).
+    superseded_not_revoked: bool = False
+
+
+class _NewGrantTokens:
+    """Token provider for the one CompanyInfo read that proves the new grant opens the claimed realm. It
+    never refreshes: a 401 means the new token does not open that realm."""
+
+    def __init__(self, access_token: str) -> None:
+        self._access_token = access_token
+
+    def access_token(self) -> str:
+        return self._access_token
+
+    def refresh_after_rejection(self, rejected_access_token: str) -> str:
+        raise Unauthorized("QuickBooks refused the new token for this company", status=401)
+
+
+def _verify_realm(config: QuickBooksConfig, *, realm_id: str, tokens: TokenSet) -> bool:
+    """Read CompanyInfo of `realm_id` with the new access token. True when it was read; False when
+    QuickBooks did not answer (5xx, timeout); raises `ConnectFailed` when it refused (401/403, 610): the
+    grant does not open that realm (a tampered or mistaken `realmId`)."""
+    from integrations.quickbooks.client import QuickBooksClient
+
+    client = QuickBooksClient(realm_id=realm_id, tokens=_NewGrantTokens(tokens.access_token), config=config)
+    try:
+        client.company_info()
+    except (Unauthorized, Forbidden, NotFound) as exc:
+        logger.warning(
+            "qbo.connection.realm_refused realm=%s status=%s intuit_tid=%s", realm_id, exc.status, exc.intuit_tid
+        )
+        raise ConnectFailed(
+            f"QuickBooks did not let this sign-in read company {realm_id}, so it was not connected and the new "
+            "access was revoked. Start again from Settings → Integrations → QuickBooks and pick the company there."
+        ) from None
+    except QuickBooksError as exc:
+        logger.warning("qbo.connection.realm_unverified realm=%s error=%s", realm_id, exc)
+        return False
+    return True
 
 
 def connection_complete(
@@ -127,11 +182,18 @@ def connection_complete(
     realm_id: str | None = None,
     error: str | None = None,
 ) -> ConnectResult:
-    """Finish the connect flow from Intuit's redirect: check the state, exchange the code, store the tokens.
+    """Finish the connect flow from Intuit's redirect: check the state, exchange the code, prove the new
+    token reads the claimed realm's CompanyInfo, then store the tokens.
 
-    Nothing is stored unless the exchange succeeds. Reconnecting the same realm replaces the token ciphers;
-    a realm already connected to another Company is refused (and the new grant revoked).
+    Nothing is stored unless the exchange succeeds and QuickBooks does not refuse the realm. Any failure
+    after the exchange revokes the grant it minted. Reconnecting replaces the token ciphers and revokes the
+    superseded grant; a realm already connected to another Company is refused.
     """
+    if realm_id and not realm_id_is_valid(realm_id):
+        # Checked before the state is used, so a forged callback cannot burn the real owner's state.
+        raise CallbackIncomplete(
+            "QuickBooks' answer carries a company id (realmId) that is not valid. Nothing was stored."
+        )
     record = _consume_state(state=state, session_key=session_key, user=user)
     company, user = record.company, record.user
     if error:
@@ -150,7 +212,15 @@ def connection_complete(
         raise CallbackIncomplete(f"QuickBooks' answer is missing its {missing}. Nothing was stored; please try again.")
 
     config = quickbooks_config()
-    verifier = record.code_verifier_cipher.reveal() if record.code_verifier_cipher else None
+    try:
+        verifier = record.code_verifier_cipher.reveal() if record.code_verifier_cipher else None
+    except TokenDecryptionError:
+        logger.error("qbo.connection.verifier_undecryptable company=%s", company.pk)
+        raise ConfigurationError(
+            "QuickBooks could not be connected because of a key problem: the sign-in's saved verifier cannot be "
+            "decrypted with the current QUICKBOOKS_TOKEN_KEYS. Nothing was stored; an administrator must fix "
+            "the keys, then start again."
+        ) from None
     try:
         tokens = oauth.exchange_code(config, code=code, redirect_uri=record.redirect_uri, code_verifier=verifier)
     except QuickBooksError as exc:
@@ -165,24 +235,36 @@ def connection_complete(
         raise ConnectFailed(_exchange_failure_message(exc)) from None
 
     try:
+        verified = _verify_realm(config, realm_id=realm_id, tokens=tokens)
         result = _store_new_connection(company=company, user=user, realm_id=realm_id, tokens=tokens, config=config)
-    except RealmAlreadyConnected:
+    except Exception as exc:
+        # Whatever went wrong after the exchange, the grant it minted must not dangle at Intuit.
         _revoke_quietly(config, tokens.refresh_token)
+        message = exc.message if isinstance(exc, ApplicationError) else f"Unexpected error: {type(exc).__name__}"
         audit_record(
             action="quickbooks.connect",
             company=company,
             actor=user,
             outcome=AuditLog.Outcome.FAILURE,
-            message="Realm already connected to another company.",
-            details={"realm_id": realm_id},
+            message=message,
+            details={"realm_id": realm_id, "revoked_new_grant": True},
         )
         raise
+    if result.superseded_refresh_token:
+        _revoke_quietly(config, result.superseded_refresh_token)
     audit_record(
         action="quickbooks.reconnect" if result.reconnected else "quickbooks.connect",
         company=company,
         actor=user,
         target=result.connection,
-        details={"realm_id": realm_id, "environment": config.environment, "intuit_tid": tokens.intuit_tid},
+        details={
+            "realm_id": realm_id,
+            "environment": config.environment,
+            "intuit_tid": tokens.intuit_tid,
+            "realm_verified": verified,
+            "superseded_grant_revoked": bool(result.superseded_refresh_token),
+            "superseded_grant_undecryptable": result.superseded_undecryptable,
+        },
     )
     if connection_fetch_company_info(connection_id=result.connection.pk):
         _suggest_mappings_quietly(result.connection)
@@ -190,7 +272,12 @@ def connection_complete(
 
     sync_after_connect(connection_id=result.connection.pk)  # what waited, or changed while disconnected, goes now
     result.connection.refresh_from_db()
-    return result
+    return ConnectResult(
+        connection=result.connection,
+        reconnected=result.reconnected,
+        realm_verified=verified,
+        superseded_not_revoked=result.superseded_undecryptable,
+    )
 
 
 def _suggest_mappings_quietly(connection) -> None:
@@ -224,7 +311,15 @@ def _apply_tokens(connection: QuickBooksConnection, tokens: TokenSet, now: dt.da
         connection.last_intuit_tid = tokens.intuit_tid
 
 
-def _store_new_connection(*, company, user, realm_id: str, tokens: TokenSet, config: QuickBooksConfig) -> ConnectResult:
+@dataclass(frozen=True)
+class _Stored:
+    connection: QuickBooksConnection
+    reconnected: bool
+    superseded_refresh_token: str | None
+    superseded_undecryptable: bool = False
+
+
+def _store_new_connection(*, company, user, realm_id: str, tokens: TokenSet, config: QuickBooksConfig) -> _Stored:
     now = timezone.now()
     taken = (
         QuickBooksConnection.objects.filter(
@@ -244,6 +339,11 @@ def _store_new_connection(*, company, user, realm_id: str, tokens: TokenSet, con
         with transaction.atomic():
             connection, _ = QuickBooksConnection.objects.select_for_update().get_or_create(company=company)
             reconnected = connection.realm_id == realm_id and connection.connected_at is not None
+            # The grant this one replaces (same or another realm) is revoked once the new one is stored.
+            superseded = _revealed(connection.refresh_token_cipher) or _revealed(connection.access_token_cipher)
+            undecryptable = superseded is None and (
+                connection.refresh_token_cipher is not None or connection.access_token_cipher is not None
+            )
             if connection.realm_id != realm_id:
                 # A different QuickBooks company: what we knew about the old one no longer applies, and its
                 # automatic sync starts from now (older invoices are offered, not sent: the first-sync policy).
@@ -267,7 +367,12 @@ def _store_new_connection(*, company, user, realm_id: str, tokens: TokenSet, con
     except IntegrityError:  # lost a race with another company connecting the same realm
         raise RealmAlreadyConnected("This QuickBooks company is already connected to another attune company.") from None
     logger.info("qbo.connection.connected company=%s realm=%s reconnected=%s", company.pk, realm_id, reconnected)
-    return ConnectResult(connection=connection, reconnected=reconnected)
+    return _Stored(
+        connection=connection,
+        reconnected=reconnected,
+        superseded_refresh_token=superseded,
+        superseded_undecryptable=undecryptable,
+    )
 
 
 def sales_tax_mode(preferences: dict) -> str:
@@ -333,18 +438,17 @@ def connection_refresh(
     holder = uuid.uuid4().hex
     deadline = time.monotonic() + lease_seconds + LEASE_MARGIN_SECONDS
     while True:
-        with transaction.atomic():
-            connection = _locked_connection(connection_id)
-            if not _refresh_needed(connection, config, force=force, rejected_access_token=rejected_access_token):
-                return connection
-            now = timezone.now()
-            lease_free = connection.refresh_lease_until is None or connection.refresh_lease_until <= now
-            if lease_free:
-                connection.refresh_lease_holder = holder
-                connection.refresh_lease_until = now + dt.timedelta(seconds=lease_seconds)
-                connection.save(update_fields=["refresh_lease_holder", "refresh_lease_until", "updated_at"])
-                refresh_token = connection.refresh_token_cipher.reveal()
-                break
+        try:
+            taken = _take_lease(
+                connection_id, holder, lease_seconds, config, force=force, rejected_access_token=rejected_access_token
+            )
+        except TokenDecryptionError:
+            raise _key_problem(connection_id) from None
+        if isinstance(taken, QuickBooksConnection):  # no refresh needed (any more)
+            return taken
+        if taken is not None:
+            refresh_token = taken
+            break
         if time.monotonic() > deadline:
             raise RefreshDeferred("Another worker is renewing the QuickBooks connection; it will be tried again.")
         time.sleep(LEASE_POLL_SECONDS)
@@ -378,6 +482,35 @@ def connection_refresh(
 
 LEASE_MARGIN_SECONDS = 5
 LEASE_POLL_SECONDS = 0.2
+KEY_PROBLEM_MESSAGE = (
+    "QuickBooks cannot be used because of a key problem: the saved sign-in cannot be decrypted with the current "
+    "QUICKBOOKS_TOKEN_KEYS (was a key removed before `manage.py rotate_token_keys` ran?). Restore the key; "
+    "nothing is lost."
+)
+
+
+def _take_lease(connection_id, holder, lease_seconds, config, *, force, rejected_access_token):
+    """Under the row lock: the connection itself when no refresh is needed, the refresh token when we took the
+    lease, None when someone else holds it."""
+    with transaction.atomic():
+        connection = _locked_connection(connection_id)
+        if not _refresh_needed(connection, config, force=force, rejected_access_token=rejected_access_token):
+            return connection
+        now = timezone.now()
+        if connection.refresh_lease_until is not None and connection.refresh_lease_until > now:
+            return None
+        refresh_token = connection.refresh_token_cipher.reveal()  # before the lease: a key problem takes none
+        connection.refresh_lease_holder = holder
+        connection.refresh_lease_until = now + dt.timedelta(seconds=lease_seconds)
+        connection.save(update_fields=["refresh_lease_holder", "refresh_lease_until", "updated_at"])
+        return refresh_token
+
+
+def _key_problem(connection_id: int) -> ConfigurationError:
+    """The stored tokens cannot be decrypted: say so where people look, and return the error to raise."""
+    QuickBooksConnection.objects.filter(pk=connection_id).update(last_error=KEY_PROBLEM_MESSAGE[:300])
+    logger.error("qbo.connection.tokens_undecryptable connection=%s", connection_id)
+    return ConfigurationError(KEY_PROBLEM_MESSAGE)
 
 
 def _locked_connection(connection_id: int) -> QuickBooksConnection:
@@ -520,8 +653,13 @@ def connection_disconnect(*, company, user) -> DisconnectResult:
     connection = QuickBooksConnection.objects.filter(company=company).first()
     if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
         raise NotConnected("QuickBooks is not connected for this company.")
-    token = _revealed(connection.refresh_token_cipher) or _revealed(connection.access_token_cipher)
-    warning, intuit_tid = "", ""
+    warning, intuit_tid, key_problem = "", "", False
+    try:
+        token = _reveal_or_raise(connection.refresh_token_cipher) or _reveal_or_raise(connection.access_token_cipher)
+    except TokenDecryptionError:
+        token, key_problem = None, True
+        warning = UNDECRYPTABLE_DISCONNECT_WARNING
+        logger.error("qbo.connection.revoke.undecryptable company=%s", company.pk)
     if token:
         try:
             intuit_tid = oauth.revoke(config, token=token)
@@ -547,16 +685,33 @@ def connection_disconnect(*, company, user) -> DisconnectResult:
             company=company,
             actor=user,
             target=connection,
-            outcome=AuditLog.Outcome.WARNING if warning else AuditLog.Outcome.SUCCESS,
+            outcome=(
+                AuditLog.Outcome.FAILURE
+                if key_problem
+                else AuditLog.Outcome.WARNING
+                if warning
+                else AuditLog.Outcome.SUCCESS
+            ),
             message=warning,
-            details={"realm_id": connection.realm_id},
+            details={
+                "realm_id": connection.realm_id,
+                "revoked_at_intuit": bool(intuit_tid) or (bool(token) and not warning),
+            },
         )
     return DisconnectResult(connection=connection, revoke_failed=bool(warning), warning=warning)
 
 
-def _revealed(sealed) -> str | None:
-    from integrations.fields import TokenDecryptionError
+UNDECRYPTABLE_DISCONNECT_WARNING = (
+    "Disconnected here, but could not revoke at Intuit: the tokens cannot be decrypted with the current keys "
+    "(a key problem: check QUICKBOOKS_TOKEN_KEYS). Revoke the app in QuickBooks' Apps page."
+)
 
+
+def _reveal_or_raise(sealed) -> str | None:
+    return sealed.reveal() if sealed is not None else None
+
+
+def _revealed(sealed) -> str | None:
     if sealed is None:
         return None
     try:
@@ -716,3 +871,16 @@ def connection_status(*, company) -> ConnectionStatusReport:
             for entry in last_failures(company=company)
         ],
     )
+
+
+# --- housekeeping -----------------------------------------------------------------------------------------
+
+
+def connection_states_purge(*, older_than_seconds: int = 0) -> int:
+    """Delete connect-flow states that expired (used or not) more than `older_than_seconds` ago. Runs on
+    a django-q2 schedule (migration 0009); returns how many were deleted."""
+    horizon = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+    deleted, _ = OAuthState.objects.filter(expires_at__lt=horizon).delete()
+    if deleted:
+        logger.info("qbo.connection.states_purged count=%s", deleted)
+    return deleted

@@ -1,5 +1,5 @@
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from attune_qbo.billing.models import Invoice, InvoiceStatus
@@ -21,5 +21,10 @@ def test_seed_demo_creates_acme_with_every_status_and_is_idempotent(capsys, monk
         ("admin", "admin"),
         ("staff", "staff"),
     }
-    assert authenticate(username="admin", password="s3cret-demo") is not None
+    users = {user.username: user for user in get_user_model().objects.all()}
+    assert users["admin"].check_password("s3cret-demo")
+    # Tenants' admins and staff are not Django staff; the Django admin has its own operator account.
+    assert not any(users[name].is_staff for name in ("admin", "staff", "member"))
+    assert users["operator"].is_superuser and users["operator"].check_password("s3cret-demo")
+    assert not Membership.objects.filter(user=users["operator"]).exists()
     assert "'s3cret-demo'" in output

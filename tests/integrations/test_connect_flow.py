@@ -276,9 +276,11 @@ def test_non_admins_cannot_connect_or_disconnect(tenant, api_client_for, page_cl
     assert "Connect QuickBooks</button>" not in settings_page
 
 
-def test_status_is_staff_and_up(tenant, api_client_for):
-    assert api_client_for(tenant.member).get("/api/v1/integrations/quickbooks/status").status_code == 403
+def test_status_details_are_staff_and_up_members_see_the_summary(tenant, api_client_for):
+    member_view = api_client_for(tenant.member).get("/api/v1/integrations/quickbooks/status").json()
+    assert member_view["details_visible"] is False and "sync_counts" not in member_view
     body = api_client_for(tenant.staff).get("/api/v1/integrations/quickbooks/status").json()
+    assert body["details_visible"] is True
     assert body["status"] == "disconnected" and body["environment"] == "sandbox"
     assert body["sync_counts"] == {
         "pending": 0,

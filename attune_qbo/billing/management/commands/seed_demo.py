@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from attune_qbo.billing.demo import DEMO_USERS, seed_demo
+from attune_qbo.billing.demo import DEMO_OPERATOR, DEMO_USERS, seed_demo
 from config.env import env
 
 
@@ -14,3 +14,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Invoices created this run: {result.created_invoices}")
         for username, role in DEMO_USERS:
             self.stdout.write(f"  sign in as {username!r} ({role.label.lower()}) with password {result.password!r}")
+        self.stdout.write(
+            f"  Django admin (/admin/, for the team running attune): {DEMO_OPERATOR!r} "
+            f"with password {result.password!r}"
+        )
