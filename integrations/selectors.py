@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from integrations.models import QuickBooksConnection, QuickBooksSyncLog, SyncStatus
@@ -59,3 +59,203 @@ def latest_invoice_sync(*, company, invoice_id: int) -> QuickBooksSyncLog | None
         .order_by("-created_at", "-id")
         .first()
     )
+
+
+# --- the activity page, health and the invoice list ------------------------------------------------------
+
+PROBLEM_STATUSES = (SyncStatus.FAILED, SyncStatus.DEAD, SyncStatus.DRIFT)
+SUCCESS_STATUSES = (SyncStatus.SUCCEEDED, SyncStatus.UP_TO_DATE)
+HEALTH_DAYS = 7
+CHART_DAYS = 30
+
+
+def activity_list(
+    *,
+    company,
+    status: str | None = None,
+    entity_type: str | None = None,
+    number: str | None = None,
+    date_from=None,
+    date_to=None,
+    error_code: str | None = None,
+) -> QuerySet[QuickBooksSyncLog]:
+    """The activity page's rows, newest first (index `synclog_activity_idx`; filters use the others)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    entries = QuickBooksSyncLog.objects.filter(company=company)
+    if status == "problems":
+        entries = entries.filter(status__in=PROBLEM_STATUSES)
+    elif status in SYNC_STATUSES:
+        entries = entries.filter(status=status)
+    if entity_type:
+        entries = entries.filter(entity_type=entity_type)
+    if number:
+        entries = entries.filter(object_repr=number.strip())
+    if error_code:
+        entries = entries.filter(error_code=error_code)
+    tz = timezone.get_current_timezone()
+    if date_from:
+        entries = entries.filter(created_at__gte=dt.datetime.combine(date_from, dt.time.min, tzinfo=tz))
+    if date_to:
+        entries = entries.filter(
+            created_at__lt=dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        )
+    return entries.order_by("-created_at", "-id")
+
+
+def error_groups(*, company, since=None) -> list[dict]:
+    """Failed, dead and drifted entries by cause (error code), most frequent first."""
+    entries = QuickBooksSyncLog.objects.filter(company=company, status__in=PROBLEM_STATUSES)
+    if since is not None:
+        entries = entries.filter(created_at__gte=since)
+    rows = entries.order_by().values("error_code").annotate(n=Count("id")).order_by("-n", "error_code")
+    return [{"error_code": row["error_code"], "count": row["n"]} for row in rows[:20]]
+
+
+def retryable_failures(*, company) -> QuerySet[QuickBooksSyncLog]:
+    """Failed or dead entries with no newer entry for the same invoice ("Retry all failed")."""
+    from django.db.models import Exists, OuterRef
+
+    newer = QuickBooksSyncLog.objects.filter(
+        company=company,
+        entity_type=OuterRef("entity_type"),
+        object_id=OuterRef("object_id"),
+        created_at__gt=OuterRef("created_at"),
+    )
+    return (
+        QuickBooksSyncLog.objects.filter(company=company, status__in=[SyncStatus.FAILED, SyncStatus.DEAD])
+        .exclude(Exists(newer))
+        .order_by("-created_at")
+    )
+
+
+def health(*, company) -> dict:
+    """What went wrong in the last 7 days (failed, dead, drift), for the amber pill and banner."""
+    from django.utils import timezone
+
+    since = timezone.now() - timezone.timedelta(days=HEALTH_DAYS)
+    rows = (
+        QuickBooksSyncLog.objects.filter(company=company, status__in=PROBLEM_STATUSES, created_at__gte=since)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    counts = dict.fromkeys((SyncStatus.FAILED, SyncStatus.DEAD, SyncStatus.DRIFT), 0)
+    counts.update(dict(rows))
+    return {
+        "failed": counts[SyncStatus.FAILED],
+        "dead": counts[SyncStatus.DEAD],
+        "drift": counts[SyncStatus.DRIFT],
+        "total": sum(counts.values()),
+        "days": HEALTH_DAYS,
+    }
+
+
+def daily_outcomes(*, company, days: int = CHART_DAYS) -> list[dict]:
+    """Successes and failures per day for the last `days` days (oldest first), for the chart."""
+    import datetime as dt
+
+    from django.db.models.functions import TruncDate
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    first = today - dt.timedelta(days=days - 1)
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=timezone.get_current_timezone())
+    rows = (
+        QuickBooksSyncLog.objects.filter(
+            company=company, created_at__gte=start, status__in=SUCCESS_STATUSES + PROBLEM_STATUSES
+        )
+        .order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("day")
+        .annotate(
+            ok=Count("id", filter=Q(status__in=SUCCESS_STATUSES)),
+            bad=Count("id", filter=Q(status__in=PROBLEM_STATUSES)),
+        )
+    )
+    by_day = {row["day"]: row for row in rows}
+    return [
+        {
+            "day": first + dt.timedelta(days=i),
+            "ok": (by_day.get(first + dt.timedelta(days=i)) or {}).get("ok") or 0,
+            "bad": (by_day.get(first + dt.timedelta(days=i)) or {}).get("bad") or 0,
+        }
+        for i in range(days)
+    ]
+
+
+# The invoice list's QuickBooks column: the latest entry's status, in five words.
+INVOICE_STATES = {
+    "synced": ("Synced", "ok", SUCCESS_STATUSES),
+    "pending": ("Pending", "warn", (SyncStatus.PENDING, SyncStatus.RUNNING)),
+    "failed": ("Failed", "bad", (SyncStatus.FAILED, SyncStatus.DEAD)),
+    "drift": ("Drift", "warn", (SyncStatus.DRIFT,)),
+    "not_sent": ("Not sent", "", (SyncStatus.SKIPPED,)),
+}
+
+
+def _latest_status_subquery(company):
+    from django.db.models import OuterRef, Subquery
+
+    return Subquery(
+        QuickBooksSyncLog.objects.filter(company=company, entity_type="invoice", object_id=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values("status")[:1]
+    )
+
+
+def invoice_states(*, company, invoice_ids) -> dict[int, tuple[str, str]]:
+    """{invoice id: (label, pill class)} for a page of invoices (one query); unsent invoices are "Not sent"."""
+    from attune_qbo.billing.models import Invoice
+
+    if connection_for(company=company) is None:
+        return {}
+    rows = (
+        Invoice.objects.filter(company=company, pk__in=list(invoice_ids))
+        .annotate(qbo_status=_latest_status_subquery(company))
+        .values_list("pk", "status", "qbo_status")
+    )
+    states = {}
+    for pk, invoice_status, qbo_status in rows:
+        key = next((k for k, (_, _, statuses) in INVOICE_STATES.items() if qbo_status in statuses), "not_sent")
+        label, css, _ = INVOICE_STATES[key]
+        states[pk] = ("—" if invoice_status == "draft" and qbo_status is None else label, css)
+    return states
+
+
+def invoices_filter_by_state(*, company, invoices, state: str):
+    """The invoice list filtered by its QuickBooks column."""
+    if state not in INVOICE_STATES:
+        return invoices
+    annotated = invoices.annotate(qbo_status=_latest_status_subquery(company))
+    if state == "not_sent":
+        return annotated.exclude(status="draft").filter(
+            Q(qbo_status__isnull=True) | Q(qbo_status__in=INVOICE_STATES["not_sent"][2])
+        )
+    return annotated.filter(qbo_status__in=INVOICE_STATES[state][2])
+
+
+def choices_search(*, connection, entity: str, q: str = "", limit: int = 50, active_only: bool = True, details=()):
+    """Cached QuickBooks entries for a select: by name (contains), alphabetical, at most `limit`."""
+    from integrations.models import QuickBooksChoice
+
+    rows = QuickBooksChoice.objects.filter(connection=connection, realm_id=connection.realm_id, entity=entity)
+    if active_only:
+        rows = rows.filter(active=True)
+    if details:
+        rows = rows.filter(detail__in=details)
+    if q:
+        rows = rows.filter(name_key__contains=q.strip().lower())
+    return list(rows.order_by("name_key")[:limit])
+
+
+def choices_read_at(*, connection):
+    from django.db.models import Max
+
+    from integrations.models import QuickBooksChoice
+
+    return QuickBooksChoice.objects.filter(connection=connection, realm_id=connection.realm_id).aggregate(
+        at=Max("fetched_at")
+    )["at"]
