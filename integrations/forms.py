@@ -207,6 +207,7 @@ class MappingForm:
     def options_for(self, row: MappingRow, q: str | None = None) -> list[tuple[str, str]]:
         """The select's options: the current value and the suggestion first, then up to 50 search matches."""
         from integrations import selectors
+        from integrations.services.choices import US_LINE_CODES
 
         q = row.q if q is None else q
         options: list[tuple[str, str]] = []
@@ -239,6 +240,8 @@ class MappingForm:
             limit=OPTION_LIMIT,
             details=_details(row.kind),
         ):
+            if row.kind == MappingKind.SALES_TAX_CODE and choice.qbo_id in US_LINE_CODES:
+                continue
             label = choice.name + (f" · {choice.detail}" if choice.detail and row.kind == MappingKind.ITEM else "")
             add(choice.qbo_id, label)
         return options

@@ -132,7 +132,8 @@ def retryable_failures(*, company) -> QuerySet[QuickBooksSyncLog]:
 
 
 def health(*, company) -> dict:
-    """What went wrong in the last 7 days (failed, dead, drift), for the amber pill and banner."""
+    """What went wrong in the last 7 days, for the amber pill and banner: failed, dead and drifted pushes, and
+    pushes waiting out a back-off after a failed attempt."""
     from django.utils import timezone
 
     since = timezone.now() - timezone.timedelta(days=HEALTH_DAYS)
@@ -144,11 +145,19 @@ def health(*, company) -> dict:
     )
     counts = dict.fromkeys((SyncStatus.FAILED, SyncStatus.DEAD, SyncStatus.DRIFT), 0)
     counts.update(dict(rows))
+    retrying = (
+        QuickBooksSyncLog.objects.filter(
+            company=company, status=SyncStatus.PENDING, created_at__gte=since, attempts__gt=0
+        )
+        .exclude(error_code="")
+        .count()
+    )
     return {
         "failed": counts[SyncStatus.FAILED],
         "dead": counts[SyncStatus.DEAD],
         "drift": counts[SyncStatus.DRIFT],
-        "total": sum(counts.values()),
+        "retrying": retrying,
+        "total": sum(counts.values()) + retrying,
         "days": HEALTH_DAYS,
     }
 
@@ -221,7 +230,7 @@ def invoice_states(*, company, invoice_ids) -> dict[int, tuple[str, str]]:
     for pk, invoice_status, qbo_status in rows:
         key = next((k for k, (_, _, statuses) in INVOICE_STATES.items() if qbo_status in statuses), "not_sent")
         label, css, _ = INVOICE_STATES[key]
-        states[pk] = ("—" if invoice_status == "draft" and qbo_status is None else label, css)
+        states[pk] = ("" if invoice_status == "draft" and qbo_status is None else label, css)  # drafts never go
     return states
 
 

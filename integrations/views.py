@@ -282,6 +282,14 @@ def _panel_context(request, invoice) -> dict | None:
     connected = connection.status == ConnectionStatus.CONNECTED
     void_done = invoice.status == "void" and (link is None or link.voided) and not live
     can_act = is_staff and connected and invoice.status != "draft"
+    # Nothing to send: QuickBooks got this very version (the link remembers which one it was).
+    current = (
+        entry is not None
+        and entry.status in (SyncStatus.SUCCEEDED, SyncStatus.UP_TO_DATE)
+        and link is not None
+        and link.source_updated_at is not None
+        and link.source_updated_at == invoice.updated_at
+    )
     return {
         "entry": entry if is_staff else None,
         "member_status": entry.get_status_display() if entry and not is_staff else "",
@@ -295,7 +303,10 @@ def _panel_context(request, invoice) -> dict | None:
         "can_retry": can_act
         and entry is not None
         and entry.status in (SyncStatus.FAILED, SyncStatus.DEAD, SyncStatus.DRIFT),
-        "can_send": can_act and not void_done and not (entry is not None and entry.status == SyncStatus.RUNNING),
+        "can_send": can_act
+        and not void_done
+        and not current
+        and not (entry is not None and entry.status == SyncStatus.RUNNING),
         "waiting_retry": live and entry.status == SyncStatus.PENDING and entry.attempts > 0,
     }
 

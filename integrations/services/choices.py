@@ -44,6 +44,8 @@ ACCOUNT_TYPES_FOR_KIND = {
     MappingKind.DEPOSIT_ACCOUNT: ("Bank", "Other Current Asset"),
 }
 ENTITIES = ("Item", "TaxCode", "Account", "PaymentMethod")
+# US line-level pseudo codes (QBO-REFERENCE §5.1): never a transaction's sales tax code.
+US_LINE_CODES = ("TAX", "NON")
 # Failed pushes a mapping change can unblock: refused before any call because a mapping was missing, or
 # refused by QuickBooks because something referenced no longer exists or is inactive (610).
 MAPPING_ERROR_CODES = ("mapping_incomplete", "610")
@@ -121,6 +123,10 @@ def choice_check(*, connection: QuickBooksConnection, kind: str, qbo_id: str) ->
         )
     if not choice.active:
         raise ValidationError(f"“{choice.name}” is inactive in QuickBooks. Reactivate it there, or pick another.")
+    if kind == MappingKind.SALES_TAX_CODE and choice.qbo_id in US_LINE_CODES:
+        raise ValidationError(
+            f"“{choice.name}” only marks a line taxable or not; pick the sales tax code whose rate applies."
+        )
     allowed = ACCOUNT_TYPES_FOR_KIND.get(kind)
     if allowed and choice.detail not in allowed:
         raise ValidationError(f"“{choice.name}” is a {choice.detail} account; pick one of type {' or '.join(allowed)}.")

@@ -16,7 +16,10 @@ LISTS = {
     ("Item", True): [{"Id": "1", "Name": "Services", "Type": "Service", "Active": True}]
     + [{"Id": str(100 + i), "Name": f"Item {i:04d}", "Type": "Service", "Active": True} for i in range(1000)],
     ("Item", False): [{"Id": "9", "Name": "Old widget", "Type": "Service", "Active": False}],
-    ("TaxCode", True): [{"Id": "2", "Name": "California", "Active": True}],
+    ("TaxCode", True): [
+        {"Id": "2", "Name": "California", "Active": True},
+        {"Id": "TAX", "Name": "TAX", "Active": True},
+    ],
     ("TaxCode", False): [],
     ("Account", True): [
         {"Id": "79", "Name": "Sales of Product Income", "AccountType": "Income", "Active": True},
@@ -131,10 +134,13 @@ def test_another_companys_product_is_a_form_error_and_nothing_is_saved(tenant, o
     assert not QuickBooksMapping.objects.filter(local_key=str(other_tenant.product.pk)).exists()
 
 
-def test_an_income_account_must_be_an_income_account(tenant, lists, admin_page):
-    admin_page.get(reverse(PAGE))
-    response = admin_page.post(reverse(PAGE), {"income_default": "35"})
-    assert response.status_code == 400 and "is a Bank account" in response.content.decode()
+def test_an_income_account_must_be_an_income_account_and_a_us_sales_tax_code_not_tax_or_non(tenant, lists, admin_page):
+    text = admin_page.get(reverse(PAGE)).content.decode()
+    row = re.search(rf'id="id_stc_{tenant.tax_rate.pk}">(.*?)</select>', text, re.S).group(1)
+    assert "California" in row and ">TAX<" not in row
+    response = admin_page.post(reverse(PAGE), {"income_default": "35", f"stc_{tenant.tax_rate.pk}": "TAX"})
+    text = response.content.decode()
+    assert response.status_code == 400 and "is a Bank account" in text and "only marks a line taxable" in text
 
 
 def test_admin_creates_a_missing_item_in_quickbooks_and_maps_it(tenant, lists, admin_page):
@@ -163,7 +169,7 @@ def test_admin_creates_a_missing_item_in_quickbooks_and_maps_it(tenant, lists, a
 def test_refresh_reads_the_lists_again_and_says_what_it_read(tenant, lists, admin_page):
     response = admin_page.post(reverse("integrations:quickbooks-mapping-refresh"), follow=True)
     text = response.content.decode()
-    assert "Read from QuickBooks: 1002 Items, 1 TaxCode, 2 Accounts." in text
+    assert "Read from QuickBooks: 1002 Items, 2 TaxCodes, 2 Accounts." in text
     assert "QuickBooks did not list: PaymentMethod." in text
 
 

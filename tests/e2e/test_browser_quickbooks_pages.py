@@ -1,0 +1,196 @@
+"""The people's side of the QuickBooks integration in a real browser, against the simulator: an admin maps and
+sees an invoice turn Synced live; a forced failure turns the pill amber and "Send now" sends it; staff retry
+from the admin; members see no buttons. Every step is screenshotted at 1280 and 390 px (E2E_ARTIFACTS, default
+/tmp/artifacts/e2e); the customer docs use copies of some of them."""
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+
+from integrations.models import QuickBooksConnection, QuickBooksSyncLog
+from tests.e2e.conftest import US_REALM
+
+pytestmark = pytest.mark.e2e
+ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", "/tmp/artifacts/e2e"))
+
+
+def shot(page, name: str) -> None:
+    """Screenshots of this step at laptop and phone width."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size(size)
+
+
+def sign_in(page, username: str) -> None:
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/invoices/")
+
+
+def connect(page) -> None:
+    page.goto("/settings/integrations/quickbooks/")
+    page.click("text=Connect QuickBooks")
+    page.wait_for_url("**/simulator/oauth2/authorize**")
+    page.click("button[name=connect]")
+    page.wait_for_url("**/settings/integrations/quickbooks/")
+
+
+@pytest.fixture
+def worker(settings, monkeypatch):
+    """The worker, in-process: a queued entry runs a moment later in a thread (so pages can be seen waiting)."""
+    from django.db import connections
+
+    from integrations.services.sync import sync_run
+
+    settings.QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = 0
+    threads: list[threading.Thread] = []
+
+    def dispatch(entry_id: int) -> None:
+        def run() -> None:
+            try:
+                sync_run(entry_id=entry_id)
+            finally:
+                connections.close_all()
+
+        timer = threading.Timer(1.5, run)
+        threads.append(timer)
+        timer.start()
+
+    monkeypatch.setattr("integrations.services.sync.dispatch", dispatch)
+    yield
+    for thread in threads:
+        thread.join(timeout=30)
+
+
+def arm(live_app: str, kind: str, count: int) -> None:
+    response = requests.post(
+        f"{live_app}/simulator/control/faults",
+        json={"target": "api", "realm_id": US_REALM, "kind": kind, "count": count},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_admin_maps_a_product_and_a_tax_rate_then_sees_the_invoice_turn_synced_without_a_reload(acme, page, worker):
+    sign_in(page, "acme-admin")
+    connect(page)
+    shot(page, "01-connected")
+    page.click("nav.tabs >> text=Mapping")
+    page.wait_for_url("**/quickbooks/mapping/")
+    product_field = f"item_{acme.product.pk}"
+    page.fill(f"input[name=q_{product_field}]", "consult")  # server-side search through htmx
+    page.wait_for_function(
+        f"[...document.querySelectorAll('#id_{product_field} option')].some(o => o.text === 'Consulting · Service')"
+    )
+    page.select_option(f"#id_{product_field}", label="Consulting · Service")
+    page.select_option(f"#id_stc_{acme.tax_rate.pk}", label="California")
+    shot(page, "02-mapping")
+    page.click("button[name=save]")
+    assert "Saved" in page.inner_text("ul.messages")
+    shot(page, "03-mapping-saved")
+
+    draft = acme.invoice()
+    page.goto(f"/invoices/{draft.pk}/")
+    page.click("button:has-text('Finalize')")
+    assert page.inner_text("#qbo-invoice-status") == "Sending…"
+    shot(page, "04-invoice-sending")
+    page.wait_for_function("document.querySelector('#qbo-invoice-status').innerText === 'Succeeded'", timeout=30000)
+    assert "Open in QuickBooks" in page.inner_text("#qbo-panel")
+    shot(page, "05-invoice-synced")
+    entry = QuickBooksSyncLog.objects.get(object_id=draft.pk)
+    assert entry.status == "succeeded" and entry.qbo_id
+
+
+def test_a_forced_failure_turns_the_pill_amber_shows_on_activity_and_send_now_sends_it(acme, page, live_app, settings):
+    from integrations.services.sync import sync_run
+
+    settings.QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = 0
+    sign_in(page, "acme-admin")
+    connect(page)
+    from integrations.services.mappings import mapping_set
+
+    mapping_set(
+        company=acme.company, realm_id=US_REALM, kind="sales_tax_code", local_key=str(acme.tax_rate.pk), qbo_id="2"
+    )
+    arm(live_app, "500", 1)
+    invoice = acme.invoice(finalize=True)  # the transaction commits; the worker runs it here, once
+    entry = QuickBooksSyncLog.objects.get(object_id=invoice.pk)
+    sync_run(entry_id=entry.pk)
+    entry.refresh_from_db()
+    assert entry.status == "pending" and entry.attempts == 1  # a back-off wait after the 500
+
+    page.goto("/settings/integrations/quickbooks/")
+    assert "warn" in page.get_attribute("#qbo-status-pill", "class")
+    assert "waiting to retry after a failed attempt" in page.inner_text("#qbo-health")
+    shot(page, "06-settings-amber")
+    page.click("#qbo-health >> text=See them on the activity page")
+    assert invoice.number in page.inner_text(f"#entry-{entry.pk}")
+    shot(page, "07-activity")
+
+    page.goto(f"/invoices/{invoice.pk}/")
+    shot(page, "08-invoice-back-off")
+    from django.db import connections
+
+    import integrations.services.sync as sync_module
+
+    def dispatch(entry_id):  # the worker, inline
+        sync_run(entry_id=entry_id)
+
+    original = sync_module.dispatch
+    sync_module.dispatch = dispatch
+    try:
+        page.click("#qbo-panel >> button:has-text('Send now')")
+        page.wait_for_function("document.querySelector('#qbo-invoice-status').innerText === 'Succeeded'")
+    finally:
+        sync_module.dispatch = original
+        connections.close_all()
+    assert QuickBooksSyncLog.objects.filter(object_id=invoice.pk).count() == 1  # moved to now, never a second
+    shot(page, "09-sent-after-back-off")
+
+
+def test_staff_retry_a_failed_sync_from_the_django_admin(acme, page, dispatched_entries):
+    QuickBooksConnection.objects.create(company=acme.company, status="connected", realm_id=US_REALM)
+    invoice = acme.invoice(finalize=True)
+    QuickBooksSyncLog.objects.all().delete()  # only the failed entry below
+    entry = QuickBooksSyncLog.objects.create(
+        company=acme.company, object_id=invoice.pk, object_repr=invoice.number, status="failed", message="refused"
+    )
+    acme.staff.is_staff = True
+    acme.staff.save()
+    sign_in(page, "acme-staff")
+    page.goto("/admin/integrations/quickbookssynclog/")
+    page.check(f"input[name=_selected_action][value='{entry.pk}']")
+    page.select_option("select[name=action]", "retry_selected")
+    page.click("button[name=index]")
+    assert "1 sync(s) queued to retry." in page.inner_text("ul.messagelist")
+    shot(page, "10-admin-retry")
+    entry.refresh_from_db()
+    assert entry.status == "pending" and entry.generation == 2
+
+
+def test_a_member_sees_no_buttons_and_no_details(acme, page):
+    QuickBooksConnection.objects.create(company=acme.company, status="connected", realm_id=US_REALM)
+    invoice = acme.invoice(finalize=True)
+    QuickBooksSyncLog.objects.create(company=acme.company, object_id=invoice.pk, status="failed", message="secret")
+    sign_in(page, "acme-member")
+    page.goto("/settings/integrations/quickbooks/")
+    assert page.locator("main button").count() == 0 and "secret" not in page.inner_text("main")
+    shot(page, "11-member-settings")
+    page.goto(f"/invoices/{invoice.pk}/")
+    assert page.locator("#qbo-panel button").count() == 0
+    assert page.goto("/settings/integrations/quickbooks/activity/").status == 403
+
+
+@pytest.fixture
+def dispatched_entries(monkeypatch):
+    queued: list[int] = []
+    monkeypatch.setattr("integrations.services.sync.dispatch", queued.append)
+    return queued
