@@ -59,6 +59,10 @@ class MappingRow:
         return (self.current.qbo_id if self.current else "") != self.value
 
 
+def _percent(value) -> str:
+    return format(value.normalize(), "f")
+
+
 def _entity(kind: str) -> str:
     from integrations.services.choices import ENTITY_FOR_KIND
 
@@ -111,7 +115,7 @@ class MappingForm:
                         f"stc_{rate.pk}",
                         MappingKind.SALES_TAX_CODE,
                         str(rate.pk),
-                        f"{rate.name} ({rate.percent.normalize()} %)",
+                        f"{rate.name} ({_percent(rate.percent)} %)",
                         "The QuickBooks sales tax code for invoices taxed at this rate.",
                     )
                 )
@@ -131,7 +135,7 @@ class MappingForm:
                         f"tax_{rate.pk}",
                         MappingKind.TAX_CODE,
                         str(rate.pk),
-                        f"{rate.name} ({rate.percent.normalize()} %)",
+                        f"{rate.name} ({_percent(rate.percent)} %)",
                     )
                 )
         rows.append(
@@ -143,8 +147,17 @@ class MappingForm:
                 "For items created from this page.",
             )
         )
+        self.payment_methods_listed = QuickBooksChoice.objects.filter(
+            connection=self.connection, realm_id=self.connection.realm_id, entity="PaymentMethod"
+        ).exists()
+        mapped_methods = set(
+            QuickBooksMapping.objects.filter(
+                company=company, realm_id=self.connection.realm_id, kind=MappingKind.PAYMENT_METHOD
+            ).values_list("local_key", flat=True)
+        )
         for value, label in PaymentMethod.choices:
-            rows.append(MappingRow(f"pm_{value}", MappingKind.PAYMENT_METHOD, value, f"Payment method: {label}"))
+            if self.payment_methods_listed or value in mapped_methods:  # nothing to pick: one note, not five rows
+                rows.append(MappingRow(f"pm_{value}", MappingKind.PAYMENT_METHOD, value, f"Payment method: {label}"))
         rows.append(
             MappingRow(
                 "deposit_default",
