@@ -46,11 +46,14 @@ def sync_log_get(*, company, pk) -> QuickBooksSyncLog:
 
 
 def last_failures(*, company, limit: int = 5) -> list[QuickBooksSyncLog]:
-    return list(
-        QuickBooksSyncLog.objects.filter(company=company, status__in=[SyncStatus.FAILED, SyncStatus.DEAD]).order_by(
-            "-updated_at", "-id"
-        )[:limit]
-    )
+    # One indexed, limited read per status (company, status, -updated_at), merged here: an IN over both would
+    # sort every failed and dead row first.
+    entries = []
+    for status in (SyncStatus.FAILED, SyncStatus.DEAD):
+        entries += QuickBooksSyncLog.objects.filter(company=company, status=status).order_by("-updated_at", "-id")[
+            :limit
+        ]
+    return sorted(entries, key=lambda entry: (entry.updated_at, entry.pk), reverse=True)[:limit]
 
 
 def latest_invoice_sync(*, company, invoice_id: int) -> QuickBooksSyncLog | None:
@@ -114,9 +117,14 @@ def error_groups(*, company, since=None) -> list[dict]:
     return [{"error_code": row["error_code"], "count": row["n"]} for row in rows[:20]]
 
 
-def retryable_failures(*, company) -> QuerySet[QuickBooksSyncLog]:
-    """Failed or dead entries with no newer entry for the same invoice ("Retry all failed")."""
+RETRY_ALL_DAYS = 30
+
+
+def retryable_failures(*, company, days: int = RETRY_ALL_DAYS) -> QuerySet[QuickBooksSyncLog]:
+    """Failed or dead entries of the last `days` days with no newer entry for the same invoice ("Retry all
+    failed"); older ones are retried one by one."""
     from django.db.models import Exists, OuterRef
+    from django.utils import timezone
 
     newer = QuickBooksSyncLog.objects.filter(
         company=company,
@@ -125,7 +133,11 @@ def retryable_failures(*, company) -> QuerySet[QuickBooksSyncLog]:
         created_at__gt=OuterRef("created_at"),
     )
     return (
-        QuickBooksSyncLog.objects.filter(company=company, status__in=[SyncStatus.FAILED, SyncStatus.DEAD])
+        QuickBooksSyncLog.objects.filter(
+            company=company,
+            status__in=[SyncStatus.FAILED, SyncStatus.DEAD],
+            created_at__gte=timezone.now() - timezone.timedelta(days=days),
+        )
         .exclude(Exists(newer))
         .order_by("-created_at")
     )
@@ -163,33 +175,45 @@ def health(*, company) -> dict:
 
 
 def daily_outcomes(*, company, days: int = CHART_DAYS) -> list[dict]:
-    """Successes and failures per day for the last `days` days (oldest first), for the chart."""
+    """Successes and failures per day for the last `days` days (oldest first), for the chart.
+
+    PostgreSQL groups by day in one query; SQLite casts dates in Python per row (350 ms over 50,000 rows), so
+    there it counts each day's index range instead (`days` small range scans, about 30 ms).
+    """
     import datetime as dt
 
+    from django.db import connection
     from django.db.models.functions import TruncDate
     from django.utils import timezone
 
-    today = timezone.localdate()
-    first = today - dt.timedelta(days=days - 1)
-    start = dt.datetime.combine(first, dt.time.min, tzinfo=timezone.get_current_timezone())
-    rows = (
-        QuickBooksSyncLog.objects.filter(
-            company=company, created_at__gte=start, status__in=SUCCESS_STATUSES + PROBLEM_STATUSES
+    tz = timezone.get_current_timezone()
+    first = timezone.localdate() - dt.timedelta(days=days - 1)
+    bounds = [dt.datetime.combine(first + dt.timedelta(days=i), dt.time.min, tzinfo=tz) for i in range(days + 1)]
+    entries = QuickBooksSyncLog.objects.filter(company=company).order_by()
+    if connection.vendor == "postgresql":
+        rows = (
+            entries.filter(created_at__gte=bounds[0], status__in=SUCCESS_STATUSES + PROBLEM_STATUSES)
+            .annotate(day=TruncDate("created_at", tzinfo=tz))
+            .values("day")
+            .annotate(
+                ok=Count("id", filter=Q(status__in=SUCCESS_STATUSES)),
+                bad=Count("id", filter=Q(status__in=PROBLEM_STATUSES)),
+            )
         )
-        .order_by()
-        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
-        .values("day")
-        .annotate(
-            ok=Count("id", filter=Q(status__in=SUCCESS_STATUSES)),
-            bad=Count("id", filter=Q(status__in=PROBLEM_STATUSES)),
-        )
-    )
-    by_day = {row["day"]: row for row in rows}
+        by_day = {row["day"]: (row["ok"], row["bad"]) for row in rows}
+    else:
+        by_day = {}
+        for i in range(days):
+            counts = entries.filter(created_at__gte=bounds[i], created_at__lt=bounds[i + 1]).aggregate(
+                ok=Count("id", filter=Q(status__in=SUCCESS_STATUSES)),
+                bad=Count("id", filter=Q(status__in=PROBLEM_STATUSES)),
+            )
+            by_day[first + dt.timedelta(days=i)] = (counts["ok"], counts["bad"])
     return [
         {
             "day": first + dt.timedelta(days=i),
-            "ok": (by_day.get(first + dt.timedelta(days=i)) or {}).get("ok") or 0,
-            "bad": (by_day.get(first + dt.timedelta(days=i)) or {}).get("bad") or 0,
+            "ok": by_day.get(first + dt.timedelta(days=i), (0, 0))[0],
+            "bad": by_day.get(first + dt.timedelta(days=i), (0, 0))[1],
         }
         for i in range(days)
     ]
@@ -268,3 +292,33 @@ def choices_read_at(*, connection):
     return QuickBooksChoice.objects.filter(connection=connection, realm_id=connection.realm_id).aggregate(
         at=Max("fetched_at")
     )["at"]
+
+
+def page_status(*, company):
+    """What the settings page and its polled pill show, without the all-time counts `connection_status` adds for
+    the API (a GROUP BY over every log row: ~60 ms with 100,000 rows, on every poll)."""
+    from integrations.conf import quickbooks_config
+    from integrations.services.connections import ConnectionStatusReport
+
+    connection = QuickBooksConnection.objects.select_related("connected_by").filter(
+        company=company
+    ).first() or QuickBooksConnection(company=company)
+    return ConnectionStatusReport(
+        status=connection.status,
+        status_label=connection.get_status_display(),
+        realm_id=connection.realm_id,
+        company_name=connection.qbo_company_name,
+        country=connection.qbo_country,
+        environment=connection.environment or quickbooks_config().environment,
+        connected_at=connection.connected_at,
+        connected_by=connection.connected_by.get_username() if connection.connected_by else "",
+        access_token_expires_at=connection.access_token_expires_at,
+        refresh_token_expires_at=connection.refresh_token_expires_at,
+        refresh_token_hard_expires_at=connection.refresh_token_hard_expires_at,
+        last_refreshed_at=connection.last_refreshed_at,
+        last_synced_at=connection.last_synced_at,
+        last_error=connection.last_error,
+        sync_counts={},
+        auto_sync=connection.auto_sync,
+        last_failures=[],
+    )

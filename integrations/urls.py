@@ -6,6 +6,7 @@ app_name = "integrations"
 urlpatterns = [
     path("quickbooks/", views.quickbooks_settings, name="quickbooks-settings"),
     path("quickbooks/status-pill/", views.quickbooks_status_pill, name="quickbooks-status-pill"),
+    path("quickbooks/chart/", views.quickbooks_chart, name="quickbooks-chart"),
     path("quickbooks/connect/", views.quickbooks_connect, name="quickbooks-connect"),
     path("quickbooks/disconnect/", views.quickbooks_disconnect, name="quickbooks-disconnect"),
     path("quickbooks/company-settings/", views.quickbooks_refresh_company, name="quickbooks-refresh-company"),

@@ -9,6 +9,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from attune_qbo.core.exceptions import ApplicationError
@@ -124,13 +125,13 @@ def quickbooks_settings(request):
     from integrations.forms import InitialSyncForm
     from integrations.services import sync
 
-    report = connections.connection_status(company=request.company)
+    report = selectors.page_status(company=request.company)
     connection = selectors.connection_for(company=request.company)
     is_staff, is_admin = _is(request, Role.STAFF), _is(request, Role.ADMIN)
     context = {"report": report, "is_admin": is_admin, "is_staff": is_staff, "connection": connection}
     if is_staff and connection is not None and connection.realm_id:
         context["health"] = selectors.health(company=request.company)
-        context["chart"] = _chart(selectors.daily_outcomes(company=request.company))
+        context["show_chart"] = True  # loaded after the page (htmx), or opened as its own page without JavaScript
     if is_admin and connection is not None and connection.is_connected:
         context["never_sent"] = sync.invoices_never_sent(connection=connection).count()
         context["initial_sync_form"] = InitialSyncForm(
@@ -145,9 +146,20 @@ def quickbooks_status_pill(request):
     """The live status pill (htmx polls it). Amber for staff when something failed, died or drifted lately."""
     from integrations import selectors
 
-    report = connections.connection_status(company=request.company)
+    report = selectors.page_status(company=request.company)
     health = selectors.health(company=request.company) if _is(request, Role.STAFF) else None
     return render(request, "integrations/_status_pill.html", {"report": report, "health": health})
+
+
+@require_GET
+@company_required(Role.STAFF)
+def quickbooks_chart(request):
+    """Pushes per day for 30 days (server-rendered SVG): a fragment for htmx, a page of its own otherwise."""
+    from integrations import selectors
+
+    chart = _chart(selectors.daily_outcomes(company=request.company))
+    template = "integrations/_chart.html" if request.htmx else "integrations/chart.html"
+    return render(request, template, {"chart": chart})
 
 
 @require_POST
@@ -521,6 +533,7 @@ def quickbooks_mapping_retry_blocked(request):
 
 ACTIVITY_PAGE = "integrations:quickbooks-activity"
 ACTIVITY_PAGE_SIZE = 50
+RETRY_ALL_LIMIT = 100  # "Retry all failed" sends at most this many per press (and counts no further)
 
 
 def next_step(entry, connection) -> dict:
@@ -595,8 +608,11 @@ def quickbooks_activity(request):
             "rows": rows,
             "filters": filters,
             "query": query.urlencode(),
-            "groups": selectors.error_groups(company=request.company),
-            "retryable": selectors.retryable_failures(company=request.company).count(),
+            "groups": selectors.error_groups(
+                company=request.company, since=timezone.now() - timezone.timedelta(days=selectors.RETRY_ALL_DAYS)
+            ),
+            "retryable": selectors.retryable_failures(company=request.company)[: RETRY_ALL_LIMIT + 1].count(),
+            "retry_all_limit": RETRY_ALL_LIMIT,
             "connection": connection,
             "is_admin": _is(request, Role.ADMIN),
         },
@@ -621,7 +637,7 @@ def quickbooks_activity_retry_failed(request):
     from integrations import selectors
     from integrations.services.retry import sync_retry_many
 
-    entries = list(selectors.retryable_failures(company=request.company)[:1000])
+    entries = list(selectors.retryable_failures(company=request.company)[:RETRY_ALL_LIMIT])
     counts = sync_retry_many(entries=entries, user=request.user)
     queued = counts["queued"] + counts["moved_up"]
     messages.success(request, f"{queued} failed sync{'s' if queued != 1 else ''} queued to retry.")

@@ -27,6 +27,12 @@ def shot(page, name: str) -> None:
     page.set_viewport_size(size)
 
 
+def doc_shot(page, selector: str, name: str) -> None:
+    """A small picture of one part of the page at laptop width (copies live in docs/customer/integrations/)."""
+    (ARTIFACTS / "docs").mkdir(parents=True, exist_ok=True)
+    page.locator(selector).first.screenshot(path=str(ARTIFACTS / "docs" / f"{name}.png"))
+
+
 def sign_in(page, username: str) -> None:
     page.goto("/accounts/login/")
     page.fill("#id_username", username)
@@ -93,9 +99,11 @@ def test_admin_maps_a_product_and_a_tax_rate_then_sees_the_invoice_turn_synced_w
     page.select_option(f"#id_{product_field}", label="Consulting · Service")
     page.select_option(f"#id_stc_{acme.tax_rate.pk}", label="California")
     shot(page, "02-mapping")
+    doc_shot(page, "#mapping-form section.card", "mapping-products")
     page.click("button[name=save]")
     assert "Saved" in page.inner_text("ul.messages")
     shot(page, "03-mapping-saved")
+    doc_shot(page, "#mapping-form section.card:nth-of-type(2)", "mapping-tax-rates")
 
     draft = acme.invoice()
     page.goto(f"/invoices/{draft.pk}/")
@@ -105,6 +113,7 @@ def test_admin_maps_a_product_and_a_tax_rate_then_sees_the_invoice_turn_synced_w
     page.wait_for_function("document.querySelector('#qbo-invoice-status').innerText === 'Succeeded'", timeout=30000)
     assert "Open in QuickBooks" in page.inner_text("#qbo-panel")
     shot(page, "05-invoice-synced")
+    doc_shot(page, "#qbo-panel", "invoice-box-synced")
     entry = QuickBooksSyncLog.objects.get(object_id=draft.pk)
     assert entry.status == "succeeded" and entry.qbo_id
 
@@ -131,12 +140,15 @@ def test_a_forced_failure_turns_the_pill_amber_shows_on_activity_and_send_now_se
     assert "warn" in page.get_attribute("#qbo-status-pill", "class")
     assert "waiting to retry after a failed attempt" in page.inner_text("#qbo-health")
     shot(page, "06-settings-amber")
+    doc_shot(page, "main", "settings-amber")
     page.click("#qbo-health >> text=See them on the activity page")
     assert invoice.number in page.inner_text(f"#entry-{entry.pk}")
     shot(page, "07-activity")
+    doc_shot(page, "table.activity", "activity-row")
 
     page.goto(f"/invoices/{invoice.pk}/")
     shot(page, "08-invoice-back-off")
+    doc_shot(page, "#qbo-panel", "invoice-box-retrying")
     from django.db import connections
 
     import integrations.services.sync as sync_module
@@ -172,6 +184,7 @@ def test_staff_retry_a_failed_sync_from_the_django_admin(acme, page, dispatched_
     page.click("button[name=index]")
     assert "1 sync(s) queued to retry." in page.inner_text("ul.messagelist")
     shot(page, "10-admin-retry")
+    doc_shot(page, "ul.messagelist", "admin-retry-message")
     entry.refresh_from_db()
     assert entry.status == "pending" and entry.generation == 2
 

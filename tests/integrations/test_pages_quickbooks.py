@@ -42,7 +42,12 @@ def test_settings_turn_amber_with_counts_and_a_link_when_something_failed_lately
     assert reverse(ACTIVITY) + "?status=problems" in text
     pill = client.get(reverse("integrations:quickbooks-status-pill")).content.decode()
     assert 'class="pill warn"' in pill
-    assert "<svg" in text and "succeeded (0)" in text and "failed or drifted (3)" in text  # the chart covers 30 days
+    assert reverse("integrations:quickbooks-chart") in text  # the chart loads after the page
+    chart = client.get(reverse("integrations:quickbooks-chart"), headers={"HX-Request": "true"}).content.decode()
+    assert chart.startswith("<figure") and "<svg" in chart
+    assert "succeeded (0)" in chart and "failed or drifted (3)" in chart  # the chart covers 30 days
+    page = client.get(reverse("integrations:quickbooks-chart")).content.decode()  # without JavaScript: a page
+    assert "<html" in page and "<svg" in page
 
 
 def test_settings_show_us_sales_tax_mode_never_sent_invoices_and_the_first_sync_policy(
