@@ -30,6 +30,7 @@ def shot(page, name: str) -> None:
 def doc_shot(page, selector: str, name: str) -> None:
     """A small picture of one part of the page at laptop width (copies live in docs/customer/integrations/)."""
     (ARTIFACTS / "docs").mkdir(parents=True, exist_ok=True)
+    page.evaluate("document.querySelectorAll('.savebar').forEach(bar => { bar.style.position = 'static'; })")
     page.locator(selector).first.screenshot(path=str(ARTIFACTS / "docs" / f"{name}.png"))
 
 
@@ -49,30 +50,42 @@ def connect(page) -> None:
     page.wait_for_url("**/settings/integrations/quickbooks/")
 
 
-@pytest.fixture
-def worker(settings, monkeypatch):
-    """The worker, in-process: a queued entry runs a moment later in a thread (so pages can be seen waiting)."""
-    from django.db import connections
+class Worker:
+    """The worker, in-process: queued entries wait until `run_queued()`, then run in a thread, so the page can
+    be seen waiting first and then changing by itself."""
 
-    from integrations.services.sync import sync_run
+    def __init__(self) -> None:
+        self.queued: list[int] = []
+        self.threads: list[threading.Thread] = []
 
-    settings.QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = 0
-    threads: list[threading.Thread] = []
+    def dispatch(self, entry_id: int) -> None:
+        self.queued.append(entry_id)
 
-    def dispatch(entry_id: int) -> None:
-        def run() -> None:
+    def run_queued(self) -> None:
+        from django.db import connections
+
+        from integrations.services.sync import sync_run
+
+        def run(ids: list[int]) -> None:
             try:
-                sync_run(entry_id=entry_id)
+                for entry_id in ids:
+                    sync_run(entry_id=entry_id)
             finally:
                 connections.close_all()
 
-        timer = threading.Timer(1.5, run)
-        threads.append(timer)
-        timer.start()
+        ids, self.queued = self.queued, []
+        thread = threading.Thread(target=run, args=(ids,))
+        self.threads.append(thread)
+        thread.start()
 
-    monkeypatch.setattr("integrations.services.sync.dispatch", dispatch)
-    yield
-    for thread in threads:
+
+@pytest.fixture
+def worker(settings, monkeypatch):
+    settings.QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = 0
+    worker = Worker()
+    monkeypatch.setattr("integrations.services.sync.dispatch", worker.dispatch)
+    yield worker
+    for thread in worker.threads:
         thread.join(timeout=30)
 
 
@@ -110,6 +123,7 @@ def test_admin_maps_a_product_and_a_tax_rate_then_sees_the_invoice_turn_synced_w
     page.click("button:has-text('Finalize')")
     assert page.inner_text("#qbo-invoice-status") == "Sending…"
     shot(page, "04-invoice-sending")
+    worker.run_queued()  # the push happens now; the page is not reloaded
     page.wait_for_function("document.querySelector('#qbo-invoice-status').innerText === 'Succeeded'", timeout=30000)
     assert "Open in QuickBooks" in page.inner_text("#qbo-panel")
     shot(page, "05-invoice-synced")
@@ -140,7 +154,7 @@ def test_a_forced_failure_turns_the_pill_amber_shows_on_activity_and_send_now_se
     assert "warn" in page.get_attribute("#qbo-status-pill", "class")
     assert "waiting to retry after a failed attempt" in page.inner_text("#qbo-health")
     shot(page, "06-settings-amber")
-    doc_shot(page, "main", "settings-amber")
+    doc_shot(page, "#qbo-health", "settings-amber")
     page.click("#qbo-health >> text=See them on the activity page")
     assert invoice.number in page.inner_text(f"#entry-{entry.pk}")
     shot(page, "07-activity")
