@@ -221,3 +221,31 @@ def dispatched_entries(monkeypatch):
     queued: list[int] = []
     monkeypatch.setattr("integrations.services.sync.dispatch", queued.append)
     return queued
+
+
+def test_the_pages_work_with_javascript_off(acme, page, live_app):
+    """Plain forms: the search posts and the page comes back with that row narrowed; saving posts; the chart is
+    a link to its own page; the invoice box's Send now posts."""
+    context = page.context.browser.new_context(base_url=live_app, java_script_enabled=False)
+    plain = context.new_page()
+    plain.set_default_timeout(15000)
+    try:
+        sign_in(plain, "acme-admin")
+        connect(plain)
+        plain.click("text=Show pushes per day")
+        assert plain.locator("svg").count() == 1
+        plain.goto("/settings/integrations/quickbooks/mapping/")
+        field = f"item_{acme.product.pk}"
+        plain.fill(f"input[name=q_{field}]", "design")
+        plain.click(f"button[name=search][value={field}]")
+        options = plain.locator(f"#id_{field} option").all_inner_texts()
+        assert options == ["— not mapped —", "Design · Service"], options
+        plain.select_option(f"#id_{field}", label="Design · Service")
+        plain.click("button[name=save]")
+        assert "Saved" in plain.inner_text("ul.messages")
+        shot(plain, "12-no-javascript-mapping-saved")
+        from integrations.models import QuickBooksMapping
+
+        assert QuickBooksMapping.objects.get(kind="item", local_key=str(acme.product.pk)).qbo_name == "Design"
+    finally:
+        context.close()
