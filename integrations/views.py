@@ -387,6 +387,9 @@ def _mapping_context(request, connection, form, item_form=None) -> dict:
             connection=connection, entity="Account", limit=200, details=("Income", "Other Income")
         ),
         "products": [row for row in form.rows if row.kind == "item" and row.local_key != "default"],
+        "income_default": next(
+            (row.current.qbo_id for row in form.rows if row.kind == "income_account" and row.current), ""
+        ),
         "blocked": blocked_by_mappings(connection=connection).count(),
         "is_us": (connection.tax_style or "us") == "us",
     }
@@ -494,12 +497,16 @@ def quickbooks_mapping_create_item(request):
                 user=request.user,
             )
             product = item_form.cleaned_data.get("product")
-            if product:
-                mappings_save(
-                    connection=connection,
-                    changes=[MappingChange(kind="item", local_key=product, qbo_id=choice.qbo_id)],
-                    user=request.user,
+            changes = [MappingChange(kind="item", local_key=product, qbo_id=choice.qbo_id)] if product else []
+            if not any(row.kind == "income_account" and row.current for row in MappingForm(connection=connection).rows):
+                # The first item created from here also sets the income account for the next ones.
+                changes.append(
+                    MappingChange(
+                        kind="income_account", local_key="default", qbo_id=item_form.cleaned_data["income_account"]
+                    )
                 )
+            if changes:
+                mappings_save(connection=connection, changes=changes, user=request.user)
         except ApplicationError as error:
             item_form.add_error(None, error.message)
         else:

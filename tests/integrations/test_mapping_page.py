@@ -164,6 +164,7 @@ def test_admin_creates_a_missing_item_in_quickbooks_and_maps_it(tenant, lists, a
     }
     assert "requestid=" in sent.request.url
     assert QuickBooksMapping.objects.get(kind="item", local_key=str(tenant.product.pk)).qbo_id == "777"
+    assert QuickBooksMapping.objects.get(kind="income_account", local_key="default").qbo_id == "79"  # remembered
 
 
 def test_refresh_reads_the_lists_again_and_says_what_it_read(tenant, lists, admin_page):
