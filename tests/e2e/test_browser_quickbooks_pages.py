@@ -249,3 +249,23 @@ def test_the_pages_work_with_javascript_off(acme, page, live_app):
         assert QuickBooksMapping.objects.get(kind="item", local_key=str(acme.product.pk)).qbo_name == "Design"
     finally:
         context.close()
+
+
+def test_phone_width_keeps_total_balance_and_every_invoice_field_on_screen(acme, page):
+    QuickBooksConnection.objects.create(company=acme.company, status="connected", realm_id=US_REALM)
+    acme.invoice(finalize=True)
+    sign_in(page, "acme-admin")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/invoices/")
+    for header in ("Total", "Balance"):
+        box = page.locator("table.invoices th", has_text=header).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (header, box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "13-phone-invoice-list")
+    page.goto("/invoices/new/")
+    for field in page.locator("table.lines tr td :is(input, select)").all():
+        box = field.bounding_box()
+        if box is not None:
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "14-phone-invoice-form")
