@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.template.defaultfilters import truncatechars
+from django.utils.html import format_html
 
 from attune_qbo.core.admin import TenantScopedAdmin
 from integrations.models import (
@@ -7,7 +9,6 @@ from integrations.models import (
     QuickBooksLink,
     QuickBooksMapping,
     QuickBooksSyncLog,
-    SyncStatus,
 )
 
 
@@ -65,22 +66,15 @@ class OAuthStateAdmin(TenantScopedAdmin):
 
 @admin.register(QuickBooksMapping)
 class QuickBooksMappingAdmin(TenantScopedAdmin):
-    """Until the mapping pages exist, company admins set mappings here (or with `manage.py quickbooks_map`)."""
+    """Read-only: company admins change mappings on Settings → Integrations → QuickBooks → Mapping, which checks
+    them against QuickBooks (or with `manage.py quickbooks_map`)."""
 
-    read_only = False
-    editable_by_company_admins = True
     list_display = ["company", "realm_id", "kind", "local_key", "local_name", "qbo_id", "qbo_name", "updated_at"]
     list_filter = ["kind", "company"]
     search_fields = ["local_key", "qbo_id", "qbo_name", "realm_id"]
-    fields = ["company", "realm_id", "kind", "local_key", "qbo_id", "qbo_name"]
-
-    def save_model(self, request, obj, form, change):
-        if not obj.realm_id:  # a mapping belongs to the QuickBooks company connected now
-            from integrations.models import QuickBooksConnection
-
-            connection = QuickBooksConnection.objects.filter(company_id=obj.company_id).first()
-            obj.realm_id = connection.realm_id if connection else ""
-        super().save_model(request, obj, form, change)
+    fields = ["company", "realm_id", "kind", "local_key", "local_name", "qbo_id", "qbo_name", "updated_at"]
+    readonly_fields = fields
+    list_select_related = ["company"]
 
     @admin.display(description="ours")
     def local_name(self, obj) -> str:
@@ -116,18 +110,11 @@ class QuickBooksLinkAdmin(TenantScopedAdmin):
 class QuickBooksSyncLogAdmin(TenantScopedAdmin):
     """Staff look at failed syncs here and retry them (select, then "Retry selected syncs")."""
 
-    list_display = [
-        "created_at",
-        "company",
-        "entity_type",
-        "object_repr",
-        "operation",
-        "status",
-        "attempts",
-        "error_code",
-        "short_message",
-        "next_attempt_at",
-    ]
+    class Media:
+        css = {"all": ["integrations/admin.css"]}
+
+    # Few, short columns: the table fits beside the admin's sidebar on a laptop (details are on each entry).
+    list_display = ["created_at", "company", "invoice", "status", "attempts", "error_code", "short_message"]
     list_filter = ["status", "operation", "trigger", "company"]
     search_fields = ["object_repr", "qbo_id", "intuit_tid", "error_code", "message"]
     date_hierarchy = "created_at"
@@ -135,6 +122,7 @@ class QuickBooksSyncLogAdmin(TenantScopedAdmin):
     actions = ["retry_selected"]
     fields = [
         "company",
+        "realm_id",
         "entity_type",
         "object_id",
         "object_repr",
@@ -152,15 +140,23 @@ class QuickBooksSyncLogAdmin(TenantScopedAdmin):
         "intuit_tid",
         "error_code",
         "message",
+        "drift",
+        "rerun_requested",
         "payload",
         "created_at",
         "updated_at",
     ]
     readonly_fields = fields
 
+    @admin.display(description="invoice", ordering="object_repr")
+    def invoice(self, obj) -> str:
+        label = obj.object_repr or f"#{obj.object_id}"
+        return label if obj.operation != "void" else f"{label} (void)"
+
     @admin.display(description="message")
     def short_message(self, obj) -> str:
-        return obj.message[:120]
+        # One line in the list (the full text is in the title and on the entry's page), so rows stay short.
+        return format_html('<span title="{}">{}</span>', obj.message, truncatechars(obj.message, 60))
 
     def get_actions(self, request):
         # Read-only admins hide actions behind the change permission; retrying is allowed to staff.
@@ -171,19 +167,27 @@ class QuickBooksSyncLogAdmin(TenantScopedAdmin):
 
     @admin.action(description="Retry selected syncs")
     def retry_selected(self, request, queryset):
-        from attune_qbo.core.exceptions import ApplicationError
-        from integrations.services.sync import sync_retry
+        from integrations.services.retry import RetryOutcome, sync_retry
 
-        retried = 0
-        for entry in queryset.filter(status__in=[SyncStatus.FAILED, SyncStatus.DEAD]):
-            try:
-                sync_retry(entry=entry, user=request.user)
-                retried += 1
-            except ApplicationError as error:
-                self.message_user(request, f"{entry}: {error.message}", level=messages.ERROR)
-        skipped = queryset.count() - retried
-        self.message_user(
-            request,
-            f"{retried} sync(s) queued to retry."
-            + (f" {skipped} skipped (only failed or dead syncs can be retried)." if skipped else ""),
-        )
+        outcomes = (RetryOutcome.QUEUED, RetryOutcome.MOVED_UP, RetryOutcome.RUNNING, RetryOutcome.REFUSED)
+        counts = dict.fromkeys(outcomes, 0)
+        reasons: list[str] = []
+        for entry in queryset:
+            result = sync_retry(entry=entry, user=request.user)
+            counts[result.outcome] += 1
+            if result.outcome == RetryOutcome.REFUSED and len(reasons) < 5:
+                reasons.append(result.message)
+        queued = counts[RetryOutcome.QUEUED] + counts[RetryOutcome.MOVED_UP]
+        skipped = counts[RetryOutcome.RUNNING] + counts[RetryOutcome.REFUSED]
+        text = f"{queued} sync(s) queued to retry."
+        if skipped:
+            text += f" {skipped} skipped"
+            parts = []
+            if counts[RetryOutcome.RUNNING]:
+                parts.append(f"{counts[RetryOutcome.RUNNING]} already being sent")
+            if counts[RetryOutcome.REFUSED]:
+                parts.append(f"{counts[RetryOutcome.REFUSED]} with nothing to retry")
+            text += " (" + ", ".join(parts) + ")."
+        self.message_user(request, text, level=messages.SUCCESS if queued else messages.WARNING)
+        for reason in reasons:
+            self.message_user(request, reason, level=messages.INFO)

@@ -79,6 +79,8 @@ class QuickBooksConnection(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "QuickBooks connection"
+        verbose_name_plural = "QuickBooks connections"
         constraints = [
             # A QuickBooks company can be linked to at most one of our companies at a time.
             models.UniqueConstraint(
@@ -132,6 +134,8 @@ class MappingKind(models.TextChoices):
     TAX_CODE = "tax_code", "Tax rate → TaxCode"
     SALES_TAX_CODE = "sales_tax_code", "Tax rate → US sales tax code"
     INCOME_ACCOUNT = "income_account", "Income account"
+    PAYMENT_METHOD = "payment_method", "Payment method → PaymentMethod"
+    DEPOSIT_ACCOUNT = "deposit_account", "Deposit account"
 
 
 DEFAULT_KEY = "default"
@@ -150,9 +154,13 @@ class QuickBooksMapping(models.Model):
     local_key = models.CharField(max_length=64, help_text="Our id (product or tax rate), or “default”.")
     qbo_id = models.CharField("QuickBooks id", max_length=32)
     qbo_name = models.CharField("QuickBooks name", max_length=200, blank=True)
+    # Set when a person saved it on the mapping page; empty for suggestions made by name at connect time.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "QuickBooks mapping"
+        verbose_name_plural = "QuickBooks mappings"
         ordering = ["kind", "local_key"]
         constraints = [
             models.UniqueConstraint(
@@ -189,6 +197,8 @@ class QuickBooksLink(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "QuickBooks link"
+        verbose_name_plural = "QuickBooks links"
         constraints = [
             models.UniqueConstraint(
                 fields=["company", "realm_id", "object_type", "object_id"], name="uniq_link_object_per_realm"
@@ -271,6 +281,10 @@ class QuickBooksSyncLog(models.Model):
             models.Index(fields=["company", "entity_type", "object_id", "-created_at"], name="synclog_latest_idx"),
             models.Index(fields=["company", "status", "-updated_at"], name="synclog_company_status_idx"),
             models.Index(fields=["status", "next_attempt_at"], name="synclog_due_idx"),
+            # The activity page: newest first, optionally by status or invoice number (100,000 rows stay fast).
+            models.Index(fields=["company", "-created_at", "-id"], name="synclog_activity_idx"),
+            models.Index(fields=["company", "status", "-created_at"], name="synclog_activity_status_idx"),
+            models.Index(fields=["company", "object_repr"], name="synclog_activity_number_idx"),
         ]
         constraints = [
             # One live entry per object, whatever its state: two could otherwise push the same invoice twice.
@@ -287,3 +301,36 @@ class QuickBooksSyncLog(models.Model):
     @property
     def can_retry(self) -> bool:
         return self.status in (SyncStatus.FAILED, SyncStatus.DEAD)
+
+
+class QuickBooksChoice(models.Model):
+    """One entry of a QuickBooks list (Item, TaxCode, Account, PaymentMethod) as last read for the mapping page.
+
+    A cache per connection and realm: the mapping page's selects and searches read it, "Refresh from
+    QuickBooks" replaces it. Inactive entries are kept (flagged) so a mapping to one can be shown as such; an
+    id missing from the cache after a refresh has vanished from QuickBooks.
+    """
+
+    connection = models.ForeignKey(QuickBooksConnection, on_delete=models.CASCADE, related_name="choices")
+    realm_id = models.CharField(max_length=32)
+    entity = models.CharField(max_length=20)  # Item | TaxCode | Account | PaymentMethod
+    qbo_id = models.CharField("QuickBooks id", max_length=32)
+    name = models.CharField(max_length=200)
+    name_key = models.CharField(max_length=200, help_text="Lower-cased name, for search and sorting.")
+    active = models.BooleanField(default=True)
+    detail = models.CharField(max_length=100, blank=True, help_text="Item type or account type.")
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "QuickBooks list entry"
+        verbose_name_plural = "QuickBooks list entries"
+        ordering = ["entity", "name_key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "realm_id", "entity", "qbo_id"], name="uniq_choice_per_realm_entity"
+            )
+        ]
+        indexes = [models.Index(fields=["connection", "realm_id", "entity", "name_key"], name="choice_search_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.name} ({self.qbo_id})"

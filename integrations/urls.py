@@ -6,7 +6,30 @@ app_name = "integrations"
 urlpatterns = [
     path("quickbooks/", views.quickbooks_settings, name="quickbooks-settings"),
     path("quickbooks/status-pill/", views.quickbooks_status_pill, name="quickbooks-status-pill"),
+    path("quickbooks/chart/", views.quickbooks_chart, name="quickbooks-chart"),
     path("quickbooks/connect/", views.quickbooks_connect, name="quickbooks-connect"),
     path("quickbooks/disconnect/", views.quickbooks_disconnect, name="quickbooks-disconnect"),
+    path("quickbooks/company-settings/", views.quickbooks_refresh_company, name="quickbooks-refresh-company"),
+    path("quickbooks/send-never-sent/", views.quickbooks_send_never_sent, name="quickbooks-send-never-sent"),
+    path("quickbooks/initial-sync/", views.quickbooks_initial_sync, name="quickbooks-initial-sync"),
+    path("quickbooks/mapping/", views.quickbooks_mapping, name="quickbooks-mapping"),
+    path("quickbooks/mapping/options/", views.quickbooks_mapping_options, name="quickbooks-mapping-options"),
+    path("quickbooks/mapping/refresh/", views.quickbooks_mapping_refresh, name="quickbooks-mapping-refresh"),
+    path("quickbooks/mapping/items/", views.quickbooks_mapping_create_item, name="quickbooks-mapping-create-item"),
+    path(
+        "quickbooks/mapping/retry-blocked/",
+        views.quickbooks_mapping_retry_blocked,
+        name="quickbooks-mapping-retry-blocked",
+    ),
+    path("quickbooks/activity/", views.quickbooks_activity, name="quickbooks-activity"),
+    path("quickbooks/activity/<int:pk>/retry/", views.quickbooks_activity_retry, name="quickbooks-activity-retry"),
+    path(
+        "quickbooks/activity/retry-failed/",
+        views.quickbooks_activity_retry_failed,
+        name="quickbooks-activity-retry-failed",
+    ),
     path("quickbooks/invoices/<int:invoice_id>/sync/", views.quickbooks_invoice_sync, name="quickbooks-invoice-sync"),
+    path(
+        "quickbooks/invoices/<int:invoice_id>/panel/", views.quickbooks_invoice_panel, name="quickbooks-invoice-panel"
+    ),
 ]

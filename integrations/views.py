@@ -9,6 +9,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from attune_qbo.core.exceptions import ApplicationError
@@ -108,21 +109,154 @@ def _callback_error(request, error: ApplicationError, *, status: int):
     return render(request, "integrations/callback_error.html", {"message": error.message}, status=status)
 
 
+def _is(request, role) -> bool:
+    return request.membership.has_role(role)
+
+
+def _connection_or_redirect(request):
+    """The company's connected (or waiting-to-reconnect) connection; None (with a message) when there is none."""
+    from integrations import selectors
+
+    connection = selectors.connection_for(company=request.company)
+    if connection is None or not connection.realm_id or connection.status == ConnectionStatus.DISCONNECTED:
+        messages.info(request, "Connect QuickBooks first.")
+        return None
+    return connection
+
+
+def _chart(days: list[dict]) -> dict:
+    """Bars for the 30-day chart, in SVG units (server-rendered, no JavaScript)."""
+    height, bar, gap = 60, 9, 3
+    peak = max([day["ok"] + day["bad"] for day in days] + [1])
+    bars = []
+    for i, day in enumerate(days):
+        ok_h = round(day["ok"] / peak * height, 1)
+        bad_h = round(day["bad"] / peak * height, 1)
+        bars.append(
+            {
+                "x": i * (bar + gap),
+                "day": day["day"],
+                "ok": day["ok"],
+                "bad": day["bad"],
+                "ok_y": height - ok_h,
+                "ok_h": ok_h,
+                "bad_y": height - ok_h - bad_h,
+                "bad_h": bad_h,
+            }
+        )
+    return {
+        "bars": bars,
+        "width": len(days) * (bar + gap),
+        "height": height,
+        "bar": bar,
+        "peak": peak,
+        "total_ok": sum(d["ok"] for d in days),
+        "total_bad": sum(d["bad"] for d in days),
+    }
+
+
 @company_required()
 def quickbooks_settings(request):
-    report = connections.connection_status(company=request.company)
-    return render(
-        request,
-        "integrations/quickbooks_settings.html",
-        {"report": report, "is_admin": request.membership.has_role(Role.ADMIN)},
-    )
+    from integrations import selectors
+    from integrations.forms import InitialSyncForm
+    from integrations.services import sync
+
+    report = selectors.page_status(company=request.company)
+    connection = selectors.connection_for(company=request.company)
+    is_staff, is_admin = _is(request, Role.STAFF), _is(request, Role.ADMIN)
+    context = {"report": report, "is_admin": is_admin, "is_staff": is_staff, "connection": connection}
+    if is_staff and connection is not None and connection.realm_id:
+        context["health"] = selectors.health(company=request.company)
+        context["show_chart"] = True  # loaded after the page (htmx), or opened as its own page without JavaScript
+    if is_admin and connection is not None and connection.is_connected:
+        context["never_sent"] = sync.invoices_never_sent(connection=connection).count()
+        context["initial_sync_form"] = InitialSyncForm(
+            initial={"initial_sync": connection.initial_sync, "initial_sync_since": connection.initial_sync_since}
+        )
+        context["choices_read_at"] = selectors.choices_read_at(connection=connection)
+    return render(request, "integrations/quickbooks_settings.html", context)
 
 
 @company_required()
 def quickbooks_status_pill(request):
-    """The live status pill (htmx polls it)."""
-    report = connections.connection_status(company=request.company)
-    return render(request, "integrations/_status_pill.html", {"report": report})
+    """The live status pill (htmx polls it). Amber for staff when something failed, died or drifted lately."""
+    from integrations import selectors
+
+    report = selectors.page_status(company=request.company)
+    health = selectors.health(company=request.company) if _is(request, Role.STAFF) else None
+    return render(request, "integrations/_status_pill.html", {"report": report, "health": health})
+
+
+@require_GET
+@company_required(Role.STAFF)
+def quickbooks_chart(request):
+    """Pushes per day for 30 days (server-rendered SVG): a fragment for htmx, a page of its own otherwise."""
+    from integrations import selectors
+
+    chart = _chart(selectors.daily_outcomes(company=request.company))
+    template = "integrations/_chart.html" if request.htmx else "integrations/chart.html"
+    return render(request, template, {"chart": chart})
+
+
+@require_POST
+@company_required(Role.ADMIN)
+def quickbooks_refresh_company(request):
+    """ "Refresh company settings": re-read CompanyInfo and Preferences (name, country, sales tax mode)."""
+    connection = _connection_or_redirect(request)
+    if connection is not None:
+        if connections.connection_fetch_company_info(connection_id=connection.pk):
+            messages.success(request, "Company settings read again from QuickBooks.")
+        else:
+            messages.error(request, "QuickBooks did not answer; the settings shown are the last ones read.")
+    return redirect(SETTINGS_PAGE)
+
+
+@require_POST
+@company_required(Role.ADMIN)
+def quickbooks_send_never_sent(request):
+    from integrations.services import sync
+
+    connection = _connection_or_redirect(request)
+    if connection is not None:
+        try:
+            count = sync.sync_send_never_sent(connection=connection, user=request.user)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"{count} invoice{'s' if count != 1 else ''} queued for QuickBooks.")
+    return redirect(SETTINGS_PAGE)
+
+
+@require_POST
+@company_required(Role.ADMIN)
+def quickbooks_initial_sync(request):
+    from integrations.forms import InitialSyncForm
+    from integrations.services.preferences import connection_set_initial_sync
+
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect(SETTINGS_PAGE)
+    form = InitialSyncForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(SETTINGS_PAGE)
+    try:
+        queued = connection_set_initial_sync(
+            connection=connection,
+            initial_sync=form.cleaned_data["initial_sync"],
+            since=form.cleaned_data.get("initial_sync_since"),
+            user=request.user,
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            "Saved." + (f" {queued} invoice{'s' if queued != 1 else ''} queued for QuickBooks." if queued else ""),
+        )
+    return redirect(SETTINGS_PAGE)
 
 
 @require_POST
@@ -158,42 +292,406 @@ def quickbooks_disconnect(request):
     return redirect(SETTINGS_PAGE)
 
 
-def invoice_sync_panel(request, invoice) -> str:
-    """The QuickBooks box on an invoice's page: last sync, an error banner when it failed, one-click retry."""
+# --- the invoice page's QuickBooks box --------------------------------------------------------------------
+
+
+def qbo_invoice_url(connection, qbo_id: str) -> str:
+    """Where a person sees this invoice in QuickBooks (or in the simulator's pages, locally)."""
+    from django.urls import NoReverseMatch, reverse
+
+    if not qbo_id or connection is None:
+        return ""
+    environment = connection.environment
+    if environment == "production":
+        return f"https://app.qbo.intuit.com/app/invoice?txnId={qbo_id}"
+    if environment == "sandbox":
+        return f"https://app.sandbox.qbo.intuit.com/app/invoice?txnId={qbo_id}"
+    try:
+        return reverse("simulator:company-section", args=[connection.realm_id, "invoices"]) + f"#invoice-{qbo_id}"
+    except NoReverseMatch:
+        return ""
+
+
+def _panel_context(request, invoice) -> dict | None:
     from integrations import selectors
+    from integrations.models import LinkType, QuickBooksLink, SyncStatus
 
     connection = selectors.connection_for(company=request.company)
     if connection is None or (connection.status == ConnectionStatus.DISCONNECTED and not connection.realm_id):
-        return ""
+        return None
+    is_staff = _is(request, Role.STAFF)
     entry = selectors.latest_invoice_sync(company=request.company, invoice_id=invoice.pk)
-    return render_to_string(
-        "integrations/_invoice_panel.html",
-        {
-            "entry": entry,
-            "invoice": invoice,
-            "connection": connection,
-            "can_sync": request.membership.has_role(Role.STAFF) and connection.status == ConnectionStatus.CONNECTED,
-        },
-        request=request,
+    link = QuickBooksLink.objects.filter(
+        company=request.company, realm_id=connection.realm_id, object_type=LinkType.INVOICE, object_id=invoice.pk
+    ).first()
+    qbo_id = (link.qbo_id if link else "") or (entry.qbo_id if entry else "")
+    live = entry is not None and entry.status in (SyncStatus.PENDING, SyncStatus.RUNNING)
+    failed = entry is not None and entry.status in (SyncStatus.FAILED, SyncStatus.DEAD)
+    connected = connection.status == ConnectionStatus.CONNECTED
+    void_done = invoice.status == "void" and (link is None or link.voided) and not live
+    can_act = is_staff and connected and invoice.status != "draft"
+    # Nothing to send: QuickBooks got this very version (the link remembers which one it was).
+    current = (
+        entry is not None
+        and entry.status in (SyncStatus.SUCCEEDED, SyncStatus.UP_TO_DATE)
+        and link is not None
+        and link.source_updated_at is not None
+        and link.source_updated_at == invoice.updated_at
     )
+    return {
+        "entry": entry if is_staff else None,
+        "member_status": entry.get_status_display() if entry and not is_staff else "",
+        "invoice": invoice,
+        "connection": connection,
+        "is_staff": is_staff,
+        "live": live,
+        "failed": failed,
+        "qbo_id": qbo_id,
+        "qbo_url": qbo_invoice_url(connection, qbo_id) if is_staff else "",
+        "can_retry": can_act
+        and entry is not None
+        and entry.status in (SyncStatus.FAILED, SyncStatus.DEAD, SyncStatus.DRIFT),
+        "can_send": can_act
+        and not void_done
+        and not current
+        and not (entry is not None and entry.status == SyncStatus.RUNNING),
+        "waiting_retry": live and entry.status == SyncStatus.PENDING and entry.attempts > 0,
+    }
+
+
+def invoice_sync_panel(request, invoice) -> str:
+    """The QuickBooks box on an invoice's page: status, the failure once, drift, Send now / Retry."""
+    context = _panel_context(request, invoice)
+    if context is None:
+        return ""
+    return render_to_string("integrations/_invoice_panel.html", context, request=request)
+
+
+@require_GET
+@company_required()
+def quickbooks_invoice_panel(request, invoice_id: int):
+    """The box again, for htmx polling while a push is pending (the polling stops once it is done)."""
+    from django.http import HttpResponse
+
+    from attune_qbo.billing import selectors as billing_selectors
+
+    invoice = billing_selectors.invoice_get(company=request.company, pk=invoice_id)
+    return HttpResponse(invoice_sync_panel(request, invoice))
 
 
 @require_POST
 @company_required(Role.STAFF)
 def quickbooks_invoice_sync(request, invoice_id: int):
-    """ "Retry" / "Send now" on the invoice page."""
+    """ "Retry" / "Send now" on the invoice page: retry a failure, else queue an immediate push (during a back-off
+    wait this moves the waiting entry to now: one entry, never two)."""
     from attune_qbo.billing import selectors as billing_selectors
     from integrations import selectors
+    from integrations.models import SyncStatus
     from integrations.services import sync
+    from integrations.services.retry import sync_retry
 
     invoice = billing_selectors.invoice_get(company=request.company, pk=invoice_id)
     latest = selectors.latest_invoice_sync(company=request.company, invoice_id=invoice.pk)
     try:
-        if latest is not None and latest.can_retry:
-            sync.sync_retry(entry=latest, user=request.user)
+        if latest is not None and latest.status in (SyncStatus.FAILED, SyncStatus.DEAD, SyncStatus.DRIFT):
+            result = sync_retry(entry=latest, user=request.user)
+            (messages.success if result.accepted else messages.warning)(request, result.message)
         else:
             sync.sync_now(invoice=invoice, user=request.user)
-        messages.success(request, f"Invoice {invoice.number} is queued for QuickBooks.")
+            messages.success(request, f"Invoice {invoice.number} is being sent to QuickBooks.")
     except ApplicationError as error:
         messages.error(request, error.message)
     return redirect("billing:invoice-detail", pk=invoice.pk)
+
+
+# --- mapping ----------------------------------------------------------------------------------------------
+
+MAPPING_PAGE = "integrations:quickbooks-mapping"
+
+
+def _mapping_context(request, connection, form, item_form=None) -> dict:
+    from integrations import selectors
+    from integrations.forms import ItemCreateForm
+    from integrations.services.choices import blocked_by_mappings
+
+    return {
+        "connection": connection,
+        "form": form,
+        "item_form": item_form or ItemCreateForm(connection=connection),
+        "read_at": selectors.choices_read_at(connection=connection),
+        "income_accounts": selectors.choices_search(
+            connection=connection, entity="Account", limit=200, details=("Income", "Other Income")
+        ),
+        "products": [row for row in form.rows if row.kind == "item" and row.local_key != "default"],
+        "income_default": next(
+            (row.current.qbo_id for row in form.rows if row.kind == "income_account" and row.current), ""
+        ),
+        "blocked": blocked_by_mappings(connection=connection).count(),
+        "is_us": (connection.tax_style or "us") == "us",
+    }
+
+
+@company_required(Role.ADMIN)
+def quickbooks_mapping(request):
+    """Products → Items, tax rates → tax codes, payment methods, deposit and income accounts."""
+    from integrations import selectors
+    from integrations.forms import MappingForm
+    from integrations.services.choices import choices_refresh, mappings_save
+
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect(SETTINGS_PAGE)
+    if request.method == "POST":
+        form = MappingForm(connection=connection, data=request.POST)
+        if request.POST.get("search"):  # "Search" pressed without JavaScript: show that row's matches
+            return render(request, "integrations/mapping.html", _mapping_context(request, connection, form))
+        changes = form.changes()
+        if changes is None:
+            messages.error(request, "Nothing was saved: fix the marked rows.")
+            return render(request, "integrations/mapping.html", _mapping_context(request, connection, form), status=400)
+        try:
+            report = mappings_save(connection=connection, changes=changes, user=request.user)
+        except ApplicationError as error:
+            form.non_field_errors.append(error.message)
+            return render(request, "integrations/mapping.html", _mapping_context(request, connection, form), status=400)
+        text = f"Saved {report.saved} mapping{'s' if report.saved != 1 else ''}"
+        text += f", cleared {report.cleared}." if report.cleared else "."
+        if report.unblocked:
+            text += (
+                f" {report.unblocked} failed push{'es' if report.unblocked != 1 else ''} waited on mappings: "
+                "retry them below."
+            )
+        messages.success(request, text)
+        return redirect(MAPPING_PAGE)
+    if connection.is_connected and selectors.choices_read_at(connection=connection) is None:
+        try:  # first visit: read QuickBooks' lists once, so the page has something to offer
+            choices_refresh(connection=connection)
+        except Exception:  # noqa: BLE001  the page still works; the refresh button says what went wrong
+            logger.warning("qbo.mapping.first_read_failed company=%s", request.company.pk)
+    form = MappingForm(connection=connection)
+    return render(request, "integrations/mapping.html", _mapping_context(request, connection, form))
+
+
+@require_GET
+@company_required(Role.ADMIN)
+def quickbooks_mapping_options(request):
+    """htmx: the <option>s of one row's select, narrowed by what was typed in its search box."""
+    from django.http import Http404
+
+    from integrations.forms import MappingForm
+
+    connection = _connection_or_redirect(request)
+    name = request.GET.get("field", "")
+    form = MappingForm(connection=connection) if connection else None
+    row = form.row(name) if form else None
+    if row is None:
+        raise Http404("No such row.")
+    selected = request.GET.get(name, row.value)
+    row.value = selected
+    options = form.options_for(row, q=request.GET.get(f"q_{name}", ""))
+    return render(request, "integrations/_mapping_options.html", {"row": row, "options": options})
+
+
+@require_POST
+@company_required(Role.ADMIN)
+def quickbooks_mapping_refresh(request):
+    from integrations.services.choices import choices_refresh
+
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect(SETTINGS_PAGE)
+    try:
+        report = choices_refresh(connection=connection)
+    except (ApplicationError, Exception) as error:  # noqa: BLE001
+        logger.warning("qbo.mapping.refresh_failed company=%s error=%s", request.company.pk, type(error).__name__)
+        messages.error(request, "QuickBooks did not answer; the lists shown are the last ones read. Try again.")
+    else:
+        counts = ", ".join(f"{n} {entity}{'s' if n != 1 else ''}" for entity, n in report.counts.items())
+        text = f"Read from QuickBooks: {counts}."
+        if report.unavailable:
+            text += f" QuickBooks did not list: {', '.join(report.unavailable)}."
+        messages.success(request, text)
+    return redirect(MAPPING_PAGE)
+
+
+@require_POST
+@company_required(Role.ADMIN)
+def quickbooks_mapping_create_item(request):
+    from integrations.forms import ItemCreateForm, MappingForm
+    from integrations.services.choices import MappingChange, item_create, mappings_save
+
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect(SETTINGS_PAGE)
+    item_form = ItemCreateForm(request.POST, connection=connection)
+    if item_form.is_valid():
+        try:
+            choice = item_create(
+                connection=connection,
+                name=item_form.cleaned_data["name"],
+                income_account_id=item_form.cleaned_data["income_account"],
+                user=request.user,
+            )
+            product = item_form.cleaned_data.get("product")
+            changes = [MappingChange(kind="item", local_key=product, qbo_id=choice.qbo_id)] if product else []
+            if not any(row.kind == "income_account" and row.current for row in MappingForm(connection=connection).rows):
+                # The first item created from here also sets the income account for the next ones.
+                changes.append(
+                    MappingChange(
+                        kind="income_account", local_key="default", qbo_id=item_form.cleaned_data["income_account"]
+                    )
+                )
+            if changes:
+                mappings_save(connection=connection, changes=changes, user=request.user)
+        except ApplicationError as error:
+            item_form.add_error(None, error.message)
+        else:
+            messages.success(
+                request,
+                f"Created item “{choice.name}” in QuickBooks" + (" and mapped it." if product else "."),
+            )
+            return redirect(MAPPING_PAGE)
+    form = MappingForm(connection=connection)
+    return render(
+        request, "integrations/mapping.html", _mapping_context(request, connection, form, item_form), status=400
+    )
+
+
+@require_POST
+@company_required(Role.ADMIN)
+def quickbooks_mapping_retry_blocked(request):
+    from integrations.services.choices import blocked_by_mappings
+    from integrations.services.retry import sync_retry_many
+
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect(SETTINGS_PAGE)
+    counts = sync_retry_many(entries=list(blocked_by_mappings(connection=connection)[:500]), user=request.user)
+    queued = counts["queued"] + counts["moved_up"]
+    messages.success(request, f"{queued} push{'es' if queued != 1 else ''} queued to retry.")
+    return redirect(MAPPING_PAGE)
+
+
+# --- activity ---------------------------------------------------------------------------------------------
+
+ACTIVITY_PAGE = "integrations:quickbooks-activity"
+ACTIVITY_PAGE_SIZE = 50
+RETRY_ALL_LIMIT = 100  # "Retry all failed" sends at most this many per press (and counts no further)
+
+
+def next_step(entry, connection) -> dict:
+    """The plain-words next step for a failed, dead or drifted entry (where to go to fix it)."""
+    from django.urls import reverse
+
+    code = entry.error_code or ""
+    if entry.status == "drift":
+        return {"kind": "drift"}
+    if (
+        connection is not None
+        and connection.status == ConnectionStatus.NEEDS_RECONNECT
+        or "reconnect" in (entry.message or "").lower()
+    ):
+        return {"kind": "reconnect", "url": reverse(SETTINGS_PAGE), "label": "Reconnect QuickBooks"}
+    if code in ("mapping_incomplete", "610"):
+        return {"kind": "mapping", "url": reverse(MAPPING_PAGE), "label": "Open the mapping"}
+    if code == "6140":
+        url = qbo_invoice_url(connection, entry.qbo_id) if entry.qbo_id else ""
+        if not url and connection is not None:
+            if connection.environment == "production":
+                url = "https://app.qbo.intuit.com/app/invoices"
+            elif connection.environment == "sandbox":
+                url = "https://app.sandbox.qbo.intuit.com/app/invoices"
+            else:
+                url = qbo_invoice_url(connection, "x").split("#")[0]
+        return {"kind": "duplicate", "url": url, "label": "Find it in QuickBooks"}
+    if entry.status in ("failed", "dead"):
+        return {"kind": "retry"}
+    return {}
+
+
+@company_required(Role.STAFF)
+def quickbooks_activity(request):
+    """The sync log, newest first, filterable and paginated (fast with 100,000 rows: see bench/activity.py)."""
+    from django.core.paginator import Paginator
+
+    from integrations import selectors
+    from integrations.forms import ActivityFilterForm
+
+    filters = ActivityFilterForm(request.GET or None)
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    entries = selectors.activity_list(
+        company=request.company,
+        status=criteria.get("status") or None,
+        entity_type=criteria.get("entity") or None,
+        number=criteria.get("number") or None,
+        date_from=criteria.get("date_from"),
+        date_to=criteria.get("date_to"),
+        error_code=criteria.get("code") or None,
+    ).select_related("triggered_by")
+    page = Paginator(entries, ACTIVITY_PAGE_SIZE).get_page(request.GET.get("page"))
+    connection = selectors.connection_for(company=request.company)
+    rows = [
+        {
+            "entry": entry,
+            "qbo_url": qbo_invoice_url(connection, entry.qbo_id),
+            "next": next_step(entry, connection) if entry.status in ("failed", "dead", "drift") else {},
+            "can_retry": entry.status in ("failed", "dead", "drift")
+            or entry.status == "pending"
+            and entry.attempts > 0,
+        }
+        for entry in page
+    ]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "integrations/activity.html",
+        {
+            "page": page,
+            "rows": rows,
+            "filters": filters,
+            "query": query.urlencode(),
+            "groups": selectors.error_groups(
+                company=request.company, since=timezone.now() - timezone.timedelta(days=selectors.RETRY_ALL_DAYS)
+            ),
+            "retryable": selectors.retryable_failures(company=request.company)[: RETRY_ALL_LIMIT + 1].count(),
+            "retry_all_limit": RETRY_ALL_LIMIT,
+            "connection": connection,
+            "is_admin": _is(request, Role.ADMIN),
+        },
+    )
+
+
+@require_POST
+@company_required(Role.STAFF)
+def quickbooks_activity_retry(request, pk: int):
+    from integrations import selectors
+    from integrations.services.retry import sync_retry
+
+    entry = selectors.sync_log_get(company=request.company, pk=pk)  # another company's entry: 404
+    result = sync_retry(entry=entry, user=request.user)
+    (messages.success if result.accepted else messages.warning)(request, result.message)
+    return redirect(_back(request, ACTIVITY_PAGE))
+
+
+@require_POST
+@company_required(Role.STAFF)
+def quickbooks_activity_retry_failed(request):
+    from integrations import selectors
+    from integrations.services.retry import sync_retry_many
+
+    entries = list(selectors.retryable_failures(company=request.company)[:RETRY_ALL_LIMIT])
+    counts = sync_retry_many(entries=entries, user=request.user)
+    queued = counts["queued"] + counts["moved_up"]
+    messages.success(request, f"{queued} failed sync{'s' if queued != 1 else ''} queued to retry.")
+    return redirect(_back(request, ACTIVITY_PAGE))
+
+
+def _back(request, default: str) -> str:
+    from django.urls import reverse
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse(default)

@@ -25,7 +25,7 @@ from attune_qbo.billing.forms import (
 )
 from attune_qbo.billing.models import InvoiceStatus
 from attune_qbo.core.exceptions import ApplicationError
-from attune_qbo.core.integrations import invoice_panels
+from attune_qbo.core.integrations import invoice_list_cells, invoice_list_columns, invoice_panels
 from attune_qbo.tenants.models import Role
 from attune_qbo.tenants.views import company_required
 
@@ -42,13 +42,15 @@ def invoice_list(request):
     if filters.is_valid():
         status, search = filters.cleaned_data["status"] or None, filters.cleaned_data["q"] or None
     invoices = selectors.invoice_list(company=request.company, status=status, search=search)
+    invoices, columns = invoice_list_columns(request, invoices)  # e.g. QuickBooks: Synced / Failed / ...
     page = Paginator(invoices, PAGE_SIZE).get_page(request.GET.get("page"))
+    invoice_list_cells(request, columns, page)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
         request,
         "billing/invoice_list.html",
-        {"page": page, "filters": filters, "query": query.urlencode(), "statuses": InvoiceStatus},
+        {"page": page, "filters": filters, "query": query.urlencode(), "statuses": InvoiceStatus, "columns": columns},
     )
 
 

@@ -22,7 +22,7 @@ def delete_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integrations", "0007_one_live_entry"),
+        ("integrations", "0008_mapping_page_activity"),
         ("django_q", "0018_task_success_index"),
     ]
     operations = [migrations.RunPython(create_schedule, delete_schedule)]

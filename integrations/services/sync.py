@@ -223,35 +223,14 @@ def sync_now(*, invoice, user) -> QuickBooksSyncLog:
 
 
 def sync_retry(*, entry: QuickBooksSyncLog, user) -> QuickBooksSyncLog:
-    """A person retries a failed or dead entry: a new attempt generation, due now."""
-    if not entry.can_retry:
-        raise PushRefused(
-            f"Only failed or dead syncs can be retried; this one is {entry.get_status_display().lower()}."
-        )
-    with transaction.atomic():
-        locked = QuickBooksSyncLog.objects.select_for_update().get(pk=entry.pk)
-        if not locked.can_retry:
-            return locked
-        live = _live_entry(locked.company_id, locked.object_id)
-        if live is not None:
-            # The invoice already has a live entry (a later change): it sends the latest state; make it due now
-            # rather than run a second one beside it.
-            if live.status == SyncStatus.PENDING:
-                live.next_attempt_at = timezone.now()
-                live.trigger, live.triggered_by = SyncTrigger.RETRY, user if _is_user(user) else live.triggered_by
-                live.save(update_fields=["next_attempt_at", "trigger", "triggered_by", "updated_at"])
-                transaction.on_commit(lambda: dispatch(live.pk))
-            return live
-        locked.status = SyncStatus.PENDING
-        locked.generation += 1
-        locked.attempts = locked.throttled = 0
-        locked.trigger, locked.triggered_by = SyncTrigger.RETRY, user if _is_user(user) else None
-        locked.next_attempt_at = timezone.now()
-        locked.finished_at = None
-        locked.message = "Retry requested; waiting to be sent to QuickBooks."
-        locked.save()
-        transaction.on_commit(lambda: dispatch(locked.pk))
-    return locked
+    """A person retries an entry. Delegates to `integrations.services.retry.sync_retry` (the one retry
+    service); raises `PushRefused` with the reason when there is nothing to retry."""
+    from integrations.services.retry import sync_retry as retry
+
+    result = retry(entry=entry, user=user)
+    if not result.accepted:
+        raise PushRefused(result.message)
+    return result.entry
 
 
 def sync_resume(*, company_id: int) -> int:

@@ -99,8 +99,13 @@ def test_retry_of_a_dead_entry_starts_a_new_generation(
     entry.refresh_from_db()
     assert (entry.status, entry.attempts, entry.generation, entry.trigger) == ("pending", 0, 2, "retry")
     assert dispatched == [entry.pk]
+    response = api_client_for(tenant.staff).post(f"{BASE}/sync-logs/{entry.pk}/retry")  # idempotent: same entry
+    assert response.status_code == 202 and QuickBooksSyncLog.objects.filter(status="pending").count() == 1
+    entry.refresh_from_db()
+    assert entry.generation == 2
+    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(status="succeeded")
     response = api_client_for(tenant.staff).post(f"{BASE}/sync-logs/{entry.pk}/retry")
-    assert response.status_code == 400 and "Only failed or dead syncs can be retried" in response.json()["message"]
+    assert response.status_code == 400 and "Nothing to retry" in response.json()["message"]
 
 
 def test_status_reports_counts_and_last_failures(tenant, connected, api_client_for):
