@@ -38,7 +38,9 @@ def live_app(live_server, settings, transactional_db):
 def acme(live_app):
     tenant = make_tenant("Acme")
     # The rate of a sales tax code the US sample company has (California, 8 %): mapped by its rate at connect.
-    tenant.tax_rate.percent = 8
+    from decimal import Decimal
+
+    tenant.tax_rate.percent = Decimal("8")
     tenant.tax_rate.save()
     return tenant
 

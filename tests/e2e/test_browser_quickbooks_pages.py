@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from integrations.models import QuickBooksConnection, QuickBooksSyncLog
-from tests.e2e.conftest import US_REALM
+from tests.e2e.conftest import US_REALM, control_headers
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", "/tmp/artifacts/e2e"))
@@ -93,6 +94,7 @@ def arm(live_app: str, kind: str, count: int) -> None:
     response = requests.post(
         f"{live_app}/simulator/control/faults",
         json={"target": "api", "realm_id": US_REALM, "kind": kind, "count": count},
+        headers=control_headers(),
         timeout=10,
     )
     assert response.status_code == 201, response.text
@@ -106,9 +108,8 @@ def test_admin_maps_a_product_and_a_tax_rate_then_sees_the_invoice_turn_synced_w
     page.wait_for_url("**/quickbooks/mapping/")
     product_field = f"item_{acme.product.pk}"
     page.fill(f"input[name=q_{product_field}]", "consult")  # server-side search through htmx
-    page.wait_for_function(
-        f"[...document.querySelectorAll('#id_{product_field} option')].some(o => o.text === 'Consulting · Service')"
-    )
+    # expect(), not wait_for_function: a string predicate is eval, which the Content-Security-Policy forbids.
+    expect(page.locator(f"#id_{product_field} option", has_text="Consulting · Service")).to_have_count(1)
     page.select_option(f"#id_{product_field}", label="Consulting · Service")
     page.select_option(f"#id_stc_{acme.tax_rate.pk}", label="California")
     shot(page, "02-mapping")
@@ -124,7 +125,7 @@ def test_admin_maps_a_product_and_a_tax_rate_then_sees_the_invoice_turn_synced_w
     assert page.inner_text("#qbo-invoice-status") == "Sending…"
     shot(page, "04-invoice-sending")
     worker.run_queued()  # the push happens now; the page is not reloaded
-    page.wait_for_function("document.querySelector('#qbo-invoice-status').innerText === 'Succeeded'", timeout=30000)
+    expect(page.locator("#qbo-invoice-status")).to_have_text("Succeeded", timeout=30000)
     assert "Open in QuickBooks" in page.inner_text("#qbo-panel")
     shot(page, "05-invoice-synced")
     doc_shot(page, "#qbo-panel", "invoice-box-synced")
@@ -174,7 +175,7 @@ def test_a_forced_failure_turns_the_pill_amber_shows_on_activity_and_send_now_se
     sync_module.dispatch = dispatch
     try:
         page.click("#qbo-panel >> button:has-text('Send now')")
-        page.wait_for_function("document.querySelector('#qbo-invoice-status').innerText === 'Succeeded'")
+        expect(page.locator("#qbo-invoice-status")).to_have_text("Succeeded")
     finally:
         sync_module.dispatch = original
         connections.close_all()

@@ -67,7 +67,7 @@ def test_first_visit_reads_quickbooks_lists_and_suggests_matches_by_name(tenant,
     row = re.search(rf'id="id_item_{tenant.product.pk}">(.*?)</select>', text, re.S).group(1)
     assert '<option value="107" selected>Item 0007 (suggested)</option>' in row
     assert row.count("<option") <= 52  # 1,000 items: the select holds a page of them, search finds the rest
-    assert not QuickBooksMapping.objects.filter(local_key=str(tenant.product.pk)).exists()  # not saved yet
+    assert not QuickBooksMapping.objects.filter(kind="item", local_key=str(tenant.product.pk)).exists()  # not saved
 
 
 def test_search_narrows_a_select_on_the_server_with_htmx_and_without_javascript(tenant, lists, admin_page):
@@ -135,6 +135,7 @@ def test_another_companys_product_is_a_form_error_and_nothing_is_saved(tenant, o
 
 
 def test_an_income_account_must_be_an_income_account_and_a_us_sales_tax_code_not_tax_or_non(tenant, lists, admin_page):
+    QuickBooksMapping.objects.filter(kind="sales_tax_code").delete()  # unmapped: the page suggests one by name
     text = admin_page.get(reverse(PAGE)).content.decode()
     row = re.search(rf'id="id_stc_{tenant.tax_rate.pk}">(.*?)</select>', text, re.S).group(1)
     assert "California" in row and ">TAX<" not in row
