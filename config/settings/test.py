@@ -27,3 +27,5 @@ QUICKBOOKS_ENVIRONMENT = "simulator"
 QUICKBOOKS_UNAUTHORIZED_PAUSE_SECONDS = 0
 # A fixed token for the simulator's control API; test helpers send it (tests/simulator, tests/e2e).
 QUICKBOOKS_SIMULATOR_CONTROL_TOKEN = "test-simulator-control-token"
+# The simulator's webhooks go out only when a test flushes them (POST /simulator/control/webhooks/flush).
+QUICKBOOKS_SIMULATOR_WEBHOOK_DELIVERY = "manual"
