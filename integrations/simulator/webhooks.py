@@ -348,9 +348,7 @@ def _attempt(delivery: SimWebhookDelivery) -> bool:
         wait = RETRY_SCHEDULE_SECONDS[min(delivery.attempts - 1, len(RETRY_SCHEDULE_SECONDS) - 1)]
         delivery.next_attempt_at = now + timedelta(seconds=wait)
     delivery.save()
-    logger.info(
-        "simulator.webhook.attempt delivery=%s attempt=%s status=%s", delivery.pk, delivery.attempts, status
-    )
+    logger.info("simulator.webhook.attempt delivery=%s attempt=%s status=%s", delivery.pk, delivery.attempts, status)
     return status == 200
 
 
