@@ -272,16 +272,17 @@ def _new_delivery(events: list[SimWebhookEvent], now: datetime) -> SimWebhookDel
 
 
 @transaction.atomic
-def _form_next(now: datetime) -> SimWebhookDelivery | None:
-    """Turn the oldest pending events into the next delivery (or two, when a reorder switch fires)."""
+def _form_next(now: datetime) -> bool:
+    """Turn the oldest pending events into the next delivery (or two, when a reorder switch fires).
+    False when there is nothing to form (no events, or a reorder switch waiting for a second one)."""
     pending = list(
         SimWebhookEvent.objects.filter(delivery__isnull=True).select_related("company")[:MAX_EVENTS_PER_DELIVERY]
     )
     if not pending:
-        return None
+        return False
     if _armed(FaultKind.REORDER):
         if len(pending) < 2:
-            return None  # waits for a second event to swap with
+            return False  # waits for a second event to swap with
         take_switch(FaultKind.REORDER)
         first = _new_delivery([pending[1]], now)
         _new_delivery([pending[0]], now)
@@ -289,7 +290,7 @@ def _form_next(now: datetime) -> SimWebhookDelivery | None:
         first = _new_delivery(pending, now)
     for delivery in SimWebhookDelivery.objects.filter(state=WebhookState.PENDING, attempts=0, pk__gte=first.pk):
         _apply_forming_switches(delivery, now)
-    return SimWebhookDelivery.objects.filter(state=WebhookState.PENDING).first()
+    return True
 
 
 def _apply_forming_switches(delivery: SimWebhookDelivery, now: datetime) -> None:
@@ -364,9 +365,9 @@ def deliver_due(*, force: bool = False) -> dict:
             now = timezone.now()
             head = SimWebhookDelivery.objects.filter(state=WebhookState.PENDING).first()
             if head is None:
-                head = _form_next(now)
-                if head is None:
+                if not _form_next(now):
                     break
+                continue
             if head.next_attempt_at > now:
                 if not force or head.pk in forced:
                     break

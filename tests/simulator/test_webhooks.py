@@ -673,3 +673,13 @@ def test_cdc_returns_voided_payments_whole_and_deleted_ones_as_deleted_in_pacifi
     for payment in payments["Payment"]:
         assert pacific.fullmatch(payment["MetaData"]["LastUpdatedTime"])
     assert pacific.fullmatch(body["time"])
+
+
+def test_a_dropped_delivery_does_not_stop_the_ones_behind_it(client, api, receiver, monkeypatch):
+    monkeypatch.setattr(webhooks, "MAX_EVENTS_PER_DELIVERY", 1)
+    arm(client, "drop")
+    api.create_customer("Dropped")
+    kept = api.create_customer("Delivered")
+    result = flush(client)
+    assert result["delivered"] == 1 and result["pending_events"] == 0
+    assert kinds(receiver.events()) == [("qbo.customer.created.v1", kept["Id"])]
