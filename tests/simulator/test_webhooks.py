@@ -683,3 +683,51 @@ def test_a_dropped_delivery_does_not_stop_the_ones_behind_it(client, api, receiv
     result = flush(client)
     assert result["delivered"] == 1 and result["pending_events"] == 0
     assert kinds(receiver.events()) == [("qbo.customer.created.v1", kept["Id"])]
+
+
+def test_customer_update_and_direct_invoice_void_and_delete_notify(client, api, receiver):
+    customer = api.create_customer("Renamed Later")
+    updated = api.post(
+        "customer", {"Id": customer["Id"], "SyncToken": customer["SyncToken"], "sparse": True, "Active": False}
+    )
+    assert updated.status_code == 200
+    active = api.create_customer("Still Here")
+    invoice = api.create_invoice(active["Id"], DocNumber="DIRECT-V")
+    url = f"{S}/control/companies/{US_REALM_ID}/invoices/{invoice['Id']}"
+    voided = client.post(f"{url}/void")
+    assert voided.status_code == 200 and voided.json()["Invoice"]["TotalAmt"] == 0.0
+    again = client.post(f"{url}/void")
+    assert again.status_code == 400 and fault_code(again) == "6000"
+    assert client.post(f"{url}/delete").status_code == 200
+    flush(client)
+    assert kinds(receiver.events()) == [
+        ("qbo.customer.created.v1", customer["Id"]),
+        ("qbo.customer.updated.v1", customer["Id"]),
+        ("qbo.customer.created.v1", active["Id"]),
+        ("qbo.invoice.created.v1", invoice["Id"]),
+        ("qbo.invoice.voided.v1", invoice["Id"]),
+        ("qbo.invoice.deleted.v1", invoice["Id"]),
+    ]
+
+
+def test_invoice_page_voids_and_deletes_and_refuses_unknown_operations(client, api, receiver):
+    customer = api.create_customer("Page Voids")
+    invoice = api.create_invoice(customer["Id"], DocNumber="PV-1")
+    base = f"{S}/companies/{US_REALM_ID}/invoices/{invoice['Id']}"
+    assert client.post(f"{base}/void").status_code == 302
+    assert api.get(f"invoice/{invoice['Id']}").json()["Invoice"]["TotalAmt"] == 0.0
+    assert client.post(f"{base}/delete").status_code == 302
+    assert api.get(f"invoice/{invoice['Id']}").status_code == 400
+    assert client.post(f"{base}/refund").status_code == 404
+    flush(client)
+    assert [e["type"] for e in receiver.events()][-2:] == ["qbo.invoice.voided.v1", "qbo.invoice.deleted.v1"]
+
+
+def test_index_page_shows_webhook_settings_and_flush_button_works(client, api, receiver):
+    page = client.get(f"{S}/")
+    assert page.status_code == 200 and receiver.url in page.content.decode()
+    api.create_customer("Flushed From The Page")
+    assert client.post(f"{S}/webhooks/flush").status_code == 302
+    assert len(receiver.events()) == 1
+    assert client.post(f"{S}/webhooks", {"format": "legacy"}).status_code == 302
+    assert client.get(f"{S}/control/webhooks").json()["format"] == "legacy"
