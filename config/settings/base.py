@@ -291,3 +291,10 @@ QUICKBOOKS_SIMULATOR_SEND_RETRY_AFTER = env.bool("QUICKBOOKS_SIMULATOR_SEND_RETR
 QUICKBOOKS_SIMULATOR_CONTROL_TOKEN = env.str("QUICKBOOKS_SIMULATOR_CONTROL_TOKEN", default="")
 # Redirect URIs the simulator's authorize endpoint accepts; empty = the app's own QUICKBOOKS_REDIRECT_URI(_ALLOWLIST).
 QUICKBOOKS_SIMULATOR_REDIRECT_URIS = env.list("QUICKBOOKS_SIMULATOR_REDIRECT_URIS", default=[])
+# Where the simulator POSTs its signed webhooks; empty = APP_WEBHOOK_PATH on QUICKBOOKS_SIMULATOR_BASE_URL.
+QUICKBOOKS_SIMULATOR_WEBHOOK_URL = env.str("QUICKBOOKS_SIMULATOR_WEBHOOK_URL", default="")
+# `background` (deliver after each write, Intuit's retries), `sync`, or `manual` (only on POST
+# control/webhooks/flush). `manual` until the app's webhook endpoint exists (issue 10): otherwise every delivery
+# would wait behind a 404 retried on Intuit's schedule.
+QUICKBOOKS_SIMULATOR_WEBHOOK_DELIVERY = env.str("QUICKBOOKS_SIMULATOR_WEBHOOK_DELIVERY", default="manual")
+QUICKBOOKS_SIMULATOR_WEBHOOK_FORMAT = env.str("QUICKBOOKS_SIMULATOR_WEBHOOK_FORMAT", default="cloudevents")

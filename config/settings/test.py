@@ -37,3 +37,5 @@ QUICKBOOKS_SIMULATOR_CONTROL_TOKEN = "test-simulator-control-token"
 API_THROTTLE_RATES = {
     scope: "100000/min" for scope in ("anon", "user", "token-failures", "quickbooks-connect", "quickbooks-sync")
 }
+# The simulator's webhooks go out only when a test flushes them (POST /simulator/control/webhooks/flush).
+QUICKBOOKS_SIMULATOR_WEBHOOK_DELIVERY = "manual"

@@ -288,7 +288,7 @@ def write(company: SimCompany, entity_type: str, data, *, operation: str = "", i
         if entity_type == "Payment" and not entity.voided:
             sales.unapply_payment(company, entity)
         entity.deleted = True
-        save_entity(entity, entity.body)
+        save_entity(entity, entity.body, event="Delete")
         logger.info(
             "simulator.api.deleted realm=%s type=%s id=%s", company.realm_id, entity_type, entity.entity_id
         )

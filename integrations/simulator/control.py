@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from . import limits
+from . import limits, webhooks
 from .models import (
     FaultKind,
     FaultTarget,
@@ -28,6 +28,8 @@ from .models import (
     SimGrant,
     SimIdempotentResponse,
     SimRateWindow,
+    SimWebhookDelivery,
+    SimWebhookEvent,
 )
 from .seed import seed_sample_companies
 
@@ -43,6 +45,15 @@ API_KINDS = frozenset(
         FaultKind.HTTP_500,
         FaultKind.TIMEOUT,
         FaultKind.TIMEOUT_AFTER_WRITE,
+    }
+)
+WEBHOOK_KINDS = frozenset(
+    {
+        FaultKind.DROP,
+        FaultKind.DELAY,
+        FaultKind.DUPLICATE,
+        FaultKind.REORDER,
+        FaultKind.CORRUPT_SIGNATURE,
     }
 )
 DEFAULT_TIMEOUT_SECONDS = 5.0
@@ -87,8 +98,10 @@ def send_retry_after(row: SimControl | None = None) -> bool:
 def arm_fault(*, target: str, kind: str, count: int = 1, realm_id: str = "", seconds=None) -> SimFaultSwitch:
     """Make the next `count` calls to `target` (for `realm_id`, or any realm) fail with `kind`."""
     if target not in FaultTarget.values:
-        raise ControlError("target must be 'token' or 'api'")
-    allowed = TOKEN_KINDS if target == FaultTarget.TOKEN else API_KINDS
+        raise ControlError("target must be 'token', 'api' or 'webhook'")
+    allowed = {FaultTarget.TOKEN: TOKEN_KINDS, FaultTarget.API: API_KINDS, FaultTarget.WEBHOOK: WEBHOOK_KINDS}[
+        target
+    ]
     if kind not in allowed:
         raise ControlError(f"kind for target {target} must be one of {sorted(allowed)}")
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
@@ -102,6 +115,8 @@ def arm_fault(*, target: str, kind: str, count: int = 1, realm_id: str = "", sec
     if not 0 <= seconds <= MAX_SLEEP_SECONDS:
         raise ControlError(f"seconds must be between 0 and {MAX_SLEEP_SECONDS:g}")
     realm_id = str(realm_id or "")
+    if realm_id and target == FaultTarget.WEBHOOK:
+        raise ControlError("webhook switches apply to every delivery: leave realm_id out")
     if realm_id and not SimCompany.objects.filter(realm_id=realm_id).exists():
         raise ControlError("unknown realm_id")
     switch = SimFaultSwitch.objects.create(
@@ -211,6 +226,8 @@ def count_api_calls(company: SimCompany, calls: int = 1) -> None:
 def reset() -> None:
     """Wipe everything the simulator holds and seed the sample companies again."""
     for model in (
+        SimWebhookEvent,
+        SimWebhookDelivery,
         SimIdempotentResponse,
         SimEntity,
         SimAuthorizationCode,
@@ -244,6 +261,7 @@ def state(realm_id: str | None = None) -> dict:
         "total_token_calls": row.token_calls,
         "settings": settings_snapshot(row),
         "faults": [fault_snapshot(s) for s in SimFaultSwitch.objects.filter(remaining__gt=0)],
+        "webhooks": webhooks.settings_snapshot(row),
     }
     companies = SimCompany.objects.all()
     if realm_id:

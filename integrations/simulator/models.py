@@ -110,6 +110,7 @@ class SimToken(models.Model):
 class FaultTarget(models.TextChoices):
     TOKEN = "token", "Token endpoint"
     API = "api", "Accounting API"
+    WEBHOOK = "webhook", "Webhook deliveries"
 
 
 class FaultKind(models.TextChoices):
@@ -119,6 +120,11 @@ class FaultKind(models.TextChoices):
     TIMEOUT_AFTER_WRITE = "timeout_after_write", "Timeout after the write was applied"
     HTTP_401 = "401", "HTTP 401 (API: 3200)"
     HTTP_429 = "429", "HTTP 429 (API: 3001)"
+    DROP = "drop", "Webhook: drop the delivery (never sent)"
+    DELAY = "delay", "Webhook: delay the delivery by `seconds`"
+    DUPLICATE = "duplicate", "Webhook: send the delivery twice"
+    REORDER = "reorder", "Webhook: deliver the next two events in reverse order"
+    CORRUPT_SIGNATURE = "corrupt_signature", "Webhook: wrong intuit-signature on the next attempt"
 
 
 class SimFaultSwitch(models.Model):
@@ -150,6 +156,10 @@ class SimControl(models.Model):
     # How computed tax is rounded to cents: half up (as modelled on Intuit), or down — a switch for tests that
     # need QuickBooks to disagree with the app by a cent.
     tax_rounding = models.CharField(max_length=10, default="half_up")
+    # Webhooks: blank / None = follow the Django settings (QUICKBOOKS_SIMULATOR_WEBHOOK_*).
+    webhook_url = models.CharField(max_length=2000, blank=True)
+    webhook_format = models.CharField(max_length=16, blank=True)  # cloudevents / legacy
+    webhook_delivery = models.CharField(max_length=16, blank=True)  # background / sync / manual
 
     def __str__(self) -> str:
         return "simulator control"
@@ -226,3 +236,54 @@ class SimIdempotentResponse(models.Model):
 
     def __str__(self) -> str:
         return f"requestid {self.request_id}"
+
+
+class WebhookState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered (HTTP 200)"
+    DROPPED = "dropped", "Dropped by a switch"
+
+
+class SimWebhookDelivery(models.Model):
+    """One POST (and its retries) to the app's webhook URL: up to 100 events, signed. Deliveries go out one
+    at a time in id order; a pending one blocks every later event (head-of-line, QBO-REFERENCE §4.4)."""
+
+    state = models.CharField(max_length=10, choices=WebhookState.choices, default=WebhookState.PENDING)
+    url = models.CharField(max_length=2000)
+    format = models.CharField(max_length=16)
+    content_type = models.CharField(max_length=100)
+    body = models.TextField()
+    created_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    duplicate = models.BooleanField(default=False)  # switch: sent twice
+    corrupt_attempts = models.PositiveIntegerField(default=0)  # switch: attempts left with a wrong signature
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"webhook delivery {self.pk} ({self.state})"
+
+
+class SimWebhookEvent(models.Model):
+    """A change QuickBooks notifies about, written in the same transaction as the change (an outbox)."""
+
+    company = models.ForeignKey(SimCompany, on_delete=models.CASCADE, related_name="webhook_events")
+    event_id = models.CharField(max_length=36, unique=True)  # CloudEvents `id`, the same on every retry
+    entity_type = models.CharField(max_length=20)
+    entity_id = models.CharField(max_length=20)
+    operation = models.CharField(max_length=10)  # Create / Update / Delete / Void
+    occurred_at = models.DateTimeField()
+    delivery = models.ForeignKey(
+        SimWebhookDelivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type} {self.entity_id} {self.operation}"

@@ -463,7 +463,7 @@ def void_invoice(invoice: SimEntity) -> SimEntity:
     if "HomeTotalAmt" in body:
         body.update({"HomeTotalAmt": 0, "HomeBalance": 0})
     invoice.voided = True
-    return save_entity(invoice, body)
+    return save_entity(invoice, body, event="Void")
 
 
 def _apply_to_invoice(invoice: SimEntity, payment_id: str, amount: Decimal, *, now: datetime) -> None:
@@ -580,4 +580,4 @@ def void_payment(company: SimCompany, payment: SimEntity) -> SimEntity:
     body["Line"] = [{**line, "Amount": 0} for line in body.get("Line", [])]
     body.update({"TotalAmt": 0, "UnappliedAmt": 0, "PrivateNote": "Voided"})
     payment.voided = True
-    return save_entity(payment, body)
+    return save_entity(payment, body, event="Void")

@@ -11,6 +11,7 @@ from django.utils import timezone
 from .faults import qbo_time
 from .models import SimCompany, SimEntity
 from .seed import seed_sample_companies
+from .webhooks import record as record_webhook_event
 
 # Entities whose rows carry an Active flag (name lists) rather than a voided/deleted state.
 NAME_LISTS = frozenset({"Customer", "Item", "Account", "TaxCode", "TaxRate"})
@@ -102,7 +103,7 @@ def create_entity(
 ) -> SimEntity:
     now = now or timezone.now()
     number = next_entity_id(company, entity_type)
-    return SimEntity.objects.create(
+    entity = SimEntity.objects.create(
         company=company,
         entity_type=entity_type,
         entity_id=str(number),
@@ -112,18 +113,27 @@ def create_entity(
         updated_at=now,
         **columns,
     )
+    record_webhook_event(entity, "Create")
+    return entity
 
 
 def save_entity(
-    entity: SimEntity, body: dict, *, columns: dict | None = None, now: datetime | None = None
+    entity: SimEntity,
+    body: dict,
+    *,
+    columns: dict | None = None,
+    now: datetime | None = None,
+    event: str = "Update",
 ) -> SimEntity:
-    """Store a new version: bumps SyncToken and LastUpdatedTime."""
+    """Store a new version: bumps SyncToken and LastUpdatedTime, and notes the change for the webhook
+    (`event`: Update, Void or Delete)."""
     entity.body = body
     for name, value in (columns or {}).items():
         setattr(entity, name, value)
     entity.sync_token += 1
     entity.updated_at = now or timezone.now()
     entity.save()
+    record_webhook_event(entity, event)
     return entity
 
 

@@ -22,6 +22,15 @@ urlpatterns = [
         pages.receive_payment,
         name="receive-payment",
     ),
+    path("companies/<str:realm_id>/customers/new", pages.new_customer, name="new-customer"),
+    path("companies/<str:realm_id>/invoices/new", pages.new_invoice, name="new-invoice"),
+    path(
+        "companies/<str:realm_id>/<str:entity_slug>/<str:entity_id>/<str:operation>",
+        pages.void_or_delete,
+        name="void-or-delete",
+    ),
+    path("webhooks", pages.update_webhooks, name="webhooks"),
+    path("webhooks/flush", pages.flush_webhooks, name="flush-webhooks"),
     path("faults/arm", pages.arm_fault, name="arm-fault"),
     path("faults/clear", pages.clear_faults, name="clear-faults"),
     path("settings", pages.update_settings, name="settings"),
@@ -57,6 +66,16 @@ urlpatterns = [
         control.receive_payment_view,
         name="control-receive-payment",
     ),
+    path("control/companies/<str:realm_id>/customers", control.create_customer_view, name="control-customers"),
+    path("control/companies/<str:realm_id>/invoices", control.create_invoice_view, name="control-invoices"),
+    path(
+        "control/companies/<str:realm_id>/<str:entity_slug>/<str:entity_id>/<str:operation>",
+        control.void_or_delete_view,
+        name="control-void-or-delete",
+    ),
+    path("control/webhooks", control.webhooks_view, name="control-webhooks"),
+    path("control/webhooks/flush", control.webhooks_flush_view, name="control-webhooks-flush"),
+    path("control/webhooks/deliveries", control.webhooks_deliveries_view, name="control-webhooks-deliveries"),
     # Everything else under /simulator/: a JSON Fault (404), never Django's HTML page.
     re_path(r"^(?P<rest>.*)$", common.unknown_path, name="unknown"),
 ]

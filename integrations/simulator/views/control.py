@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from .. import accounting, control, oauth, payments
+from .. import accounting, control, oauth, payments, webhooks
 from ..faults import ApiFault, json_response
 from ..store import get_company
 from .common import control_view, json_body
@@ -110,9 +110,90 @@ def receive_payment_view(request, realm_id: str, invoice_id: str):
     data = _object(request)
     if data is None:
         return _bad("body must be a JSON object")
+    return _direct(
+        company,
+        lambda locked: accounting.envelope(
+            locked, "Payment", payments.receive_payment(locked, invoice_id, amount=data.get("amount"))
+        ),
+        201,
+    )
+
+
+def _direct(company, perform, status: int):
     try:
         with transaction.atomic():
-            payment = payments.receive_payment(company, invoice_id, amount=data.get("amount"))
+            body = perform(company)
     except ApiFault as fault:
         return json_response(fault.body(), fault.status)
-    return json_response(accounting.envelope(company, "Payment", payment), 201)
+    return json_response(body, status)
+
+
+@control_view(("POST",))
+def create_customer_view(request, realm_id: str):
+    """A Customer created directly in QuickBooks (Intuit-shaped body: {"DisplayName": …, …})."""
+    return _create(request, realm_id, "Customer")
+
+
+@control_view(("POST",))
+def create_invoice_view(request, realm_id: str):
+    """An Invoice created directly in QuickBooks (Intuit-shaped body: CustomerRef, DocNumber, Line, tax)."""
+    return _create(request, realm_id, "Invoice")
+
+
+def _create(request, realm_id: str, entity_type: str):
+    company = get_company(realm_id)
+    if company is None:
+        return _bad("unknown realm_id", 404)
+    data = _object(request)
+    if data is None:
+        return _bad("body must be a JSON object")
+    return _direct(
+        company,
+        lambda locked: accounting.envelope(locked, entity_type, payments.create(locked, entity_type, data)),
+        201,
+    )
+
+
+@control_view(("POST",))
+def void_or_delete_view(request, realm_id: str, entity_slug: str, entity_id: str, operation: str):
+    """Void or delete an invoice or a payment directly in QuickBooks."""
+    entity_type = {"invoices": "Invoice", "payments": "Payment"}.get(entity_slug)
+    company = get_company(realm_id)
+    if company is None or entity_type is None or operation not in payments.DIRECT_OPERATIONS:
+        return _bad("unknown realm_id, entity or operation", 404)
+    return _direct(
+        company, lambda locked: payments.void_or_delete(locked, entity_type, entity_id, operation), 200
+    )
+
+
+@control_view(("GET", "POST"))
+def webhooks_view(request):
+    """GET: where and how webhooks go; POST {"url", "format", "delivery"} changes them (null = settings)."""
+    if request.method == "POST":
+        data = _object(request)
+        if data is None:
+            return _bad("body must be a JSON object")
+        try:
+            webhooks.update_settings(data)
+        except ValueError as error:
+            return _bad(str(error))
+    return json_response(webhooks.settings_snapshot())
+
+
+@control_view(("POST",))
+def webhooks_flush_view(request):
+    """Deliver now every delivery that is due, in order ({"force": true}: treat the head as due once)."""
+    data = _object(request)
+    if data is None:
+        return _bad("body must be a JSON object")
+    return json_response(webhooks.deliver_due(force=bool(data.get("force"))))
+
+
+@control_view(("GET",))
+def webhooks_deliveries_view(request):
+    """The deliveries so far (oldest first), with their events, bodies, attempts and states."""
+    from ..models import SimWebhookDelivery
+
+    return json_response(
+        {"deliveries": [webhooks.delivery_snapshot(d) for d in SimWebhookDelivery.objects.all()[:500]]}
+    )
