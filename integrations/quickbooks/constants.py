@@ -76,5 +76,6 @@ DOC_NUMBER_MAX_LENGTH = 21
 CUSTOMER_NAME_MAX_LENGTH = 500
 CUSTOMER_NAME_FORBIDDEN = ":"
 MEMO_MAX_LENGTH = 1000
+EMAIL_MAX_LENGTH = 100  # EmailAddress.Address (Finance.xsd); it must also contain "@" and "." (§2.3)
 US_TAX_CODE_TAX = "TAX"
 US_TAX_CODE_NON = "NON"

@@ -87,29 +87,81 @@ class InvoicePayload(TypedDict, total=False):
 
 # The fields our payloads set. In a full update these come from us alone: one we leave out is cleared.
 INVOICE_MANAGED_FIELDS = frozenset(InvoicePayload.__annotations__)
-CUSTOMER_MANAGED_FIELDS = frozenset({"DisplayName", "CompanyName", "PrimaryEmailAddr", "BillAddr"})
-# Address objects: a part QuickBooks has that we no longer send must be cleared.
+CUSTOMER_MANAGED_FIELDS = frozenset({"DisplayName", "PrimaryEmailAddr", "BillAddr"})  # what customer_payload sends
+# Address objects: a part QuickBooks has that we no longer send must be cleared. Only these parts count:
+# QuickBooks adds others itself (Id, Lat/Long of a geocoded address, Note, Tag, CountryCode).
 ADDRESS_FIELDS = frozenset({"BillAddr", "ShipAddr"})
+ADDRESS_PARTS = frozenset(
+    {"Line1", "Line2", "Line3", "Line4", "Line5", "City", "CountrySubDivisionCode", "PostalCode", "Country"}
+)
 # Ours to send, but QuickBooks fills in more of them than we send (tax lines, totals): never "cleared" by us.
 COMPUTED_PARTS = frozenset({"TxnTaxDetail", "CurrencyRef", "ExchangeRate", "GlobalTaxCalculation"})
-# Never sent back in a full update: computed or read-only in QuickBooks, or known to break updates when
-# round-tripped (DeliveryInfo: QBO-REFERENCE §2.4).
-READ_ONLY_FIELDS = frozenset(
+# What a full update keeps from the current QuickBooks object besides our own fields: the writable fields others
+# may have set there (Intuit's XSD, Finance.xsd: Invoice / Customer). Everything else is left out — read-only or
+# computed fields (TotalAmt, Balance, MetaData, InvoiceLink, RecurDataRef…), internal ones, and DeliveryInfo,
+# which breaks updates when round-tripped (QBO-REFERENCE §2.4).
+INVOICE_KEPT_FIELDS = frozenset(
     {
-        "MetaData",
-        "domain",
-        "sparse",
-        "time",
-        "status",
-        "TotalAmt",
-        "Balance",
-        "HomeBalance",
-        "HomeTotalAmt",
-        "DeliveryInfo",
-        "EInvoiceStatus",
-        "TxnTaxDetail",
-        "FullyQualifiedName",
-        "BalanceWithJobs",
+        "ClassRef",
+        "DepartmentRef",
+        "SalesTermRef",
+        "ShipAddr",
+        "ShipFromAddr",
+        "ShipDate",
+        "ShipMethodRef",
+        "TrackingNum",
+        "CustomField",
+        "BillEmailCc",
+        "BillEmailBcc",
+        "AllowOnlinePayment",
+        "AllowOnlineCreditCardPayment",
+        "AllowOnlineACHPayment",
+        "ApplyTaxAfterDiscount",
+        "PrintStatus",
+        "EmailStatus",
+        "LinkedTxn",
+        "ProjectRef",
+        "TransactionLocationType",
+        "TaxExemptionRef",
+        "ARAccountRef",
+        "DepositToAccountRef",
+        "Deposit",
+    }
+)
+CUSTOMER_KEPT_FIELDS = frozenset(
+    {
+        "Title",
+        "GivenName",
+        "MiddleName",
+        "FamilyName",
+        "Suffix",
+        "CompanyName",
+        "PrintOnCheckName",
+        "PrimaryPhone",
+        "AlternatePhone",
+        "Mobile",
+        "Fax",
+        "WebAddr",
+        "OtherContactInfo",
+        "ShipAddr",
+        "Notes",
+        "Active",
+        "Job",
+        "BillWithParent",
+        "ParentRef",
+        "Taxable",
+        "TaxExemptionReasonId",
+        "DefaultTaxCodeRef",
+        "SalesTermRef",
+        "PaymentMethodRef",
+        "PreferredDeliveryMethod",
+        "ResaleNum",
+        "CustomerTypeRef",
+        "ARAccountRef",
+        "CurrencyRef",
+        "GSTIN",
+        "GSTRegistrationType",
+        "BusinessNumber",
     }
 )
 
@@ -266,18 +318,19 @@ def clears_something(payload: dict, current: dict, managed: frozenset[str]) -> b
         if ours in (None, "", {}, []):
             return True
         if name in ADDRESS_FIELDS and isinstance(theirs, dict) and isinstance(ours, dict):
-            if any(value not in (None, "") and key not in ours for key, value in theirs.items() if key != "Id"):
+            if any(theirs.get(part) not in (None, "") and part not in ours for part in ADDRESS_PARTS):
                 return True
     return False
 
 
-def full_update_body(payload: dict, current: dict, managed: frozenset[str]) -> dict:
-    """A full update built from the whole current QuickBooks object: what others set there (classes, terms,
-    ship address…) stays, every field we manage is ours (left out = cleared), read-only fields are dropped."""
+def full_update_body(payload: dict, current: dict, kept_fields: frozenset[str]) -> dict:
+    """A full update built from the whole current QuickBooks object: the writable fields others set there
+    (`kept_fields`: classes, terms, ship address…) stay, every field we manage is ours (left out = cleared), and
+    nothing read-only or empty is sent back."""
     kept = {
         name: value
         for name, value in current.items()
-        if name not in managed and name not in READ_ONLY_FIELDS and value not in (None, "")
+        if name in kept_fields and name not in payload and value not in (None, "", {}, [])
     }
     return {**kept, **payload, "Id": current["Id"], "SyncToken": current["SyncToken"]}
 

@@ -32,10 +32,12 @@ from integrations.models import (
     SyncStatus,
 )
 from integrations.quickbooks.client import QuickBooksClient
-from integrations.quickbooks.constants import CUSTOMER_NAME_FORBIDDEN, DOC_NUMBER_MAX_LENGTH
+from integrations.quickbooks.constants import CUSTOMER_NAME_FORBIDDEN, DOC_NUMBER_MAX_LENGTH, EMAIL_MAX_LENGTH
 from integrations.quickbooks.errors import CODE_DUPLICATE_NAME
 from integrations.quickbooks.payloads import (
+    CUSTOMER_KEPT_FIELDS,
     CUSTOMER_MANAGED_FIELDS,
+    INVOICE_KEPT_FIELDS,
     INVOICE_MANAGED_FIELDS,
     CompanyProfile,
     InvoiceTax,
@@ -135,13 +137,13 @@ def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
         created = _create_invoice(entry, invoice, payload, connection, client)
         if _content_differs(payload, created):
             # A replayed create returns the version first sent; make QuickBooks hold this one.
-            created = _update(client, "Invoice", payload, created, INVOICE_MANAGED_FIELDS, entry, "iu", fingerprint)
+            created = _update(client, "Invoice", payload, created, entry, "iu", fingerprint)
         link = _save_link(connection, LinkType.INVOICE, invoice.pk, created, fingerprint, invoice.updated_at)
         verb = "Created"
     else:
         current = link.qbo_snapshot or client.read("Invoice", link.qbo_id)  # links from before answers were kept
         current = {**current, "SyncToken": link.sync_token or current.get("SyncToken", "")}
-        updated = _update(client, "Invoice", payload, current, INVOICE_MANAGED_FIELDS, entry, "iu", fingerprint)
+        updated = _update(client, "Invoice", payload, current, entry, "iu", fingerprint)
         _store_write(link, updated, fingerprint, invoice.updated_at)
         verb = "Updated"
     return _verified(invoice, link.qbo_snapshot, plan, profile, customer_id, verb=verb, status=SyncStatus.SUCCEEDED)
@@ -208,6 +210,13 @@ def preflight(invoice, *, connection, profile: CompanyProfile) -> PushPlan:
         raise PushRefused(
             f"Client name “{invoice.client.display_name}” contains “:”, which QuickBooks does not "
             "allow in customer names. Rename the client and retry."
+        )
+    email = invoice.client.email or ""
+    if email and (len(email) > EMAIL_MAX_LENGTH or "." not in email.rsplit("@", 1)[-1]):
+        raise PushRefused(
+            f"Client {invoice.client.display_name}'s e-mail “{email}” is not one QuickBooks accepts (at most "
+            f"{EMAIL_MAX_LENGTH} characters, with a dot after the @). Correct it and retry.",
+            qbo_code="client_email",
         )
     notes: list[str] = []
     foreign = bool(profile.home_currency) and invoice.currency != profile.home_currency
@@ -368,24 +377,25 @@ def _touch_link(link: QuickBooksLink, *, source_updated_at) -> None:
 # --- writes -----------------------------------------------------------------------------------------------
 
 
+# Per entity: the fields we manage (left out of a full update = cleared) and those kept from QuickBooks' object.
+UPDATE_FIELDS = {
+    "Invoice": (INVOICE_MANAGED_FIELDS, INVOICE_KEPT_FIELDS),
+    "Customer": (CUSTOMER_MANAGED_FIELDS, CUSTOMER_KEPT_FIELDS),
+}
+
+
 def _update(
-    client: QuickBooksClient,
-    entity: str,
-    payload: dict,
-    current: dict,
-    managed: frozenset[str],
-    entry,
-    step: str,
-    fingerprint: str,
+    client: QuickBooksClient, entity: str, payload: dict, current: dict, entry, step: str, fingerprint: str
 ) -> dict:
     """Update `current` to hold `payload`: sparse when nothing must be cleared, else a full update built from the
     whole current object. On 5010 (someone else changed it, e.g. a payment) re-read and do it once more on the
     fresh object (QBO-REFERENCE §2.4)."""
+    managed, kept = UPDATE_FIELDS[entity]
 
     def send(base: dict) -> dict:
         rid = request_id(entry, step, f"{base.get('SyncToken', '')}-{fingerprint[:8]}")
         if clears_something(payload, base, managed):
-            return client.full_update(entity, full_update_body(payload, base, managed), request_id=rid)
+            return client.full_update(entity, full_update_body(payload, base, kept), request_id=rid)
         return client.sparse_update(
             entity, {"Id": base["Id"], "SyncToken": base.get("SyncToken", ""), **payload}, request_id=rid
         )
@@ -425,12 +435,19 @@ def _differs(ours, theirs) -> bool:
 
 
 def create_request_id(entry: QuickBooksSyncLog) -> str:
-    """The requestid of this invoice's create. A create whose answer never came stays unresolved until the same
-    requestid gets an answer (Intuit replays it if it landed, or creates it now), whichever entry or retry
-    sends it next: the claim writes it on the entry before any call (`sync._claim`), a new entry inherits an
-    unresolved one (`sync.sync_enqueue`), a success clears it, and a refused create frees it so a corrected retry
-    is evaluated afresh."""
-    return entry.create_request_id or request_id(entry, "ic")
+    """The requestid of this invoice's create, written on the entry right before the create is sent.
+
+    A create whose answer never came stays unresolved until the same requestid gets an answer (Intuit replays it
+    if it landed, or creates it now), whichever attempt, retry or entry sends it next: a new entry inherits it
+    (`sync.sync_enqueue`, and the follower of a rerun), a success clears it, and a refused create frees it so a
+    corrected retry is evaluated afresh. A non-empty value therefore means "a create was sent, outcome unknown".
+    """
+    if entry.create_request_id:
+        return entry.create_request_id
+    rid = request_id(entry, "ic")
+    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(create_request_id=rid)
+    entry.create_request_id = rid
+    return rid
 
 
 def _release_create_request_id(entry: QuickBooksSyncLog) -> None:
@@ -478,7 +495,7 @@ def _ensure_customer(
             update = {k: v for k, v in payload.items() if k != "CurrencyRef"}  # currency is fixed after create
             current = link.qbo_snapshot or client.read("Customer", link.qbo_id)
             current = {**current, "SyncToken": link.sync_token or current.get("SyncToken", "")}
-            updated = _update(client, "Customer", update, current, CUSTOMER_MANAGED_FIELDS, entry, "cu", fingerprint)
+            updated = _update(client, "Customer", update, current, entry, "cu", fingerprint)
             _store_write(link, updated, fingerprint, our_client.updated_at)
         return link.qbo_id
     name = payload["DisplayName"]
@@ -536,8 +553,24 @@ def _adopt_duplicate_name(entry, our_client, connection, client: QuickBooksClien
 # --- void -------------------------------------------------------------------------------------------------
 
 
+def _replay_lost_create(entry, invoice, connection, client: QuickBooksClient) -> QuickBooksLink:
+    """Send the invoice's unresolved create again with its own requestid: Intuit answers the invoice the lost
+    create made (or makes it now, which the void then cancels). The invoice is linked either way."""
+    profile = company_profile(connection)
+    plan = preflight(invoice, connection=connection, profile=profile)
+    links = _links_for(connection, invoice)
+    customer_id = _ensure_customer(entry, invoice.client, connection, client, profile, link=links.get(LinkType.CLIENT))
+    payload = invoice_payload(invoice, customer_id=customer_id, lines=plan.lines, profile=profile, tax=plan.tax)
+    created = _create_invoice(entry, invoice, payload, connection, client)
+    return _save_link(connection, LinkType.INVOICE, invoice.pk, created, "", invoice.updated_at)
+
+
 def _void_invoice(entry, invoice, connection, client: QuickBooksClient) -> PushResult:
     link = _link(connection, LinkType.INVOICE, invoice.pk)
+    if link is None and entry.create_request_id:
+        # A create was sent and its answer lost (perhaps before a renumber): replay it by its requestid, so the
+        # invoice it made, if any, is found and voided rather than left open in QuickBooks.
+        link = _replay_lost_create(entry, invoice, connection, client)
     if link is None:
         # A create whose answer was lost may still have landed: find it by DocNumber before calling it absent.
         found = client.find("Invoice", DocNumber=invoice.number)

@@ -266,7 +266,9 @@ def invoices_behind(*, connection: QuickBooksConnection) -> list[int]:
         Invoice.objects.filter(company_id=connection.company_id)
         .exclude(status=InvoiceStatus.DRAFT)
         .filter(Exists(links))
-        .exclude(Exists(links.filter(source_updated_at=OuterRef("updated_at"))))
+        # A link from before versions were recorded (NULL) counts as current: deploying this must not re-push
+        # every invoice ever sent. The next change to such an invoice sends it as usual.
+        .exclude(Exists(links.filter(Q(source_updated_at=OuterRef("updated_at")) | Q(source_updated_at__isnull=True))))
     )
     voided_here = Invoice.objects.filter(company_id=connection.company_id, status=InvoiceStatus.VOID).filter(
         Exists(links.filter(voided=False))
@@ -319,11 +321,14 @@ def sync_after_connect(*, connection_id: int) -> int:
     )
     behind = invoices_behind(connection=connection)
     with transaction.atomic():
-        for invoice_id in behind:
-            status = Invoice.objects.filter(pk=invoice_id).values_list("status", flat=True).first()
-            operation = SyncOperation.VOID if status == InvoiceStatus.VOID else SyncOperation.PUSH
+        sync_resume(company_id=connection.company_id)  # first: entries that were already waiting, each once
+        voids = set()
+        for start in range(0, len(behind), 1000):
+            chunk = behind[start : start + 1000]
+            voids.update(Invoice.objects.filter(pk__in=chunk, status=InvoiceStatus.VOID).values_list("pk", flat=True))
+        for invoice_id in behind:  # then the rest: a new entry is dispatched once, on commit
+            operation = SyncOperation.VOID if invoice_id in voids else SyncOperation.PUSH
             sync_enqueue(company_id=connection.company_id, invoice_id=invoice_id, operation=operation)
-        sync_resume(company_id=connection.company_id)
     logger.info("qbo.sync.after_connect company=%s behind=%s", connection.company_id, len(behind))
     return len(behind)
 
@@ -414,20 +419,7 @@ def _claim(entry_id: int) -> tuple[QuickBooksSyncLog, QuickBooksConnection] | st
         entry.started_at = now
         entry.rerun_requested = False
         entry.lease_until = now + dt.timedelta(seconds=float(settings.QUICKBOOKS_HTTP_TIMEOUT) * 6 + 60)
-        # Written before any call: if a create is sent and its answer lost (or this worker dies), the next
-        # attempt, retry or entry sends the same requestid and Intuit replays the create instead of repeating it.
-        entry.create_request_id = entry.create_request_id or request_id(entry, "ic")
-        entry.save(
-            update_fields=[
-                "status",
-                "attempts",
-                "started_at",
-                "lease_until",
-                "rerun_requested",
-                "create_request_id",
-                "updated_at",
-            ]
-        )
+        entry.save(update_fields=["status", "attempts", "started_at", "lease_until", "rerun_requested", "updated_at"])
     return entry, connection
 
 
@@ -653,6 +645,7 @@ def _finish(
             follower = QuickBooksSyncLog.objects.create(
                 company_id=entry.company_id,
                 realm_id=entry.realm_id,
+                create_request_id=changes.get("create_request_id", entry.create_request_id),  # an unresolved create
                 entity_type=entry.entity_type,
                 object_id=entry.object_id,
                 object_repr=entry.object_repr,

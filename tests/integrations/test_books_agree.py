@@ -510,3 +510,109 @@ def test_retrying_an_old_failed_entry_sends_the_live_one_instead_of_a_second(ten
         result = sync_retry(entry=QuickBooksSyncLog.objects.get(pk=old.pk), user=tenant.staff)
     assert result.pk == newer.pk and QuickBooksSyncLog.objects.get(pk=old.pk).status == "failed"
     assert dispatched[-1] == newer.pk
+
+
+# --- from the independent review -------------------------------------------------------------------------
+
+
+def test_a_customer_full_update_keeps_what_only_quickbooks_holds(tenant, connected, captured, intuit):
+    invoice = pushed(tenant, captured, intuit)
+    link = QuickBooksLink.objects.get(object_type="client")
+    snapshot = {**link.qbo_snapshot, "CompanyName": "Alpha Holdings Ltd", "Notes": "VIP", "V4IDPseudonym": "x"}
+    QuickBooksLink.objects.filter(pk=link.pk).update(qbo_snapshot=snapshot)
+    intuit.replace(responses.POST, f"{API}/customer", json={"Customer": {"Id": "58", "SyncToken": "1"}})
+    billing.client_save(company=tenant.company, client=tenant.client, email="")
+    with captured(execute=True):
+        billing.invoice_update(invoice=invoice, memo="after the e-mail went")
+    add_invoice_answer(intuit, "130", "1", replace=True)
+    run_due(live_entry(invoice))
+    body = json_of(calls_to(intuit, "POST", "/customer")[-1])
+    assert "sparse" not in body and "PrimaryEmailAddr" not in body  # the e-mail is cleared…
+    assert body["CompanyName"] == "Alpha Holdings Ltd" and body["Notes"] == "VIP"  # …what others set stays
+    assert "V4IDPseudonym" not in body  # read-only fields are never sent back
+
+
+def test_address_parts_quickbooks_adds_itself_are_not_clears():
+    from integrations.quickbooks.payloads import INVOICE_MANAGED_FIELDS, clears_something
+
+    ours = {"BillAddr": {"Line1": "1 Main St", "City": "Albany"}}
+    theirs = {"BillAddr": {"Id": "12", "Line1": "1 Main St", "City": "Albany", "Lat": "42.6", "Long": "-73.7"}}
+    assert not clears_something(ours, theirs, INVOICE_MANAGED_FIELDS)
+
+
+def test_a_full_update_sends_back_only_writable_fields_and_no_empty_ones():
+    from integrations.quickbooks.payloads import INVOICE_KEPT_FIELDS, full_update_body
+
+    current = {
+        "Id": "130",
+        "SyncToken": "4",
+        "ClassRef": {"value": "7"},
+        "RecurDataRef": {"value": "3"},
+        "InvoiceLink": "https://example/invoice",
+        "TaxExemptionRef": {},
+        "TotalAmt": 10,
+        "CustomerMemo": {"value": "old"},
+    }
+    body = full_update_body({"DocNumber": "INV-1"}, current, INVOICE_KEPT_FIELDS)
+    assert body == {"ClassRef": {"value": "7"}, "DocNumber": "INV-1", "Id": "130", "SyncToken": "4"}
+
+
+def test_the_follower_of_a_rerun_inherits_an_unresolved_create(tenant, connected, captured, intuit, dispatched):
+    from integrations.services.sync import _claim, _finish
+
+    invoice = finalize(tenant, captured)
+    entry = live_entry(invoice)
+    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(next_attempt_at=timezone.now())
+    running, _ = _claim(entry.pk)
+    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(create_request_id="aq1g1-ic")  # sent, answer lost
+    running.create_request_id = "aq1g1-ic"
+    with captured(execute=True):
+        billing.invoice_update(invoice=invoice, number="INV-7777")  # arrives mid-push: a rerun
+    with captured(execute=True):
+        _finish(running, "dead", "Gave up.")
+    follower = live_entry(invoice)
+    assert follower.pk != entry.pk and follower.create_request_id == "aq1g1-ic"
+
+
+def test_voiding_after_a_lost_create_and_a_renumber_voids_what_the_create_made(tenant, connected, captured, intuit):
+    invoice = finalize(tenant, captured)
+    add_no_customer(intuit)
+    add_customer_created(intuit)
+    intuit.add(responses.POST, f"{API}/invoice", body=requests.ReadTimeout("read timed out"))
+    entry, _ = run_due(live_entry(invoice))
+    rid = entry.create_request_id
+    with captured(execute=True):
+        billing.invoice_update(invoice=invoice, number="INV-8888")
+        billing.invoice_void(invoice=invoice)
+    add_invoice_answer(intuit, "130", "0", replace=True)  # the replay answers the invoice the lost create made
+    entry, outcome = run_due(live_entry(invoice))
+    posts = calls_to(intuit, "POST", "/invoice")
+    assert query_of(posts[-2].request.url)["requestid"] == rid  # replayed, never a new create
+    assert query_of(posts[-1].request.url)["operation"] == "void"
+    assert QuickBooksLink.objects.get(object_type="invoice").voided
+
+
+def test_a_client_email_quickbooks_would_refuse_is_caught_before_any_call(tenant, connected, captured, intuit):
+    tenant.client.email = "billing@localhost"
+    tenant.client.save()
+    entry, outcome = run_due(live_entry(finalize(tenant, captured)))
+    assert (outcome, entry.error_code) == ("failed", "client_email") and len(intuit.calls) == 0
+
+
+def test_links_from_before_versions_were_recorded_are_not_all_pushed_again(tenant, connected, captured, intuit):
+    from integrations.services.sync import invoices_behind
+
+    invoice = pushed(tenant, captured, intuit)
+    QuickBooksLink.objects.filter(object_type="invoice").update(source_updated_at=None)
+    assert invoice.pk not in invoices_behind(connection=connected)
+
+
+def test_a_reconnect_dispatches_each_entry_once(tenant, connected, captured, intuit, dispatched):
+    from integrations.services.sync import sync_after_connect
+
+    waiting = finalize(tenant, captured)  # already pending
+    QuickBooksConnection.objects.filter(pk=connected.pk).update(status=ConnectionStatus.CONNECTED)
+    dispatched.clear()
+    with captured(execute=True):
+        sync_after_connect(connection_id=connected.pk)
+    assert dispatched.count(live_entry(waiting).pk) == 1

@@ -27,12 +27,14 @@ class Command(BaseCommand):
             connections = connections.filter(company_id=company)
             if not connections.exists():
                 raise CommandError(f"Company {company} has no connected QuickBooks company.")
-        differences = 0
+        differences = unread = 0
         for connection in connections.order_by("company_id"):
             try:
                 report = books_check(connection=connection, since=since)
             except (QuickBooksError, ApplicationError) as error:
-                raise CommandError(f"{connection.company}: QuickBooks could not be read: {error}") from None
+                self.stderr.write(f"{connection.company}: QuickBooks could not be read, nothing compared: {error}")
+                unread += 1
+                continue  # the other companies are still checked
             for problem in report.problems:
                 self.stdout.write(f"{report.company}: {problem}")
             differences += len(report.problems)
@@ -41,7 +43,7 @@ class Command(BaseCommand):
                 f"{len(report.problems)} difference(s), {report.reads} QuickBooks read(s)"
                 + (f", {report.not_ours} invoice(s) in QuickBooks not sent by attune" if report.not_ours else "")
             )
-        if differences:
-            self.stderr.write(f"{differences} difference(s) found.")
+        if differences or unread:
+            self.stderr.write(f"{differences} difference(s) found; {unread} company(ies) could not be read.")
             raise SystemExit(1)
         self.stdout.write(self.style.SUCCESS("QuickBooks agrees with attune."))
