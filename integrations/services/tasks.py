@@ -18,4 +18,12 @@ def run_sync(entry_id: int) -> str:
 
 
 def sync_sweeper() -> str:
-    return f"requeued={sync_sweep()}"
+    from integrations.services.events import events_sweep
+
+    return f"requeued={sync_sweep()} events={events_sweep()}"
+
+
+def process_events() -> str:
+    from integrations.services.events import events_process_pending
+
+    return f"processed={events_process_pending()}"
