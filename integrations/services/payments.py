@@ -19,26 +19,37 @@ import logging
 import re
 from decimal import Decimal, InvalidOperation
 
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
 from attune_qbo.billing.exceptions import PaymentRefused
 from attune_qbo.billing.models import Invoice, Payment, PaymentMethod, PaymentSource
 from attune_qbo.billing.services import payment_external_change, payment_record
+from attune_qbo.core.exceptions import ApplicationError
+from integrations.exceptions import QuickBooksError, Unavailable
 from integrations.models import (
+    DEFAULT_KEY,
+    ConnectionStatus,
     LinkType,
+    MappingKind,
     QuickBooksConnection,
     QuickBooksLink,
+    QuickBooksMapping,
+    QuickBooksSyncLog,
     QuickBooksUnappliedPayment,
+    SyncStatus,
     UnappliedStatus,
 )
+from integrations.quickbooks.client import QuickBooksClient
+from integrations.quickbooks.payloads import payment_payload
+from integrations.services.push import PushRefused, PushResult
 
 logger = logging.getLogger("qbo.payments")
 
 PAYMENT_MARKER_PATTERN = re.compile(r"\[attune:(\d+):p(\d+)\]")
 ZERO = Decimal("0.00")
-
-
-def payment_marker(company_id: int, payment_id: int) -> str:
-    """Written into a pushed Payment's PrivateNote: recognisable as ours even if the push's answer was lost."""
-    return f"[attune:{company_id}:p{payment_id}]"
+ENTITY_PAYMENT = "payment"
 
 
 def external_id_for(realm_id: str, qbo_payment_id: str, qbo_invoice_id: str) -> str:
@@ -189,3 +200,210 @@ def _keep_unapplied(connection, qbo_payment_id, qbo_payment, amount: Decimal, re
     if row.status == UnappliedStatus.GONE or row.amount != amount:
         row.status = UnappliedStatus.OPEN
     row.save()
+
+
+# --- out: payments recorded here → QuickBooks ------------------------------------------------------------------
+
+WAIT_FOR_INVOICE_SECONDS = 60
+WAITING_FOR_INVOICE = "waiting_invoice"
+
+
+class PaymentWaiting(ApplicationError):
+    """The payment's invoice (or its customer) is not in QuickBooks yet: the entry waits, it is not an attempt."""
+
+    code = WAITING_FOR_INVOICE
+
+
+def payment_enqueue(*, company_id: int, payment_id: int) -> QuickBooksSyncLog | None:
+    """Queue the push of a payment recorded here (one live entry per payment, like invoices). Payments that came
+    from QuickBooks are never sent back."""
+    payment = Payment.objects.filter(pk=payment_id, company_id=company_id).select_related("invoice").first()
+    if payment is None or payment.source != PaymentSource.LOCAL:
+        return None
+    connection = QuickBooksConnection.objects.filter(company_id=company_id).first()
+    if connection is None or not connection.realm_id or connection.status == ConnectionStatus.DISCONNECTED:
+        return None
+    if not connection.auto_sync:
+        return None
+    from integrations.services.sync import dispatch
+
+    with transaction.atomic():
+        live = QuickBooksSyncLog.objects.filter(
+            company_id=company_id,
+            entity_type=ENTITY_PAYMENT,
+            object_id=payment_id,
+            status__in=[SyncStatus.PENDING, SyncStatus.RUNNING],
+        ).first()
+        if live is not None:
+            return live
+        previous = (
+            QuickBooksSyncLog.objects.filter(
+                company_id=company_id, entity_type=ENTITY_PAYMENT, object_id=payment_id, realm_id=connection.realm_id
+            )
+            .exclude(create_request_id="")
+            .values_list("create_request_id", flat=True)
+            .first()
+        )
+        try:
+            with transaction.atomic():
+                entry = QuickBooksSyncLog.objects.create(
+                    company_id=company_id,
+                    realm_id=connection.realm_id,
+                    entity_type=ENTITY_PAYMENT,
+                    object_id=payment_id,
+                    object_repr=payment.invoice.number,
+                    create_request_id=previous or "",
+                    next_attempt_at=timezone.now(),
+                    message="Waiting to be sent to QuickBooks.",
+                )
+        except IntegrityError:  # another transaction queued it a moment ago
+            return QuickBooksSyncLog.objects.filter(
+                company_id=company_id, entity_type=ENTITY_PAYMENT, object_id=payment_id
+            ).first()
+    if connection.status == ConnectionStatus.CONNECTED:
+        transaction.on_commit(lambda: dispatch(entry.pk))
+    return entry
+
+
+def payment_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, client: QuickBooksClient) -> PushResult:
+    """Create this payment in QuickBooks, applied to its invoice; then check the invoice's Balance there against
+    ours and refresh our cached copy of the invoice (the payment bumped its SyncToken, QBO-REFERENCE §0 #9).
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/payment
+    """
+    from integrations.services.push import _link, _save_link, create_request_id
+
+    payment = (
+        Payment.objects.select_related("invoice", "invoice__client")
+        .filter(pk=entry.object_id, company_id=entry.company_id)
+        .first()
+    )
+    if payment is None:
+        return PushResult(SyncStatus.SKIPPED, "The payment no longer exists here; nothing was sent.")
+    if payment.source != PaymentSource.LOCAL:
+        return PushResult(SyncStatus.SKIPPED, "This payment came from QuickBooks; it is not sent back.")
+    invoice = payment.invoice
+    existing = _link(connection, LinkType.PAYMENT, payment.pk)
+    if existing is not None:
+        return PushResult(
+            SyncStatus.UP_TO_DATE,
+            f"QuickBooks already has this payment (Id {existing.qbo_id}).",
+            qbo_id=existing.qbo_id,
+        )
+    invoice_link = _link(connection, LinkType.INVOICE, invoice.pk)
+    customer_link = _link(connection, LinkType.CLIENT, invoice.client_id)
+    if invoice_link is None or customer_link is None:
+        raise PaymentWaiting(
+            f"Waiting for invoice {invoice.number} to reach QuickBooks; this payment goes right after it."
+        )
+    if invoice_link.voided:
+        raise PushRefused(f"Invoice {invoice.number} is void in QuickBooks; it cannot take this payment.")
+    mappings = _mappings(entry.company_id, connection.realm_id, payment.method)
+    payload = payment_payload(
+        payment,
+        customer_id=customer_link.qbo_id,
+        invoice_qbo_id=invoice_link.qbo_id,
+        method_id=mappings.get(MappingKind.PAYMENT_METHOD),
+        deposit_account_id=mappings.get(MappingKind.DEPOSIT_ACCOUNT),
+        currency=invoice.currency if connection.multicurrency_enabled else None,
+    )
+    try:
+        created = client.create("Payment", dict(payload), request_id=create_request_id(entry))
+    except Unavailable:
+        raise  # outcome unknown: the same requestid goes next time (Intuit replays it if it landed)
+    except QuickBooksError as exc:
+        if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 429):
+            QuickBooksSyncLog.objects.filter(pk=entry.pk).update(create_request_id="")
+        raise
+    _save_link(connection, LinkType.PAYMENT, payment.pk, created, "", payment.updated_at)
+    qbo_id = str(created.get("Id", ""))
+    # One read of the invoice: its Balance proves the payment was applied, and its SyncToken/body replace our
+    # cached copy, so the next invoice update does not start from a stale token.
+    current = client.read("Invoice", invoice_link.qbo_id)
+    QuickBooksLink.objects.filter(pk=invoice_link.pk).update(
+        sync_token=str(current.get("SyncToken", "")), qbo_snapshot=current, updated_at=timezone.now()
+    )
+    theirs = _decimal(current.get("Balance"))
+    ours = _balance_as_quickbooks_should_have_it(invoice, connection)
+    if theirs != ours:
+        logger.warning(
+            "qbo.payment.drift company=%s payment=%s qbo_id=%s ours=%s theirs=%s",
+            entry.company_id,
+            payment.pk,
+            qbo_id,
+            ours,
+            theirs,
+        )
+        return PushResult(
+            SyncStatus.DRIFT,
+            f"Created payment {qbo_id} in QuickBooks for invoice {invoice.number}, but QuickBooks shows a balance of "
+            f"{theirs} where we expect {ours}.",
+            qbo_id=qbo_id,
+            payload=dict(payload),
+            drift={
+                "differences": [
+                    {"field": "Balance", "label": "Balance due", "ours": str(ours), "quickbooks": str(theirs)}
+                ],
+                "causes": [
+                    "A payment or credit was applied to this invoice in QuickBooks and not here (or the reverse)."
+                ],
+            },
+        )
+    return PushResult(
+        SyncStatus.SUCCEEDED,
+        f"Created payment {qbo_id} in QuickBooks for invoice {invoice.number}; the balance due agrees ({ours}).",
+        qbo_id=qbo_id,
+        payload=dict(payload),
+    )
+
+
+def _mappings(company_id: int, realm_id: str, method: str) -> dict[str, str]:
+    """Payment method and deposit account for this payment: the mapping for its method, else the default."""
+    rows = QuickBooksMapping.objects.filter(
+        company_id=company_id,
+        realm_id=realm_id,
+        kind__in=[MappingKind.PAYMENT_METHOD, MappingKind.DEPOSIT_ACCOUNT],
+        local_key__in=[method, DEFAULT_KEY],
+    ).values_list("kind", "local_key", "qbo_id")
+    found: dict[str, str] = {}
+    for kind, _key, qbo_id in sorted(rows, key=lambda row: row[1] == DEFAULT_KEY, reverse=True):
+        found[kind] = qbo_id  # the method's own mapping (sorted last) wins over the default
+    return found
+
+
+def _decimal(value) -> Decimal | None:
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _balance_as_quickbooks_should_have_it(invoice, connection) -> Decimal:
+    """Our balance due counting only payments QuickBooks has: those that came from it and those we pushed (a
+    payment still waiting in the outbox is not a difference)."""
+    pushed = QuickBooksLink.objects.filter(
+        company_id=connection.company_id, realm_id=connection.realm_id, object_type=LinkType.PAYMENT
+    ).values("object_id")
+    in_quickbooks = Payment.objects.filter(invoice_id=invoice.pk).filter(
+        Q(source=PaymentSource.QUICKBOOKS) | Q(pk__in=pushed)
+    )
+    paid = in_quickbooks.aggregate(total=Sum("amount"))["total"] or ZERO
+    return (invoice.total - paid).quantize(Decimal("0.01"))
+
+
+def payments_wake(*, company_id: int, invoice_id: int) -> int:
+    """After an invoice reached QuickBooks: its waiting payments go now."""
+    from integrations.services.sync import dispatch
+
+    payment_ids = Payment.objects.filter(invoice_id=invoice_id, company_id=company_id).values("pk")
+    waiting = QuickBooksSyncLog.objects.filter(
+        company_id=company_id,
+        entity_type=ENTITY_PAYMENT,
+        object_id__in=payment_ids,
+        status=SyncStatus.PENDING,
+    )
+    ids = list(waiting.values_list("pk", flat=True))
+    waiting.update(next_attempt_at=timezone.now())
+    for entry_id in ids:
+        dispatch(entry_id)
+    return len(ids)
