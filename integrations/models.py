@@ -364,6 +364,8 @@ class QuickBooksWebhookEvent(models.Model):
     entity_id = models.CharField(max_length=32)
     operation = models.CharField(max_length=20)
     occurred_at = models.CharField(max_length=40, blank=True, help_text="As QuickBooks sent it.")
+    # CDC rows carry the whole object: processing uses it instead of reading it again (reads are metered).
+    payload = models.JSONField(null=True, blank=True)
     company = models.ForeignKey(
         "tenants.Company", null=True, blank=True, on_delete=models.CASCADE, related_name="quickbooks_webhook_events"
     )

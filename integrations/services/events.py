@@ -185,6 +185,8 @@ def event_process(*, event_id: int) -> str:
     try:
         if event.operation in ("deleted",):
             qbo_payment = None
+        elif event.payload is not None:
+            qbo_payment = event.payload  # a CDC row: the whole object already
         else:
             try:
                 qbo_payment = client.read("Payment", event.entity_id)

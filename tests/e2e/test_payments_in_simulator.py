@@ -76,3 +76,20 @@ def test_full_payment_in_quickbooks_marks_paid_and_duplicate_deliveries_apply_on
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID and invoice.amount_paid == invoice.total
     assert Payment.objects.count() == 1
+
+
+def test_cdc_finds_a_payment_whose_webhook_never_came(connected_acme, live_app):
+    from integrations.models import QuickBooksConnection
+    from integrations.services.cdc import cdc_sweep
+
+    invoice = connected_acme.invoice(finalize=True)
+    entry = QuickBooksSyncLog.objects.get(object_id=invoice.pk)
+    control(live_app, "faults", {"target": "webhook", "kind": "drop", "count": 100})
+    assert control(live_app, f"companies/{US_REALM}/invoices/{entry.qbo_id}/payment", {"amount": "8.00"}).status_code
+    assert cdc_sweep() >= 1
+    invoice.refresh_from_db()
+    assert invoice.amount_paid == Decimal("8.00")
+    assert cdc_sweep() >= 0  # the overlap brings it again: still applied once
+    invoice.refresh_from_db()
+    assert invoice.amount_paid == Decimal("8.00") and Payment.objects.count() == 1
+    assert QuickBooksConnection.objects.get(realm_id=US_REALM).reads_this_month >= 2
