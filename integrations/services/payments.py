@@ -221,8 +221,8 @@ def payment_enqueue(*, company_id: int, payment_id: int) -> QuickBooksSyncLog | 
     if payment is None or payment.source != PaymentSource.LOCAL:
         return None
     connection = QuickBooksConnection.objects.filter(company_id=company_id).first()
-    if connection is None or not connection.realm_id or connection.status == ConnectionStatus.DISCONNECTED:
-        return None
+    if connection is None or not connection.realm_id:
+        return None  # never connected: nothing to keep in step (while disconnected the entry waits, like invoices)
     if not connection.auto_sync:
         return None
     from integrations.services.sync import dispatch

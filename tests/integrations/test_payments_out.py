@@ -156,3 +156,14 @@ def test_refused_payment_fails_for_a_person(connected, tenant, captured, intuit,
     )
     entry, _ = run_due(payment_entry(payment))
     assert entry.status == SyncStatus.FAILED
+
+
+def test_payment_recorded_while_disconnected_waits_for_the_reconnect(connected, tenant, captured, dispatched):
+    from integrations.models import ConnectionStatus, QuickBooksConnection
+
+    invoice = finalize(tenant, captured)
+    QuickBooksConnection.objects.filter(pk=connected.pk).update(status=ConnectionStatus.DISCONNECTED)
+    dispatched.clear()
+    payment = pay(tenant, invoice, captured)
+    entry = payment_entry(payment)
+    assert entry.status == SyncStatus.PENDING and entry.pk not in dispatched
