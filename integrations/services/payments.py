@@ -407,3 +407,16 @@ def payments_wake(*, company_id: int, invoice_id: int) -> int:
     for entry_id in ids:
         dispatch(entry_id)
     return len(ids)
+
+
+def unapplied_payment_resolve(*, company, unapplied_id: int, user=None) -> QuickBooksUnappliedPayment:
+    """A person dealt with an unapplied QuickBooks payment (e.g. applied it in QuickBooks, or recorded it by
+    hand): it leaves the open list. Scoped by company; raises `QuickBooksUnappliedPayment.DoesNotExist`."""
+    row = QuickBooksUnappliedPayment.objects.get(company=company, pk=unapplied_id)
+    if row.status == UnappliedStatus.OPEN:
+        who = getattr(user, "username", "") if user is not None else ""
+        row.status = UnappliedStatus.RESOLVED
+        row.reason = (f"Marked resolved by {who}." if who else "Marked resolved.")[:300]
+        row.save(update_fields=["status", "reason", "updated_at"])
+        logger.info("qbo.payment.unapplied_resolved company=%s id=%s", company.pk, row.pk)
+    return row

@@ -404,3 +404,19 @@ def test_read_failure_leaves_event_for_a_retry(client, connected, tenant, captur
     events_process_pending()
     event = QuickBooksWebhookEvent.objects.get()
     assert event.status == WebhookEventStatus.RECEIVED and event.attempts == 1
+
+
+def test_unapplied_payment_resolved_by_a_person_leaves_the_list_and_is_scoped(
+    client, connected, tenant, other_tenant, intuit, no_queue
+):
+    from integrations.selectors import unapplied_payments
+    from integrations.services.payments import unapplied_payment_resolve
+
+    add_read(intuit, qbo_payment(applied=(), total=40))
+    deliver_and_process(client, [cloudevent("7")])
+    row = unapplied_payments(company=tenant.company).get()
+    with pytest.raises(QuickBooksUnappliedPayment.DoesNotExist):
+        unapplied_payment_resolve(company=other_tenant.company, unapplied_id=row.pk)
+    unapplied_payment_resolve(company=tenant.company, unapplied_id=row.pk, user=tenant.admin)
+    assert not unapplied_payments(company=tenant.company).exists()
+    assert unapplied_payments(company=tenant.company, include_closed=True).get().status == UnappliedStatus.RESOLVED
