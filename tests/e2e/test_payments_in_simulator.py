@@ -93,3 +93,20 @@ def test_cdc_finds_a_payment_whose_webhook_never_came(connected_acme, live_app):
     invoice.refresh_from_db()
     assert invoice.amount_paid == Decimal("8.00") and Payment.objects.count() == 1
     assert QuickBooksConnection.objects.get(realm_id=US_REALM).reads_this_month >= 2
+
+
+def test_after_a_month_offline_the_payment_query_catches_up(connected_acme, live_app):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from integrations.models import QuickBooksConnection
+    from integrations.services.cdc import cdc_sweep
+
+    invoice = connected_acme.invoice(finalize=True)
+    entry = QuickBooksSyncLog.objects.get(object_id=invoice.pk)
+    assert control(live_app, f"companies/{US_REALM}/invoices/{entry.qbo_id}/payment", {"amount": "8.00"}).ok
+    QuickBooksConnection.objects.filter(realm_id=US_REALM).update(cdc_watermark=timezone.now() - dt.timedelta(days=40))
+    assert cdc_sweep() >= 1
+    invoice.refresh_from_db()
+    assert invoice.amount_paid == Decimal("8.00")
