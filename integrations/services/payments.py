@@ -420,3 +420,41 @@ def unapplied_payment_resolve(*, company, unapplied_id: int, user=None) -> Quick
         row.save(update_fields=["status", "reason", "updated_at"])
         logger.info("qbo.payment.unapplied_resolved company=%s id=%s", company.pk, row.pk)
     return row
+
+
+def payments_sweep(*, limit: int = 500) -> int:
+    """Local payments of invoices that are in QuickBooks but that were never queued (the enqueue runs after
+    billing's commit, so a crash in between could skip it): queue them. Runs with the sync sweeper."""
+    from django.db.models import Exists, OuterRef
+
+    connected = QuickBooksConnection.objects.filter(status=ConnectionStatus.CONNECTED)
+    missing = (
+        Payment.objects.filter(source=PaymentSource.LOCAL, company__quickbooks_connection__in=connected)
+        .filter(
+            Exists(
+                QuickBooksLink.objects.filter(
+                    company_id=OuterRef("company_id"),
+                    realm_id=OuterRef("company__quickbooks_connection__realm_id"),
+                    object_type=LinkType.INVOICE,
+                    object_id=OuterRef("invoice_id"),
+                    created_at__lte=OuterRef("created_at"),
+                )
+            )
+        )
+        .exclude(
+            Exists(
+                QuickBooksSyncLog.objects.filter(
+                    company_id=OuterRef("company_id"), entity_type=ENTITY_PAYMENT, object_id=OuterRef("pk")
+                )
+            )
+        )
+        .values_list("company_id", "pk")[:limit]
+    )
+    queued = 0
+    for company_id, payment_id in list(missing):
+        with transaction.atomic():
+            if payment_enqueue(company_id=company_id, payment_id=payment_id) is not None:
+                queued += 1
+    if queued:
+        logger.info("qbo.payment.sweep queued=%s", queued)
+    return queued

@@ -20,8 +20,9 @@ def run_sync(entry_id: int) -> str:
 
 def sync_sweeper() -> str:
     from integrations.services.events import events_sweep
+    from integrations.services.payments import payments_sweep
 
-    return f"requeued={sync_sweep()} events={events_sweep()}"
+    return f"requeued={sync_sweep()} events={events_sweep()} payments={payments_sweep()}"
 
 
 def process_events() -> str:

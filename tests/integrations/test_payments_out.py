@@ -167,3 +167,20 @@ def test_payment_recorded_while_disconnected_waits_for_the_reconnect(connected, 
     payment = pay(tenant, invoice, captured)
     entry = payment_entry(payment)
     assert entry.status == SyncStatus.PENDING and entry.pk not in dispatched
+
+
+def test_local_payment_whose_enqueue_was_lost_is_queued_by_the_sweeper(connected, tenant, captured, dispatched):
+    from integrations.services.payments import payments_sweep
+
+    invoice = finalize(tenant, captured)
+    link_invoice(tenant, invoice)
+    payment = pay(tenant, invoice, captured)
+    QuickBooksSyncLog.objects.filter(entity_type="payment").delete()  # as if the process died after the commit
+    old = billing.payment_record(invoice=invoice, amount=Decimal("1.00"), date=dt.date(2026, 11, 29))
+    QuickBooksSyncLog.objects.filter(entity_type="payment", object_id=old.pk).delete()
+    from attune_qbo.billing.models import Payment
+
+    Payment.objects.filter(pk=old.pk).update(created_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))  # before the link
+    assert payments_sweep() == 1
+    assert payment_entry(payment).status == SyncStatus.PENDING
+    assert payments_sweep() == 0
