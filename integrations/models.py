@@ -75,6 +75,11 @@ class QuickBooksConnection(models.Model):
     # Warnings sent to admins before the refresh token's hard expiry (5-year cap, QBO-REFERENCE §1.5).
     hard_expiry_warned_30_at = models.DateTimeField(null=True, blank=True)
     hard_expiry_warned_7_at = models.DateTimeField(null=True, blank=True)
+    # Pull (webhooks + CDC): changes read up to here (with a small overlap on the next read), and reads counted
+    # per calendar month (Intuit meters reads, QBO-REFERENCE §0 #6).
+    cdc_watermark = models.DateTimeField(null=True, blank=True)
+    reads_month = models.CharField(max_length=7, blank=True, help_text="YYYY-MM of reads_this_month.")
+    reads_this_month = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -175,6 +180,7 @@ class QuickBooksMapping(models.Model):
 class LinkType(models.TextChoices):
     CLIENT = "client", "Client ↔ Customer"
     INVOICE = "invoice", "Invoice ↔ Invoice"
+    PAYMENT = "payment", "Payment ↔ Payment"
 
 
 class QuickBooksLink(models.Model):
@@ -334,3 +340,84 @@ class QuickBooksChoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity} {self.name} ({self.qbo_id})"
+
+
+class WebhookEventStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored"
+    FAILED = "failed", "Failed"
+
+
+class QuickBooksWebhookEvent(models.Model):
+    """One change QuickBooks told us about (a webhook event or a CDC row), stored once by its id.
+
+    CloudEvents carry an `id` (the same on every retry); legacy events get a derived one (sha256 of realm, entity,
+    id, operation and lastUpdated); CDC rows one of realm, entity, id and LastUpdatedTime. Processing re-reads the
+    object, so order does not matter; an event is marked processed in the same transaction as its effect.
+    """
+
+    event_id = models.CharField(max_length=80, unique=True)
+    source = models.CharField(max_length=12, default="webhook")  # webhook | cdc
+    realm_id = models.CharField(max_length=32, db_index=True)
+    entity_name = models.CharField(max_length=40)
+    entity_id = models.CharField(max_length=32)
+    operation = models.CharField(max_length=20)
+    occurred_at = models.CharField(max_length=40, blank=True, help_text="As QuickBooks sent it.")
+    # CDC rows carry the whole object: processing uses it instead of reading it again (reads are metered).
+    payload = models.JSONField(null=True, blank=True)
+    company = models.ForeignKey(
+        "tenants.Company", null=True, blank=True, on_delete=models.CASCADE, related_name="quickbooks_webhook_events"
+    )
+    status = models.CharField(
+        max_length=10, choices=WebhookEventStatus.choices, default=WebhookEventStatus.RECEIVED, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "QuickBooks webhook event"
+        verbose_name_plural = "QuickBooks webhook events"
+        indexes = [models.Index(fields=["status", "id"], name="qbo_event_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.entity_name} {self.entity_id} {self.operation} ({self.realm_id})"
+
+
+class UnappliedStatus(models.TextChoices):
+    OPEN = "open", "Needs a person"
+    RESOLVED = "resolved", "Resolved"
+    GONE = "gone", "Voided or deleted in QuickBooks"
+
+
+class QuickBooksUnappliedPayment(models.Model):
+    """A QuickBooks payment (or the part of one) that we could not record against one of our invoices: not
+    applied to an invoice, applied to an invoice that is not ours, or refused here (e.g. more than is due)."""
+
+    company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="quickbooks_unapplied")
+    realm_id = models.CharField(max_length=32)
+    qbo_payment_id = models.CharField("QuickBooks payment id", max_length=32)
+    customer_qbo_id = models.CharField(max_length=32, blank=True)
+    customer_name = models.CharField(max_length=200, blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    txn_date = models.DateField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=10, choices=UnappliedStatus.choices, default=UnappliedStatus.OPEN)
+    qbo_snapshot = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "QuickBooks unapplied payment"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "realm_id", "qbo_payment_id"], name="uniq_unapplied_payment_per_realm"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"QuickBooks payment {self.qbo_payment_id}: {self.amount} ({self.status})"

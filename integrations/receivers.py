@@ -2,7 +2,7 @@
 
 from django.dispatch import receiver
 
-from attune_qbo.billing.signals import invoice_changed
+from attune_qbo.billing.signals import invoice_changed, payment_recorded
 from integrations.models import SyncOperation
 
 
@@ -12,3 +12,11 @@ def upsert_pending_push(sender, *, invoice_id: int, company_id: int, change: str
 
     operation = SyncOperation.VOID if change == "voided" else SyncOperation.PUSH
     sync_enqueue(company_id=company_id, invoice_id=invoice_id, operation=operation)
+
+
+@receiver(payment_recorded, dispatch_uid="quickbooks-payment-outbox")
+def queue_payment_push(sender, *, payment_id: int, company_id: int, **kwargs) -> None:
+    """A payment recorded here goes to QuickBooks (payments that came from QuickBooks are skipped inside)."""
+    from integrations.services.payments import payment_enqueue
+
+    payment_enqueue(company_id=company_id, payment_id=payment_id)

@@ -322,3 +322,24 @@ def page_status(*, company):
         auto_sync=connection.auto_sync,
         last_failures=[],
     )
+
+
+def unapplied_payments(*, company, include_closed: bool = False):
+    """QuickBooks payments (or parts of them) waiting for a person: not applied to one of our invoices in
+    QuickBooks, or refused here. Newest first; `include_closed` adds resolved and voided/deleted ones."""
+    from integrations.models import QuickBooksUnappliedPayment, UnappliedStatus
+
+    rows = QuickBooksUnappliedPayment.objects.filter(company=company)
+    if not include_closed:
+        rows = rows.filter(status=UnappliedStatus.OPEN)
+    return rows.order_by("-created_at", "-id")
+
+
+def webhook_events(*, company, status: str | None = None):
+    """The company's received QuickBooks changes (webhooks and CDC), newest first."""
+    from integrations.models import QuickBooksWebhookEvent
+
+    rows = QuickBooksWebhookEvent.objects.filter(company=company)
+    if status:
+        rows = rows.filter(status=status)
+    return rows.order_by("-id")

@@ -492,6 +492,64 @@ def payment_record(
     return payment
 
 
+def payment_external_change(
+    *, company, external_id: str, amount: Decimal | int | str, date: dt.date | None = None, user=None
+) -> Payment | None:
+    """Change or remove a payment that came from another system (e.g. changed, voided or deleted in
+    QuickBooks): `amount` 0 removes it and gives the invoice its balance back. Returns the payment (None when
+    removed or when there is none with this `external_id`). Local payments are never touched."""
+    try:
+        amount = round_cents(amount)
+    except (InvalidOperation, TypeError, ValueError):
+        raise PaymentRefused("The payment amount must be a number.") from None
+    if amount < ZERO or not amount.is_finite():
+        raise PaymentRefused("The payment amount cannot be negative.")
+    with transaction.atomic():
+        payment = (
+            Payment.objects.for_company(company)
+            .select_for_update()
+            .filter(external_id=external_id)
+            .exclude(source=PaymentSource.LOCAL)
+            .first()
+        )
+        if payment is None:
+            return None
+        invoice = _lock(payment.invoice)
+        if amount == payment.amount and (date is None or date == payment.date):
+            return payment
+        before = _snapshot(invoice)
+        paid = invoice.amount_paid - payment.amount + amount
+        if paid > invoice.total:
+            raise PaymentRefused(
+                f"A payment of {amount} is more than the {invoice.total - invoice.amount_paid + payment.amount} "
+                f"still due on invoice {invoice.number}."
+            )
+        invoice.amount_paid = paid
+        if invoice.status == InvoiceStatus.PAID and paid < invoice.total:
+            invoice.status = InvoiceStatus.FINALIZED
+        elif invoice.status == InvoiceStatus.FINALIZED and paid == invoice.total:
+            invoice.status = InvoiceStatus.PAID
+        invoice.save(update_fields=["amount_paid", "status", "updated_at"])
+        removed = amount == ZERO
+        if removed:
+            payment_id = payment.pk
+            payment.delete()
+        else:
+            payment_id = payment.pk
+            payment.amount, payment.date = amount, date or payment.date
+            payment.save(update_fields=["amount", "date", "updated_at"])
+        _audit_invoice(
+            "invoice.payment_removed" if removed else "invoice.payment_changed",
+            invoice,
+            user,
+            before,
+            payment_id=payment_id,
+            amount=str(amount),
+            source=str(payment.source),
+        )
+    return None if removed else payment
+
+
 # --- clients, products, tax rates ------------------------------------------------------------------------
 
 

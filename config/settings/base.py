@@ -277,6 +277,9 @@ QUICKBOOKS_REFRESH_WINDOW_MINUTES = env.int("QUICKBOOKS_REFRESH_WINDOW_MINUTES",
 # (about 1 min, 5 min, 30 min, 2 h) and the entry is dead after the last attempt.
 QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = env.float("QUICKBOOKS_PUSH_DEBOUNCE_SECONDS", default=10)
 QUICKBOOKS_PUSH_MAX_ATTEMPTS = env.int("QUICKBOOKS_PUSH_MAX_ATTEMPTS", default=5)
+# Change Data Capture gap-fill: every connected realm is asked for Payment/Invoice/Customer changes this often
+# (the schedule's own interval is set by migration integrations/0010 to the default).
+QUICKBOOKS_CDC_MINUTES = env.int("QUICKBOOKS_CDC_MINUTES", default=15)
 # Seconds between a failed attempt and the next (the last value repeats): about 1 min, 5 min, 30 min, 2 h, 6 h.
 QUICKBOOKS_PUSH_BACKOFF_SECONDS = env.list(
     "QUICKBOOKS_PUSH_BACKOFF_SECONDS", cast=float, default=[60, 300, 1800, 7200, 21600]

@@ -31,6 +31,7 @@ class ConnectionStatusSerializer(serializers.Serializer):
     sync_counts = serializers.DictField(child=serializers.IntegerField())
     auto_sync = serializers.BooleanField()
     last_failures = serializers.ListField(child=serializers.DictField())
+    reads_this_month = serializers.IntegerField()
 
 
 class SyncLogSerializer(serializers.Serializer):

@@ -11,5 +11,7 @@ urlpatterns = [
     path("status", views.StatusView.as_view(), name="api-quickbooks-status"),
     path("sync/<int:invoice_id>", views.SyncInvoiceView.as_view(), name="api-quickbooks-sync"),
     path("sync-logs", views.SyncLogListView.as_view(), name="api-quickbooks-sync-logs"),
+    # Intuit posts webhooks here: a plain csrf-exempt view (no auth but the signature; any content type).
+    path("webhooks", views.quickbooks_webhook, name="api-quickbooks-webhooks"),
     path("sync-logs/<int:pk>/retry", views.SyncLogRetryView.as_view(), name="api-quickbooks-sync-log-retry"),
 ]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
@@ -113,3 +116,35 @@ class SyncLogRetryView(CompanyScopedAPIMixin, APIView):
         entry = selectors.sync_log_get(company=self.company, pk=pk)
         entry = sync.sync_retry(entry=entry, user=request.user)
         return Response(SyncLogSerializer(entry).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- webhooks -----------------------------------------------------------------------------------------------
+
+WEBHOOK_MAX_BYTES = (
+    32 * 1024 * 1024
+)  # Intuit sends ≤ 100 events / ~1 MB (QBO-REFERENCE §4.2); far above that is not Intuit
+
+
+def _problem(code: str, message: str, status_code: int) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message}, status=status_code)
+
+
+@csrf_exempt
+@require_POST
+def quickbooks_webhook(request):
+    """Intuit's webhook deliveries (legacy and CloudEvents): signature checked over the raw body, events stored
+    once, processed in a task. Answers 200 at once for anything signed (a 4xx would make Intuit retry the whole
+    delivery and hold back every later one: QBO-REFERENCE §4.4); 403 when the signature does not verify."""
+    from integrations.services.events import webhook_receive
+
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if length.isdigit() and int(length) > WEBHOOK_MAX_BYTES:
+        return _problem("too_large", "The delivery is larger than any QuickBooks sends.", 413)
+    # Read the stream ourselves: `request.body` would refuse more than DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
+    body = request.read(WEBHOOK_MAX_BYTES + 1)
+    if len(body) > WEBHOOK_MAX_BYTES:
+        return _problem("too_large", "The delivery is larger than any QuickBooks sends.", 413)
+    receipt = webhook_receive(body=body, signature=request.headers.get("intuit-signature"))
+    if not receipt.accepted:
+        return _problem("bad_signature", "The intuit-signature header is missing or does not match.", 403)
+    return JsonResponse({"received": receipt.stored, "ignored": receipt.ignored, "malformed": receipt.malformed})

@@ -256,6 +256,11 @@ class QuickBooksClient:
         ).body
         changed: dict[str, list[dict]] = {entity: [] for entity in entities}
         for block in body.get("CDCResponse", []):
+            for part in [block, *block.get("QueryResponse", [])]:
+                # A Fault inside the 200 answer (§3.1) means that part is missing: never read it as "no changes".
+                fault = errors.parse_fault_json(part)
+                if fault is not None:
+                    raise errors.error_for(status=200, fault=fault, intuit_tid=self.last_intuit_tid)
             for query_response in block.get("QueryResponse", []):
                 for entity, rows in query_response.items():
                     if isinstance(rows, list):

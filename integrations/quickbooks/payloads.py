@@ -339,3 +339,66 @@ def payload_hash(payload) -> str:
     """A stable fingerprint of what we send: an unchanged hash means QuickBooks already has it."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- payments (https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/payment) ---------
+
+PAYMENT_REF_NUM_MAX_LENGTH = 21
+
+
+class LinkedTxn(TypedDict):
+    TxnId: str
+    TxnType: str
+
+
+class PaymentLine(TypedDict):
+    Amount: float | int
+    LinkedTxn: list[LinkedTxn]
+
+
+class PaymentPayload(TypedDict, total=False):
+    CustomerRef: Ref
+    TotalAmt: float | int
+    TxnDate: str
+    PaymentRefNum: str
+    PaymentMethodRef: Ref
+    DepositToAccountRef: Ref
+    CurrencyRef: Ref
+    PrivateNote: str
+    Line: list[PaymentLine]
+
+
+def payment_marker(company_id: int, payment_id: int) -> str:
+    """Written into a pushed Payment's PrivateNote: a webhook for it is recognised as ours even before its link
+    is saved (the push's answer still in flight, or lost)."""
+    return f"[attune:{company_id}:p{payment_id}]"
+
+
+def payment_payload(
+    payment,
+    *,
+    customer_id: str,
+    invoice_qbo_id: str,
+    method_id: str | None = None,
+    deposit_account_id: str | None = None,
+    currency: str | None = None,
+) -> PaymentPayload:
+    """A Payment applied to one invoice. No DepositToAccountRef = Undeposited Funds (QuickBooks' default)."""
+    amount = _number(payment.amount)
+    body: PaymentPayload = {
+        "CustomerRef": {"value": customer_id},
+        "TotalAmt": amount,
+        "TxnDate": payment.date.isoformat(),
+        "PrivateNote": payment_marker(payment.company_id, payment.pk),
+        "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice_qbo_id, "TxnType": "Invoice"}]}],
+    }
+    reference = (payment.reference or "").strip()
+    if reference:
+        body["PaymentRefNum"] = reference[:PAYMENT_REF_NUM_MAX_LENGTH]
+    if method_id:
+        body["PaymentMethodRef"] = {"value": method_id}
+    if deposit_account_id:
+        body["DepositToAccountRef"] = {"value": deposit_account_id}
+    if currency:
+        body["CurrencyRef"] = {"value": currency}
+    return body

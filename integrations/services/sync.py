@@ -62,6 +62,7 @@ from integrations.services.push import (  # noqa: F401  (re-exported: the push's
 logger = logging.getLogger("qbo.sync")
 
 MAX_THROTTLES = 30  # 429s do not use up attempts, but a realm that throttles forever still ends somewhere
+PAYMENT_WAIT_SECONDS = 60  # a payment whose invoice is not in QuickBooks yet looks again this much later
 
 
 def _debounce_seconds() -> float:
@@ -425,10 +426,24 @@ def _claim(entry_id: int) -> tuple[QuickBooksSyncLog, QuickBooksConnection] | st
 
 def _execute(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> str:
     from integrations.services.api import client_for
+    from integrations.services.payments import ENTITY_PAYMENT, PaymentWaiting, payment_push, payments_wake
 
     client = client_for(connection)
+    push = payment_push if entry.entity_type == ENTITY_PAYMENT else invoice_push
     try:
-        result = invoice_push(entry=entry, connection=connection, client=client)
+        result = push(entry=entry, connection=connection, client=client)
+    except PaymentWaiting as exc:
+        # Not an attempt: the invoice goes first (its success wakes this entry; the sweeper re-checks anyway).
+        _finish(
+            entry,
+            SyncStatus.PENDING,
+            exc.message,
+            client=client,
+            error_code=exc.code,
+            attempts_delta=-1,
+            next_attempt_at=timezone.now() + dt.timedelta(seconds=PAYMENT_WAIT_SECONDS),
+        )
+        return "waiting for the invoice"
     except Throttled as exc:
         return _retry_later(entry, exc, client, throttled=True)
     except (Unavailable, RefreshDeferred, StaleObject) as exc:
@@ -498,8 +513,15 @@ def _execute(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> str:
     )
     if result.status in (SyncStatus.SUCCEEDED, SyncStatus.UP_TO_DATE, SyncStatus.DRIFT):
         QuickBooksConnection.objects.filter(pk=connection.pk).update(last_synced_at=timezone.now())
+        if entry.entity_type != ENTITY_PAYMENT:
+            payments_wake(company_id=entry.company_id, invoice_id=entry.object_id)
     logger.info(
-        "qbo.invoice.push.%s entry=%s company=%s qbo_id=%s", result.status, entry.pk, entry.company_id, result.qbo_id
+        "qbo.%s.push.%s entry=%s company=%s qbo_id=%s",
+        entry.entity_type,
+        result.status,
+        entry.pk,
+        entry.company_id,
+        result.qbo_id,
     )
     return result.status
 

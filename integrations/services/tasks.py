@@ -5,7 +5,8 @@ from __future__ import annotations
 from integrations.services.connections import connection_refresh_sweep
 from integrations.services.sync import sync_run, sync_sweep
 
-# Scheduled by migrations integrations/0002 (refresh_sweep, every 45 min) and 0005 (sync_sweeper, every minute).
+# Scheduled by migrations integrations/0002 (refresh_sweep, every 45 min), 0005 (sync_sweeper, every minute) and
+# 0010 (cdc_sweeper, every QUICKBOOKS_CDC_MINUTES).
 
 
 def refresh_sweep() -> str:
@@ -18,4 +19,19 @@ def run_sync(entry_id: int) -> str:
 
 
 def sync_sweeper() -> str:
-    return f"requeued={sync_sweep()}"
+    from integrations.services.events import events_sweep
+    from integrations.services.payments import payments_sweep
+
+    return f"requeued={sync_sweep()} events={events_sweep()} payments={payments_sweep()}"
+
+
+def process_events() -> str:
+    from integrations.services.events import events_process_pending
+
+    return f"processed={events_process_pending()}"
+
+
+def cdc_sweeper() -> str:
+    from integrations.services.cdc import cdc_sweep
+
+    return f"stored={cdc_sweep()}"

@@ -117,8 +117,9 @@ def test_a_payment_recorded_only_here_shows_as_balance_drift_on_the_next_check(t
     invoice = pushed(tenant, captured, intuit)
     with captured(execute=True):
         billing.payment_record(invoice=invoice, amount=Decimal("50.00"), date=dt.date(2026, 1, 20))
-    entry = QuickBooksSyncLog.objects.filter(object_id=invoice.pk, status="pending").first()
-    if entry is None:  # payments do not queue a push by themselves: a person's "Send now" checks it
+    # The payment itself now goes to QuickBooks in its own entry (issue #10); the invoice is checked by "Send now".
+    entry = QuickBooksSyncLog.objects.filter(entity_type="invoice", object_id=invoice.pk, status="pending").first()
+    if entry is None:  # payments do not queue an invoice push by themselves: a person's "Send now" checks it
         from integrations.services.sync import sync_now
 
         entry = sync_now(invoice=invoice, user=tenant.staff)

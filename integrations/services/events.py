@@ -1,0 +1,233 @@
+"""Changes QuickBooks tells us about: webhook deliveries and CDC rows, stored once, processed in a task.
+
+Receive (DESIGN §3 Pull, QBO-REFERENCE §4): verify `intuit-signature` over the raw body before parsing, store
+each event once (unique event id), answer at once; a django-q2 task queued after the commit processes them. A
+lost task loses nothing: `events_sweep` (run by the sync sweeper every minute) picks up received events, and
+CDC repairs what never arrived. Processing re-reads the object from QuickBooks, so duplicates and out-of-order
+events are harmless; an event is marked processed in the same transaction as its effect, so a worker killed
+mid-way leaves it received (nothing applied) and the next run applies it once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from config import keys
+from integrations.exceptions import NotFound
+from integrations.models import (
+    ConnectionStatus,
+    QuickBooksConnection,
+    QuickBooksWebhookEvent,
+    WebhookEventStatus,
+)
+from integrations.quickbooks.webhooks import MalformedPayload, WebhookEvent, events_in, signature_valid
+
+logger = logging.getLogger("qbo.webhooks")
+
+STORE_CHUNK = 500
+PROCESS_BATCH = 200
+MAX_EVENT_ATTEMPTS = 10
+
+
+@dataclass(frozen=True)
+class Receipt:
+    accepted: bool  # False: bad or missing signature (nothing stored)
+    stored: int = 0
+    ignored: int = 0
+    malformed: bool = False
+
+
+def webhook_receive(*, body: bytes, signature: str | None) -> Receipt:
+    """Verify, parse and store one delivery; queue its processing after the commit. Never raises for a bad body
+    with a good signature (Intuit would retry it forever: QBO-REFERENCE §4.4)."""
+    if not signature_valid(body, signature, keys.quickbooks_webhook_verifier_token()):
+        logger.warning("qbo.webhook.bad_signature present=%s bytes=%s", bool(signature), len(body))
+        return Receipt(accepted=False)
+    try:
+        payload = json.loads(body)
+        stored, ignored = events_store(events_in(payload), source="webhook")
+    except (ValueError, MalformedPayload, RecursionError) as exc:
+        logger.warning("qbo.webhook.malformed error=%s bytes=%s", type(exc).__name__, len(body))
+        return Receipt(accepted=True, malformed=True)
+    if stored:
+        transaction.on_commit(dispatch_processing)
+    logger.info("qbo.webhook.received stored=%s ignored=%s", stored, ignored)
+    return Receipt(accepted=True, stored=stored, ignored=ignored)
+
+
+def _companies_by_realm(realm_ids: Iterable[str]) -> dict[str, int]:
+    """Connected realms → their company (one connected company per realm: a DB constraint per environment)."""
+    pairs = QuickBooksConnection.objects.filter(
+        realm_id__in=set(realm_ids), status=ConnectionStatus.CONNECTED
+    ).values_list("realm_id", "company_id")
+    found: dict[str, list[int]] = {}
+    for realm, company in pairs:
+        found.setdefault(realm, []).append(company)
+    return {realm: companies[0] for realm, companies in found.items() if len(companies) == 1}
+
+
+def events_store(events: Iterable[WebhookEvent], *, source: str) -> tuple[int, int]:
+    """Store events not seen before, in chunks (bounded memory for huge deliveries). Events of a realm no
+    company has connected are stored as ignored (never applied to anyone). Returns (to process, ignored)."""
+    stored = ignored = 0
+    chunk: list[WebhookEvent] = []
+
+    def flush() -> None:
+        nonlocal stored, ignored
+        companies = _companies_by_realm(event.realm_id for event in chunk)
+        rows = []
+        for event in chunk:
+            company_id = companies.get(event.realm_id)
+            rows.append(
+                QuickBooksWebhookEvent(
+                    event_id=event.event_id,
+                    source=source,
+                    realm_id=event.realm_id,
+                    entity_name=event.entity_name,
+                    entity_id=event.entity_id,
+                    operation=event.operation,
+                    occurred_at=event.occurred_at,
+                    company_id=company_id,
+                    status=WebhookEventStatus.RECEIVED if company_id else WebhookEventStatus.IGNORED,
+                    message="" if company_id else "No company here has this QuickBooks company connected.",
+                )
+            )
+            if company_id is None:
+                ignored += 1
+                logger.info("qbo.webhook.unknown_realm realm=%s entity=%s", event.realm_id, event.entity_name)
+            else:
+                stored += 1
+        QuickBooksWebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        chunk.clear()
+
+    for event in events:
+        chunk.append(event)
+        if len(chunk) >= STORE_CHUNK:
+            flush()
+    if chunk:
+        flush()
+    return stored, ignored
+
+
+def dispatch_processing() -> None:
+    """Queue one task that processes received events; a broker failure is only logged (the sweeper repairs)."""
+    try:
+        from django_q.tasks import async_task
+
+        async_task("integrations.services.tasks.process_events", group="quickbooks-events")
+    except Exception as exc:  # noqa: BLE001  the request must not fail because the queue is down
+        logger.warning("qbo.webhook.dispatch_failed error=%s", type(exc).__name__)
+
+
+def events_process_pending(*, limit: int = 10_000) -> int:
+    """Process received events, oldest first. Returns how many were handled."""
+    done = 0
+    last_id = 0
+    while done < limit:
+        ids = list(
+            QuickBooksWebhookEvent.objects.filter(status=WebhookEventStatus.RECEIVED, id__gt=last_id)
+            .order_by("id")
+            .values_list("id", flat=True)[:PROCESS_BATCH]
+        )
+        if not ids:
+            break
+        for event_id in ids:
+            event_process(event_id=event_id)
+            done += 1
+        last_id = ids[-1]
+    return done
+
+
+def events_sweep() -> int:
+    """Received events whose task was lost (older than a minute) are processed now."""
+    cutoff = timezone.now() - dt.timedelta(minutes=1)
+    if QuickBooksWebhookEvent.objects.filter(status=WebhookEventStatus.RECEIVED, received_at__lt=cutoff).exists():
+        return events_process_pending()
+    return 0
+
+
+def _mark(event_id: int, status: str, message: str = "") -> None:
+    QuickBooksWebhookEvent.objects.filter(pk=event_id).update(
+        status=status, message=message[:500], processed_at=timezone.now()
+    )
+
+
+def event_process(*, event_id: int) -> str:
+    """Apply one stored event: read the object from QuickBooks, then apply it and mark the event processed in
+    one transaction (a lock on the event makes a second worker skip it)."""
+    from integrations.services.api import client_for
+    from integrations.services.payments import payment_apply_from_quickbooks
+
+    event = QuickBooksWebhookEvent.objects.filter(pk=event_id, status=WebhookEventStatus.RECEIVED).first()
+    if event is None:
+        return "nothing to do"
+    connection = QuickBooksConnection.objects.filter(
+        company_id=event.company_id, realm_id=event.realm_id, status=ConnectionStatus.CONNECTED
+    ).first()
+    if connection is None:
+        _mark(event.pk, WebhookEventStatus.IGNORED, "QuickBooks is no longer connected to this company.")
+        return "ignored"
+    if event.entity_name != "Payment":
+        # Invoices and customers: our side is the source of truth; their changes are checked by the push's
+        # drift check and the reconciliation page. Recorded, nothing to apply.
+        _mark(event.pk, WebhookEventStatus.PROCESSED, "Nothing to apply for this entity.")
+        return "processed"
+    client = client_for(connection)
+    qbo_payment: dict | None
+    try:
+        if event.operation in ("deleted",):
+            qbo_payment = None
+        elif event.payload is not None:
+            qbo_payment = event.payload  # a CDC row: the whole object already
+        else:
+            try:
+                qbo_payment = client.read("Payment", event.entity_id)
+            except NotFound:
+                qbo_payment = None  # deleted since the event: treat it as deleted
+    except Exception as exc:  # noqa: BLE001  throttled, unreachable, reconnect needed…: retried, then failed
+        return _failed_attempt(event, exc)
+    finally:
+        count_reads(connection.pk, client.calls)
+    with transaction.atomic():
+        locked = (
+            QuickBooksWebhookEvent.objects.select_for_update()
+            .filter(pk=event.pk, status=WebhookEventStatus.RECEIVED)
+            .first()
+        )
+        if locked is None:
+            return "nothing to do"
+        outcome = payment_apply_from_quickbooks(
+            connection=connection, qbo_payment_id=event.entity_id, qbo_payment=qbo_payment
+        )
+        _mark(event.pk, WebhookEventStatus.PROCESSED, outcome)
+    logger.info("qbo.webhook.processed event=%s realm=%s outcome=%s", event.pk, event.realm_id, outcome)
+    return "processed"
+
+
+def _failed_attempt(event: QuickBooksWebhookEvent, exc: Exception) -> str:
+    give_up = event.attempts + 1 >= MAX_EVENT_ATTEMPTS
+    QuickBooksWebhookEvent.objects.filter(pk=event.pk).update(
+        attempts=F("attempts") + 1,
+        status=WebhookEventStatus.FAILED if give_up else WebhookEventStatus.RECEIVED,
+        message=f"Reading it from QuickBooks failed: {exc}"[:500],
+    )
+    logger.warning("qbo.webhook.read_failed event=%s error=%s", event.pk, type(exc).__name__)
+    return "failed" if give_up else "retrying"
+
+
+def count_reads(connection_id: int, calls: int) -> None:
+    """Add `calls` reads to this month's count of the connection (Intuit meters reads, QBO-REFERENCE §0 #6)."""
+    if not calls:
+        return
+    month = timezone.now().strftime("%Y-%m")
+    rows = QuickBooksConnection.objects.filter(pk=connection_id)
+    if not rows.filter(reads_month=month).update(reads_this_month=F("reads_this_month") + calls):
+        rows.update(reads_month=month, reads_this_month=calls)
