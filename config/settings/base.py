@@ -297,7 +297,6 @@ QUICKBOOKS_SIMULATOR_REDIRECT_URIS = env.list("QUICKBOOKS_SIMULATOR_REDIRECT_URI
 # Where the simulator POSTs its signed webhooks; empty = APP_WEBHOOK_PATH on QUICKBOOKS_SIMULATOR_BASE_URL.
 QUICKBOOKS_SIMULATOR_WEBHOOK_URL = env.str("QUICKBOOKS_SIMULATOR_WEBHOOK_URL", default="")
 # `background` (deliver after each write, Intuit's retries), `sync`, or `manual` (only on POST
-# control/webhooks/flush). `manual` until the app's webhook endpoint exists (issue 10): otherwise every delivery
-# would wait behind a 404 retried on Intuit's schedule.
-QUICKBOOKS_SIMULATOR_WEBHOOK_DELIVERY = env.str("QUICKBOOKS_SIMULATOR_WEBHOOK_DELIVERY", default="manual")
+# control/webhooks/flush; the test settings use it).
+QUICKBOOKS_SIMULATOR_WEBHOOK_DELIVERY = env.str("QUICKBOOKS_SIMULATOR_WEBHOOK_DELIVERY", default="background")
 QUICKBOOKS_SIMULATOR_WEBHOOK_FORMAT = env.str("QUICKBOOKS_SIMULATOR_WEBHOOK_FORMAT", default="cloudevents")
