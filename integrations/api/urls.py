@@ -10,6 +10,13 @@ urlpatterns = [
     path("disconnect", views.DisconnectView.as_view(), name="api-quickbooks-disconnect"),
     path("status", views.StatusView.as_view(), name="api-quickbooks-status"),
     path("sync/<int:invoice_id>", views.SyncInvoiceView.as_view(), name="api-quickbooks-sync"),
+    path("reconciliation", views.ReconciliationView.as_view(), name="api-quickbooks-reconciliation"),
+    path(
+        "reconciliation.csv",
+        views.ReconciliationView.as_view(),
+        {"format": "csv"},
+        name="api-quickbooks-reconciliation-csv",
+    ),
     path("sync-logs", views.SyncLogListView.as_view(), name="api-quickbooks-sync-logs"),
     path("sync-logs/<int:pk>/retry", views.SyncLogRetryView.as_view(), name="api-quickbooks-sync-log-retry"),
 ]
