@@ -851,6 +851,7 @@ def quickbooks_reconciliation(request):
             "index": i,
             "kind_label": KIND_LABELS.get(row["kind"], row["kind"]),
             "fix_label": FIX_LABELS.get(row.get("fix") or "", ""),
+            "qbo_url": qbo_invoice_url(connection, row["qbo_id"]) if row["kind"] != "unapplied_payment" else "",
         }
         for i, row in enumerate(review.rows if review else [])
     ]
