@@ -741,8 +741,7 @@ def quickbooks_adoption(request):
         "is_admin": _is(request, Role.ADMIN),
         "policy_form": AdoptionPolicyForm(initial={"policy": connection.adoption_policy}),
     }
-    template = "integrations/_adoption_rows.html" if request.htmx and request.GET.get("page") else None
-    return render(request, template or "integrations/adoption.html", context)
+    return render(request, "integrations/adoption.html", context)
 
 
 @require_POST

@@ -92,6 +92,7 @@ def test_adopt_the_agreeing_invoice_flag_the_conflict_then_reconcile(acme, live_
     doc_shot(page, "#adoption table", "adoption-matches")
 
     agree_row.locator("button", has_text="Link").click()
+    expect(page.locator("ul.messages")).to_contain_text("Linked 1")
     expect(page.locator(f"#candidate-invoice-{agreeing.pk}")).to_have_count(0)
     expect(page.locator(f"#candidate-invoice-{conflicting.pk}")).to_have_count(1)
     page.click("#link-all")  # the customer (same name) agrees too
