@@ -371,6 +371,10 @@ def adoption_apply(*, connection: QuickBooksConnection, decisions, user) -> Appl
                 )
             if QuickBooksLink.objects.filter(realm_id=connection.realm_id, object_type=kind, qbo_id=qbo_id).exists():
                 raise ValidationError(f"QuickBooks {kind} {qbo_id} is already linked.")
+            if QuickBooksLink.objects.filter(
+                company_id=connection.company_id, realm_id=connection.realm_id, object_type=kind, object_id=our_id
+            ).exists():
+                raise ValidationError(f"{row['our_label']} is already linked to a QuickBooks object.")
             plan.append((decision, our, row))
         else:
             if action == AdoptionAction.CREATE and kind == LinkType.INVOICE and our.status == InvoiceStatus.DRAFT:

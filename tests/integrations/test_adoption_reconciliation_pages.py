@@ -176,3 +176,36 @@ def test_quickbooks_verify_output_is_unchanged(tenant, invoice, connected, intui
     report = books_check(connection=connected)
     assert report.problems[0].startswith(f"invoice {invoice.number} (Id 130): Total: attune ")
     assert report.rows[0].kind == "drift" and report.rows[0].differences[0]["field"] == "total"
+
+
+def test_an_invoice_sent_by_attune_but_unlinked_is_missing_here_and_link_fixes_it(tenant, invoice, connected, intuit):
+    marked = their_invoice(invoice, "130", PrivateNote=f"Sent by attune. [attune:{tenant.company.pk}:{invoice.pk}]")
+    reads(intuit, [], [marked])
+    review = reconciliation.reconciliation_check(connection=connected)
+    row = next(r for r in review.rows if r["kind"] == "missing_here")
+    assert (row["invoice_id"], row["qbo_id"], row["fix"]) == (invoice.pk, "130", "link")
+    index = review.rows.index(row)
+    reconciliation.reconciliation_fix(connection=connected, review_id=review.pk, index=index, user=tenant.admin)
+    link = QuickBooksLink.objects.get(object_type="invoice", object_id=invoice.pk)
+    assert link.qbo_id == "130" and link.qbo_snapshot["Id"] == "130" and link.payload_hash == ""
+
+
+def test_linking_an_object_linked_since_the_check_is_refused(tenant, invoice, connected, intuit):
+    from attune_qbo.core.exceptions import ValidationError
+    from integrations.services.adoption import adoption_apply, adoption_check
+
+    reads(intuit, [], [their_invoice(invoice)])
+    adoption_check(connection=connected)
+    linked(tenant, invoice, "555")
+    with pytest.raises(ValidationError, match="already linked"):
+        adoption_apply(connection=connected, decisions=[("invoice", invoice.pk, "link", "900")], user=None)
+    assert QuickBooksLink.objects.get(object_type="invoice").qbo_id == "555"
+
+
+def test_the_api_shows_only_the_callers_company(tenant, other_tenant, invoice, connected, api_client_for, intuit):
+    linked(tenant, invoice)
+    reads(intuit, [], [their_invoice(invoice, "130", total="1.00")])
+    reconciliation.reconciliation_check(connection=connected)
+    assert len(api_client_for(tenant.staff).get(f"{API_BASE}/reconciliation").json()["rows"]) == 1
+    theirs = api_client_for(other_tenant.admin).get(f"{API_BASE}/reconciliation").json()
+    assert theirs["rows"] == [] and theirs["checked_at"] is None
