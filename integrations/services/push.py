@@ -479,6 +479,14 @@ def _adopt_duplicate_number(entry, invoice, payload, connection, client: QuickBo
             "Invoice", payload, request_id=request_id(entry, "icd"), params={"include": "allowduplicatedocnum"}
         )
     if policy == AdoptionPolicy.LINK and existing is not None:
+        from itertools import islice
+
+        from integrations.quickbooks.client import select_statement
+
+        # Two QuickBooks invoices with this number: ambiguous, never linked by itself (one read, two rows at most).
+        statement = select_statement("Invoice", DocNumber=invoice.number)
+        if len(list(islice(client.query(statement, entity="Invoice", page_size=2), 2))) != 1:
+            return None
         customer_id = (payload.get("CustomerRef") or {}).get("value")
         if not invoice_match_differences(invoice, existing, customer_id=customer_id):
             logger.info(

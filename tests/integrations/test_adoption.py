@@ -197,3 +197,17 @@ def test_create_anyway_retries_with_allowduplicatedocnum(tenant, connected, capt
     creates = calls_to(intuit, "POST", "/invoice")
     assert len(creates) == 2 and query_of(creates[1].request.url)["include"] == "allowduplicatedocnum"
     assert QuickBooksLink.objects.get(object_type="invoice").qbo_id == "901"
+
+
+def test_link_policy_never_adopts_when_two_quickbooks_invoices_have_the_number(tenant, connected, captured, intuit):
+    invoice = finalize(tenant, captured)
+    duplicate(intuit, invoice, their_invoice(invoice))
+    intuit.add(
+        responses.GET,
+        f"{API}/query",
+        json={"QueryResponse": {"Invoice": [their_invoice(invoice, "900"), their_invoice(invoice, "901")]}},
+    )
+    entry, outcome = run_due(QuickBooksSyncLog.objects.get(object_id=invoice.pk))
+    assert outcome == "failed" and entry.error_code == "6140"
+    assert not QuickBooksLink.objects.filter(object_type="invoice").exists()
+    assert len(calls_to(intuit, "POST", "/invoice")) == 1  # nothing updated
