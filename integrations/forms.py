@@ -358,3 +358,11 @@ class InitialSyncForm(forms.Form):
         if data.get("initial_sync") == InitialSync.SINCE_DATE and not data.get("initial_sync_since"):
             self.add_error("initial_sync_since", "Pick the date from which invoices go to QuickBooks.")
         return data
+
+
+class AdoptionPolicyForm(forms.Form):
+    from integrations.models import AdoptionPolicy as _Policy
+
+    policy = forms.ChoiceField(
+        choices=_Policy.choices, widget=forms.RadioSelect, label="When QuickBooks already has a matching invoice"
+    )

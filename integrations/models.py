@@ -25,6 +25,15 @@ class InitialSync(models.TextChoices):
     SINCE_DATE = "since_date", "Everything issued from a date"
 
 
+class AdoptionPolicy(models.TextChoices):
+    """What happens when QuickBooks already has a matching invoice or customer (docs/customer/integrations/
+    adoption-and-reconciliation.md)."""
+
+    LINK = "link", "Link matches, flag conflicts"
+    SKIP = "skip", "Skip (do nothing, show only)"
+    CREATE = "create", "Create anyway (allow duplicate numbers)"
+
+
 class QuickBooksConnection(models.Model):
     """A Company's link to one QuickBooks Online company (realm). One per Company; kept after disconnect so
     sync history keeps its context, with the token ciphers cleared."""
@@ -69,6 +78,8 @@ class QuickBooksConnection(models.Model):
     initial_sync = models.CharField(max_length=12, choices=InitialSync.choices, default=InitialSync.NEW_ONLY)
     initial_sync_since = models.DateField(null=True, blank=True)
     auto_sync = models.BooleanField(default=True, help_text="Push finalized and edited invoices automatically.")
+    # What to do when QuickBooks already holds an invoice with our number (or a customer with our client's name).
+    adoption_policy = models.CharField(max_length=10, choices=AdoptionPolicy.choices, default=AdoptionPolicy.LINK)
     # Single-flight refresh: whoever holds an unexpired lease is talking to the token endpoint right now.
     refresh_lease_holder = models.CharField(max_length=40, blank=True)
     refresh_lease_until = models.DateTimeField(null=True, blank=True)
@@ -209,7 +220,11 @@ class QuickBooksLink(models.Model):
             models.UniqueConstraint(
                 fields=["company", "realm_id", "object_type", "object_id"], name="uniq_link_object_per_realm"
             ),
-            models.UniqueConstraint(fields=["realm_id", "object_type", "qbo_id"], name="uniq_link_qbo_object"),
+            # Per company: after a QuickBooks company moves from one of our companies to another, the old rows
+            # must not decide what the new one may link.
+            models.UniqueConstraint(
+                fields=["company", "realm_id", "object_type", "qbo_id"], name="uniq_link_qbo_object_per_company"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -421,3 +436,65 @@ class QuickBooksUnappliedPayment(models.Model):
 
     def __str__(self) -> str:
         return f"QuickBooks payment {self.qbo_payment_id}: {self.amount} ({self.status})"
+
+
+class AdoptionAction(models.TextChoices):
+    LINK = "link", "Link"
+    CREATE = "create", "Create"
+    SKIP = "skip", "Skip"
+
+
+class AdoptionDecision(models.Model):
+    """A person's answer for one of our objects on the adoption page, per realm: `skip` hides it from the page,
+    `create` lets its push create a new QuickBooks invoice even though the number is taken."""
+
+    company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="+")
+    realm_id = models.CharField(max_length=32)
+    object_type = models.CharField(max_length=10, choices=LinkType.choices)
+    object_id = models.BigIntegerField()
+    action = models.CharField(max_length=10, choices=AdoptionAction.choices)
+    qbo_id = models.CharField(max_length=32, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "QuickBooks adoption decision"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "realm_id", "object_type", "object_id"], name="uniq_adoption_decision"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_type} {self.object_id}: {self.action}"
+
+
+class ReviewKind(models.TextChoices):
+    ADOPTION = "adoption", "Adoption candidates"
+    RECONCILIATION = "reconciliation", "Reconciliation"
+
+
+class QuickBooksReview(models.Model):
+    """The result of one read of QuickBooks for the adoption or reconciliation page (reads are metered: the
+    pages show the stored result and read again only when a person presses "Check now")."""
+
+    company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="+")
+    realm_id = models.CharField(max_length=32)
+    kind = models.CharField(max_length=16, choices=ReviewKind.choices)
+    checked_at = models.DateTimeField(default=timezone.now)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reads = models.PositiveIntegerField(default=0)
+    rows = models.JSONField(default=list)
+    summary = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = "QuickBooks review"
+        ordering = ["-checked_at", "-id"]
+        indexes = [models.Index(fields=["company", "kind", "-checked_at"], name="review_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.company_id} at {self.checked_at:%Y-%m-%d %H:%M}"

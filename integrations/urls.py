@@ -28,6 +28,22 @@ urlpatterns = [
         views.quickbooks_activity_retry_failed,
         name="quickbooks-activity-retry-failed",
     ),
+    path("quickbooks/adoption/", views.quickbooks_adoption, name="quickbooks-adoption"),
+    path("quickbooks/adoption/check/", views.quickbooks_adoption_check, name="quickbooks-adoption-check"),
+    path("quickbooks/adoption/apply/", views.quickbooks_adoption_apply, name="quickbooks-adoption-apply"),
+    path("quickbooks/adoption/policy/", views.quickbooks_adoption_policy, name="quickbooks-adoption-policy"),
+    path("quickbooks/reconciliation/", views.quickbooks_reconciliation, name="quickbooks-reconciliation"),
+    path(
+        "quickbooks/reconciliation/check/",
+        views.quickbooks_reconciliation_check,
+        name="quickbooks-reconciliation-check",
+    ),
+    path("quickbooks/reconciliation.csv", views.quickbooks_reconciliation_csv, name="quickbooks-reconciliation-csv"),
+    path(
+        "quickbooks/reconciliation/<int:review_id>/rows/<int:index>/fix/",
+        views.quickbooks_reconciliation_fix,
+        name="quickbooks-reconciliation-fix",
+    ),
     path("quickbooks/invoices/<int:invoice_id>/sync/", views.quickbooks_invoice_sync, name="quickbooks-invoice-sync"),
     path(
         "quickbooks/invoices/<int:invoice_id>/panel/", views.quickbooks_invoice_panel, name="quickbooks-invoice-panel"

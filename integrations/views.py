@@ -174,7 +174,20 @@ def quickbooks_settings(request):
             initial={"initial_sync": connection.initial_sync, "initial_sync_since": connection.initial_sync_since}
         )
         context["choices_read_at"] = selectors.choices_read_at(connection=connection)
+        context["adoption_prompt"] = _adoption_prompt(connection)
     return render(request, "integrations/quickbooks_settings.html", context)
+
+
+def _adoption_prompt(connection) -> dict | None:
+    """Shown prominently after connecting: until the adoption page was checked once, or while matches wait."""
+    from integrations.models import ReviewKind
+    from integrations.services.adoption import latest_review, open_candidates
+
+    review = latest_review(connection=connection, kind=ReviewKind.ADOPTION)
+    if review is None:
+        return {"waiting": 0}
+    waiting = len(open_candidates(connection=connection, review=review))
+    return {"waiting": waiting} if waiting else None
 
 
 @company_required()
@@ -695,3 +708,218 @@ def _back(request, default: str) -> str:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return reverse(default)
+
+
+# --- adoption -------------------------------------------------------------------------------------------------
+
+ADOPTION_PAGE = "integrations:quickbooks-adoption"
+ADOPTION_PAGE_SIZE = 25
+
+
+@company_required(Role.STAFF)
+def quickbooks_adoption(request):
+    """What QuickBooks already holds that matches ours (from the last check: reads are metered), with Link /
+    Create / Skip per row for admins. Works as one plain form; htmx swaps only the list."""
+    from django.core.paginator import Paginator
+
+    from integrations.forms import AdoptionPolicyForm
+    from integrations.models import ReviewKind
+    from integrations.services.adoption import latest_review, open_candidates
+
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect(SETTINGS_PAGE)
+    review = latest_review(connection=connection, kind=ReviewKind.ADOPTION)
+    rows = open_candidates(connection=connection, review=review)
+    page = Paginator(rows, ADOPTION_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "connection": connection,
+        "review": review,
+        "page": page,
+        "rows": page.object_list,
+        "agreeing": sum(row["state"] == "agrees" for row in rows),
+        "is_admin": _is(request, Role.ADMIN),
+        "policy_form": AdoptionPolicyForm(initial={"policy": connection.adoption_policy}),
+    }
+    return render(request, "integrations/adoption.html", context)
+
+
+@require_POST
+@company_required(Role.ADMIN)
+def quickbooks_adoption_check(request):
+    """ "Check now": read QuickBooks' customers and invoices once and store the matches."""
+    from integrations.services.adoption import adoption_check
+
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect(SETTINGS_PAGE)
+    try:
+        review = adoption_check(connection=connection, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    except Exception as error:  # noqa: BLE001  QuickBooks did not answer: the last result stays
+        logger.warning("qbo.adoption.check_failed company=%s error=%s", request.company.pk, type(error).__name__)
+        messages.error(request, "QuickBooks did not answer; the matches shown are from the last check.")
+    else:
+        messages.success(
+            request,
+            f"Checked QuickBooks: {len(review.rows)} possible match{'es' if len(review.rows) != 1 else ''} "
+            f"({review.reads} read{'s' if review.reads != 1 else ''}).",
+        )
+    return redirect(ADOPTION_PAGE)
+
+
+@require_POST
+@company_required(Role.ADMIN)
+def quickbooks_adoption_apply(request):
+    """One row's Link / Create / Skip (`decide=<kind>:<our id>:<action>:<QuickBooks id>`), or "Link all that
+    agree" (`bulk=link_agreeing`)."""
+    from integrations.models import ReviewKind
+    from integrations.services.adoption import adoption_apply, latest_review, open_candidates
+
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect(SETTINGS_PAGE)
+    if request.POST.get("bulk") == "link_agreeing":
+        review = latest_review(connection=connection, kind=ReviewKind.ADOPTION)
+        decisions = [
+            (row["kind"], row["our_id"], "link", row["qbo_id"])
+            for row in open_candidates(connection=connection, review=review)
+            if row["state"] == "agrees"
+        ]
+    else:
+        parts = request.POST.get("decide", "").split(":")
+        if len(parts) != 4:
+            messages.error(request, "Choose Link, Create or Skip on a row.")
+            return redirect(ADOPTION_PAGE)
+        decisions = [tuple(parts)]
+    try:
+        report = adoption_apply(connection=connection, decisions=decisions, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, f"Nothing was changed: {error.message}")
+    else:
+        done = []
+        if report.linked:
+            done.append(f"linked {report.linked}")
+        if report.queued:
+            done.append(f"queued {report.queued} to create in QuickBooks")
+        if report.skipped:
+            done.append(f"skipped {report.skipped}")
+        messages.success(request, (", ".join(done) or "Nothing to do").capitalize() + ".")
+    return redirect(_back(request, ADOPTION_PAGE))
+
+
+@require_POST
+@company_required(Role.ADMIN)
+def quickbooks_adoption_policy(request):
+    from integrations.forms import AdoptionPolicyForm
+    from integrations.services.adoption import adoption_policy_set
+
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect(SETTINGS_PAGE)
+    form = AdoptionPolicyForm(request.POST)
+    if form.is_valid():
+        adoption_policy_set(connection=connection, policy=form.cleaned_data["policy"], user=request.user)
+        messages.success(request, f"Saved: {connection.get_adoption_policy_display()}.")
+    else:
+        messages.error(request, "Pick one of the adoption policies.")
+    return redirect(_back(request, ADOPTION_PAGE))
+
+
+# --- reconciliation -------------------------------------------------------------------------------------------
+
+RECONCILIATION_PAGE = "integrations:quickbooks-reconciliation"
+RECONCILIATION_PAGE_SIZE = 50
+
+
+@company_required(Role.STAFF)
+def quickbooks_reconciliation(request):
+    """Our invoices against QuickBooks', from the last check (QuickBooks is read only on "Check now")."""
+    from django.core.paginator import Paginator
+
+    from integrations.services.reconciliation import FIX_LABELS, KIND_LABELS, latest_reconciliation, payments_available
+
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect(SETTINGS_PAGE)
+    review = latest_reconciliation(company=request.company)
+    rows = [
+        {
+            **row,
+            "index": i,
+            "kind_label": KIND_LABELS.get(row["kind"], row["kind"]),
+            "fix_label": FIX_LABELS.get(row.get("fix") or "", ""),
+            "qbo_url": qbo_invoice_url(connection, row["qbo_id"]) if row["kind"] != "unapplied_payment" else "",
+        }
+        for i, row in enumerate(review.rows if review else [])
+    ]
+    page = Paginator(rows, RECONCILIATION_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "integrations/reconciliation.html",
+        {
+            "connection": connection,
+            "review": review,
+            "page": page,
+            "rows": page.object_list,
+            "is_admin": _is(request, Role.ADMIN),
+            "payments_available": payments_available(),
+        },
+    )
+
+
+@require_POST
+@company_required(Role.ADMIN)
+def quickbooks_reconciliation_check(request):
+    from integrations.services.reconciliation import reconciliation_check
+
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect(SETTINGS_PAGE)
+    try:
+        review = reconciliation_check(connection=connection, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    except Exception as error:  # noqa: BLE001  QuickBooks did not answer: the last result stays
+        logger.warning("qbo.reconciliation.check_failed company=%s error=%s", request.company.pk, type(error).__name__)
+        messages.error(request, "QuickBooks did not answer; the results shown are from the last check.")
+    else:
+        found = len(review.rows)
+        messages.success(
+            request,
+            (f"{found} difference{'s' if found != 1 else ''} found" if found else "The books agree")
+            + f" ({review.reads} QuickBooks read{'s' if review.reads != 1 else ''} used).",
+        )
+    return redirect(RECONCILIATION_PAGE)
+
+
+@require_POST
+@company_required(Role.ADMIN)
+def quickbooks_reconciliation_fix(request, review_id: int, index: int):
+    from integrations.services.reconciliation import reconciliation_fix, reconciliation_row
+
+    reconciliation_row(company=request.company, review_id=review_id, index=index)  # another company's: 404
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect(SETTINGS_PAGE)
+    try:
+        done = reconciliation_fix(connection=connection, review_id=review_id, index=index, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, done)
+    return redirect(_back(request, RECONCILIATION_PAGE))
+
+
+@require_GET
+@company_required(Role.STAFF)
+def quickbooks_reconciliation_csv(request):
+    from django.http import HttpResponse
+
+    from integrations.services.reconciliation import latest_reconciliation, reconciliation_csv
+
+    review = latest_reconciliation(company=request.company)
+    response = HttpResponse(reconciliation_csv(review), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="quickbooks-reconciliation.csv"'
+    return response

@@ -10,6 +10,13 @@ urlpatterns = [
     path("disconnect", views.DisconnectView.as_view(), name="api-quickbooks-disconnect"),
     path("status", views.StatusView.as_view(), name="api-quickbooks-status"),
     path("sync/<int:invoice_id>", views.SyncInvoiceView.as_view(), name="api-quickbooks-sync"),
+    path("reconciliation", views.ReconciliationView.as_view(), name="api-quickbooks-reconciliation"),
+    path(
+        "reconciliation.csv",
+        views.ReconciliationView.as_view(),
+        {"format": "csv"},
+        name="api-quickbooks-reconciliation-csv",
+    ),
     path("sync-logs", views.SyncLogListView.as_view(), name="api-quickbooks-sync-logs"),
     # Intuit posts webhooks here: a plain csrf-exempt view (no auth but the signature; any content type).
     path("webhooks", views.quickbooks_webhook, name="api-quickbooks-webhooks"),

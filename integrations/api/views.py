@@ -12,6 +12,7 @@ from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -148,3 +149,55 @@ def quickbooks_webhook(request):
     if not receipt.accepted:
         return _problem("bad_signature", "The intuit-signature header is missing or does not match.", 403)
     return JsonResponse({"received": receipt.stored, "ignored": receipt.ignored, "malformed": receipt.malformed})
+
+
+class CSVRenderer(BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, str | bytes) else ""
+
+
+class ReconciliationView(CompanyScopedAPIMixin, APIView):
+    permission_classes = [IsCompanyStaff]
+    renderer_classes = [JSONRenderer, CSVRenderer]
+
+    @extend_schema(responses=dict, summary="The last reconciliation with QuickBooks (JSON or CSV)")
+    def get(self, request, format=None):  # noqa: A002  DRF's name for the format suffix
+        """The stored result of the last check (QuickBooks is not read: reads are metered); `?format=csv` or
+        `reconciliation.csv` for a spreadsheet. An admin runs a new check from the Reconciliation page."""
+        from integrations.services.reconciliation import (
+            FIX_LABELS,
+            latest_reconciliation,
+            payments_available,
+            reconciliation_csv,
+        )
+
+        review = latest_reconciliation(company=self.company)
+        if request.accepted_renderer.format == "csv":
+            response = Response(reconciliation_csv(review), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = 'attachment; filename="quickbooks-reconciliation.csv"'
+            return response
+        if review is None:
+            return Response({"checked_at": None, "reads": 0, "rows": [], "payments_available": payments_available()})
+        rows = [
+            {
+                "id": index,
+                **{k: row.get(k) for k in ("kind", "number", "invoice_id", "qbo_id", "status", "differences", "text")},
+                "fix": row.get("fix") or None,
+                "fix_label": FIX_LABELS.get(row.get("fix") or "") or None,
+                "fixed": bool(row.get("fixed")),
+            }
+            for index, row in enumerate(review.rows)
+        ]
+        return Response(
+            {
+                "checked_at": review.checked_at,
+                "reads": review.reads,
+                "compared": review.summary.get("compared", 0),
+                "payments_available": payments_available(),
+                "rows": rows,
+            }
+        )

@@ -468,6 +468,9 @@ def _create_invoice(entry, invoice, payload, connection, client: QuickBooksClien
         existing = client.find("Invoice", DocNumber=invoice.number)
         if existing is not None and is_ours(existing.get("PrivateNote"), invoice.company_id, invoice.pk):
             return existing  # we created it before (a reply that never arrived)
+        adopted = _adopt_duplicate_number(entry, invoice, payload, connection, client, existing)
+        if adopted is not None:
+            return adopted
         raise PushRefused(
             f"QuickBooks already has invoice {invoice.number}, and attune did not create it. Change the invoice "
             "number here, or renumber the one in QuickBooks, then retry.",
@@ -478,6 +481,39 @@ def _create_invoice(entry, invoice, payload, connection, client: QuickBooksClien
         if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 429):
             _release_create_request_id(entry)  # refused for good: the corrected retry needs a fresh requestid
         raise
+
+
+def _adopt_duplicate_number(entry, invoice, payload, connection, client: QuickBooksClient, existing) -> dict | None:
+    """The adoption policy at a 6140 for a number attune did not create (services/adoption.py): "create anyway"
+    creates a second invoice with `include=allowduplicatedocnum` (QBO-REFERENCE §3.3); "link matches" takes the
+    found invoice when customer, total and date agree. None: refuse as before."""
+    from integrations.models import AdoptionPolicy
+    from integrations.services.adoption import invoice_match_differences, policy_for_invoice
+
+    policy = policy_for_invoice(connection, invoice.pk)
+    if policy == AdoptionPolicy.CREATE:
+        return client.create(
+            "Invoice", payload, request_id=request_id(entry, "icd"), params={"include": "allowduplicatedocnum"}
+        )
+    if policy == AdoptionPolicy.LINK and existing is not None:
+        from itertools import islice
+
+        from integrations.quickbooks.client import select_statement
+
+        # Two QuickBooks invoices with this number: ambiguous, never linked by itself (one read, two rows at most).
+        statement = select_statement("Invoice", DocNumber=invoice.number)
+        if len(list(islice(client.query(statement, entity="Invoice", page_size=2), 2))) != 1:
+            return None
+        customer_id = (payload.get("CustomerRef") or {}).get("value")
+        if not invoice_match_differences(invoice, existing, customer_id=customer_id):
+            logger.info(
+                "qbo.invoice.adopted company=%s invoice=%s qbo_id=%s",
+                invoice.company_id,
+                invoice.pk,
+                existing.get("Id"),
+            )
+            return existing
+    return None
 
 
 # --- customers --------------------------------------------------------------------------------------------

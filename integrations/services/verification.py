@@ -140,8 +140,23 @@ def drift_record(differences: list[Difference], causes: list[str]) -> dict:
 
 
 @dataclass
+class BooksRow:
+    """One finding of `books_check`, structured (the reconciliation page and its CSV)."""
+
+    kind: str  # missing_there | missing_here | drift
+    number: str
+    invoice_id: int | None = None
+    qbo_id: str = ""
+    status: str = ""  # our invoice's status
+    differences: list[dict] = field(default_factory=list)
+    text: str = ""
+    snapshot: dict | None = None  # missing_here: QuickBooks' object (what a link would keep)
+
+
+@dataclass
 class BooksReport:
-    """What `books_check` found for one company: each difference as a line a person can read."""
+    """What `books_check` found for one company: each difference as a line a person can read (`problems`), and
+    the same findings structured (`rows`)."""
 
     company: str
     realm_id: str
@@ -149,6 +164,14 @@ class BooksReport:
     reads: int = 0
     not_ours: int = 0
     problems: list[str] = field(default_factory=list)
+    rows: list[BooksRow] = field(default_factory=list)
+
+    def add(self, row: BooksRow) -> None:
+        self.rows.append(row)
+        if row.kind == "drift":
+            self.problems.extend(f"invoice {row.number} (Id {row.qbo_id}): {Difference(**d)}" for d in row.differences)
+        else:
+            self.problems.append(row.text)
 
     @property
     def agrees(self) -> bool:
@@ -187,12 +210,29 @@ def books_check(*, connection, since=None) -> BooksReport:
         link = invoice_links.get(invoice.pk)
         if link is None:
             if invoice.status != InvoiceStatus.VOID:
-                report.problems.append(f"missing: invoice {invoice.number} was never sent to QuickBooks")
+                report.add(
+                    BooksRow(
+                        "missing_there",
+                        invoice.number,
+                        invoice.pk,
+                        status=invoice.status,
+                        text=f"missing: invoice {invoice.number} was never sent to QuickBooks",
+                    )
+                )
             continue
         linked_ids.add(link.qbo_id)
         qbo = theirs.get(link.qbo_id)
         if qbo is None:
-            report.problems.append(f"missing: invoice {invoice.number} (QuickBooks Id {link.qbo_id}) is not there")
+            report.add(
+                BooksRow(
+                    "missing_there",
+                    invoice.number,
+                    invoice.pk,
+                    link.qbo_id,
+                    status=invoice.status,
+                    text=f"missing: invoice {invoice.number} (QuickBooks Id {link.qbo_id}) is not there",
+                )
+            )
             continue
         report.compared += 1
         differences = invoice_differences(
@@ -201,7 +241,17 @@ def books_check(*, connection, since=None) -> BooksReport:
             line_amounts=[line.amount for line in invoice.lines.all()],
             customer_id=customer_ids.get(invoice.client_id),
         )
-        report.problems.extend(f"invoice {invoice.number} (Id {link.qbo_id}): {d}" for d in differences)
+        if differences:
+            report.add(
+                BooksRow(
+                    "drift",
+                    invoice.number,
+                    invoice.pk,
+                    link.qbo_id,
+                    status=invoice.status,
+                    differences=[asdict(d) for d in differences],
+                )
+            )
     all_linked = {link.qbo_id for link in invoice_links.values()}
     for qbo_id, qbo in theirs.items():
         if qbo_id in linked_ids:
@@ -209,9 +259,16 @@ def books_check(*, connection, since=None) -> BooksReport:
         marker = MARKER_PATTERN.search(qbo.get("PrivateNote") or "")
         if marker and int(marker.group(1)) == connection.company_id:
             if qbo_id not in all_linked:
-                report.problems.append(
-                    f"extra: QuickBooks invoice {qbo.get('DocNumber', '?')} (Id {qbo_id}) was sent by attune "
-                    "but no invoice here is linked to it"
+                report.add(
+                    BooksRow(
+                        "missing_here",
+                        str(qbo.get("DocNumber", "?")),
+                        int(marker.group(2)),
+                        qbo_id,
+                        snapshot=qbo,
+                        text=f"extra: QuickBooks invoice {qbo.get('DocNumber', '?')} (Id {qbo_id}) was sent by "
+                        "attune but no invoice here is linked to it",
+                    )
                 )
         elif not marker:
             report.not_ours += 1
