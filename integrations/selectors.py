@@ -297,31 +297,9 @@ def choices_read_at(*, connection):
 def page_status(*, company):
     """What the settings page and its polled pill show, without the all-time counts `connection_status` adds for
     the API (a GROUP BY over every log row: ~60 ms with 100,000 rows, on every poll)."""
-    from integrations.conf import quickbooks_config
-    from integrations.services.connections import ConnectionStatusReport
+    from integrations.services.connections import connection_status
 
-    connection = QuickBooksConnection.objects.select_related("connected_by").filter(
-        company=company
-    ).first() or QuickBooksConnection(company=company)
-    return ConnectionStatusReport(
-        status=connection.status,
-        status_label=connection.get_status_display(),
-        realm_id=connection.realm_id,
-        company_name=connection.qbo_company_name,
-        country=connection.qbo_country,
-        environment=connection.environment or quickbooks_config().environment,
-        connected_at=connection.connected_at,
-        connected_by=connection.connected_by.get_username() if connection.connected_by else "",
-        access_token_expires_at=connection.access_token_expires_at,
-        refresh_token_expires_at=connection.refresh_token_expires_at,
-        refresh_token_hard_expires_at=connection.refresh_token_hard_expires_at,
-        last_refreshed_at=connection.last_refreshed_at,
-        last_synced_at=connection.last_synced_at,
-        last_error=connection.last_error,
-        sync_counts={},
-        auto_sync=connection.auto_sync,
-        last_failures=[],
-    )
+    return connection_status(company=company, with_history=False)
 
 
 def unapplied_payments(*, company, include_closed: bool = False):

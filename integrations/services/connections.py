@@ -836,7 +836,9 @@ class ConnectionStatusReport:
     reads_this_month: int = 0
 
 
-def connection_status(*, company) -> ConnectionStatusReport:
+def connection_status(*, company, with_history: bool = True) -> ConnectionStatusReport:
+    """The connection's state for the status API and the pages. `with_history=False` leaves out the all-time sync
+    counts and the latest failures (a GROUP BY over every log row: the settings page and its polled pill skip it)."""
     from integrations.selectors import last_failures, sync_counts
 
     # A company that never connected reads as an unsaved connection: its defaults are the "not connected" values.
@@ -858,7 +860,7 @@ def connection_status(*, company) -> ConnectionStatusReport:
         last_refreshed_at=connection.last_refreshed_at,
         last_synced_at=connection.last_synced_at,
         last_error=connection.last_error,
-        sync_counts=sync_counts(company=company),
+        sync_counts=sync_counts(company=company) if with_history else {},
         auto_sync=connection.auto_sync,
         reads_this_month=(
             connection.reads_this_month if connection.reads_month == timezone.now().strftime("%Y-%m") else 0
@@ -873,7 +875,7 @@ def connection_status(*, company) -> ConnectionStatusReport:
                 "message": entry.message,
                 "updated_at": entry.updated_at.isoformat(),
             }
-            for entry in last_failures(company=company)
+            for entry in (last_failures(company=company) if with_history else [])
         ],
     )
 
