@@ -899,10 +899,11 @@ def quickbooks_reconciliation_check(request):
 def quickbooks_reconciliation_fix(request, review_id: int, index: int):
     from integrations.services.reconciliation import reconciliation_fix, reconciliation_row
 
-    reconciliation_row(company=request.company, review_id=review_id, index=index)  # another company's: 404
     connection = _connection_or_redirect(request)
     if connection is None:
         return redirect(SETTINGS_PAGE)
+    # Another company's check, or one of a QuickBooks company connected before: 404.
+    reconciliation_row(company=request.company, review_id=review_id, index=index, realm_id=connection.realm_id)
     try:
         done = reconciliation_fix(connection=connection, review_id=review_id, index=index, user=request.user)
     except ApplicationError as error:

