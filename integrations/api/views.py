@@ -121,9 +121,9 @@ class SyncLogRetryView(CompanyScopedAPIMixin, APIView):
 
 # --- webhooks -----------------------------------------------------------------------------------------------
 
-WEBHOOK_MAX_BYTES = (
-    32 * 1024 * 1024
-)  # Intuit sends ≤ 100 events / ~1 MB (QBO-REFERENCE §4.2); far above that is not Intuit
+# Read (and held) before the signature is checked, so kept small: Intuit sends ≤ 100 events, about 1 MB
+# (QBO-REFERENCE §4.2); 8 MB still takes a 10,000-event array (about 3 MB).
+WEBHOOK_MAX_BYTES = 8 * 1024 * 1024
 
 
 def _problem(code: str, message: str, status_code: int) -> JsonResponse:
