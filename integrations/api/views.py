@@ -99,6 +99,9 @@ class SyncLogListView(CompanyScopedAPIMixin, ListAPIView):
         invoice = params.get("invoice")
         if invoice not in (None, "") and not (invoice.isascii() and invoice.isdigit()):
             raise ValidationError({"invoice": ["An invoice id is a whole number."]})
+        wanted = params.get("status")
+        if wanted not in (None, "") and wanted not in selectors.SYNC_STATUSES:
+            raise ValidationError({"status": [f"Unknown status; one of: {', '.join(selectors.SYNC_STATUSES)}."]})
         return selectors.sync_log_list(
             company=self.company,
             status=params.get("status"),

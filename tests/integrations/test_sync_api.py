@@ -158,3 +158,9 @@ def test_invoice_page_shows_the_failure_banner_and_a_retry_button(tenant, connec
         "Retry</button>"
         not in page_client_for(tenant.member).get(reverse("billing:invoice-detail", args=[invoice.pk])).content.decode()
     )
+
+
+def test_an_unknown_status_filter_is_refused_not_ignored(tenant, api_client_for):
+    response = api_client_for(tenant.staff).get("/api/v1/integrations/quickbooks/sync-logs", {"status": "bogus"})
+    assert response.status_code == 400 and response.json()["code"]
+    assert "Unknown status" in str(response.json())
