@@ -15,7 +15,13 @@ from django.views.decorators.http import require_GET, require_POST
 from attune_qbo.core.exceptions import ApplicationError
 from attune_qbo.tenants.models import Role
 from attune_qbo.tenants.views import company_required
-from integrations.exceptions import CallbackIncomplete, ConnectionCancelled, InvalidState, SignInRequired
+from integrations.exceptions import (
+    CallbackIncomplete,
+    ConnectionCancelled,
+    InvalidState,
+    QuickBooksError,
+    SignInRequired,
+)
 from integrations.models import ConnectionStatus
 from integrations.services import connections
 
@@ -479,7 +485,7 @@ def quickbooks_mapping(request):
     if connection.is_connected and selectors.choices_read_at(connection=connection) is None:
         try:  # first visit: read QuickBooks' lists once, so the page has something to offer
             choices_refresh(connection=connection)
-        except Exception:  # noqa: BLE001  the page still works; the refresh button says what went wrong
+        except (QuickBooksError, ApplicationError):  # the page still works; the refresh button says what went wrong
             logger.warning("qbo.mapping.first_read_failed company=%s", request.company.pk)
     form = MappingForm(connection=connection)
     return render(request, "integrations/mapping.html", _mapping_context(request, connection, form))
@@ -757,7 +763,7 @@ def quickbooks_adoption_check(request):
         review = adoption_check(connection=connection, user=request.user)
     except ApplicationError as error:
         messages.error(request, error.message)
-    except Exception as error:  # noqa: BLE001  QuickBooks did not answer: the last result stays
+    except QuickBooksError as error:  # QuickBooks did not answer: the last result stays
         logger.warning("qbo.adoption.check_failed company=%s error=%s", request.company.pk, type(error).__name__)
         messages.error(request, "QuickBooks did not answer; the matches shown are from the last check.")
     else:
@@ -881,7 +887,7 @@ def quickbooks_reconciliation_check(request):
         review = reconciliation_check(connection=connection, user=request.user)
     except ApplicationError as error:
         messages.error(request, error.message)
-    except Exception as error:  # noqa: BLE001  QuickBooks did not answer: the last result stays
+    except QuickBooksError as error:  # QuickBooks did not answer: the last result stays
         logger.warning("qbo.reconciliation.check_failed company=%s error=%s", request.company.pk, type(error).__name__)
         messages.error(request, "QuickBooks did not answer; the results shown are from the last check.")
     else:
