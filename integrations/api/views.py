@@ -136,8 +136,8 @@ def _problem(code: str, message: str, status_code: int) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def quickbooks_webhook(request):
-    """Intuit's webhook deliveries (legacy and CloudEvents): signature checked over the raw body, events stored
-    once, processed in a task. Answers 200 at once for anything signed (a 4xx would make Intuit retry the whole
+    """Intuit's webhook deliveries (legacy and CloudEvents): signature checked over the raw body, the delivery
+    kept as it came, unpacked into events and processed in a task. Answers 200 at once for anything signed (a 4xx would make Intuit retry the whole
     delivery and hold back every later one: QBO-REFERENCE §4.4); 403 when the signature does not verify."""
     from integrations.services.events import webhook_receive
 
@@ -151,7 +151,7 @@ def quickbooks_webhook(request):
     receipt = webhook_receive(body=body, signature=request.headers.get("intuit-signature"))
     if not receipt.accepted:
         return _problem("bad_signature", "The intuit-signature header is missing or does not match.", 403)
-    return JsonResponse({"received": receipt.stored, "ignored": receipt.ignored, "malformed": receipt.malformed})
+    return JsonResponse({"received": True})
 
 
 class CSVRenderer(BaseRenderer):

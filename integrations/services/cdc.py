@@ -82,7 +82,9 @@ def _store(connection: QuickBooksConnection, rows_by_entity: dict[str, list[dict
                 payloads[event.event_id] = row
     stored, _ = events_store(events, source="cdc")
     for event_id, row in payloads.items():  # the whole object: processing needs no second read
-        QuickBooksWebhookEvent.objects.filter(event_id=event_id, payload__isnull=True).update(payload=row)
+        QuickBooksWebhookEvent.objects.filter(
+            realm_id=connection.realm_id, event_id=event_id, payload__isnull=True
+        ).update(payload=row)
     return stored
 
 

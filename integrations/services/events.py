@@ -1,8 +1,9 @@
 """Changes QuickBooks tells us about: webhook deliveries and CDC rows, stored once, processed in a task.
 
-Receive (DESIGN §3 Pull, QBO-REFERENCE §4): verify `intuit-signature` over the raw body before parsing, store
-each event once (unique event id), answer at once; a django-q2 task queued after the commit processes them. A
-lost task loses nothing: `events_sweep` (run by the sync sweeper every minute) picks up received events, and
+Receive (DESIGN §3 Pull, QBO-REFERENCE §4): verify `intuit-signature` over the raw body before parsing, keep the
+delivery as it came (one INSERT), answer at once; a django-q2 task queued after the commit unpacks it into events
+(each stored once: unique per realm and event id) and processes them. A lost task loses nothing: `events_sweep`
+(run by the sync sweeper every minute) picks up waiting deliveries and received events, and
 CDC repairs what never arrived. Processing re-reads the object from QuickBooks, so duplicates and out-of-order
 events are harmless; an event is marked processed in the same transaction as its effect, so a worker killed
 mid-way leaves it received (nothing applied) and the next run applies it once.
@@ -25,6 +26,7 @@ from integrations.exceptions import NotFound
 from integrations.models import (
     ConnectionStatus,
     QuickBooksConnection,
+    QuickBooksWebhookDelivery,
     QuickBooksWebhookEvent,
     WebhookEventStatus,
 )
@@ -40,27 +42,46 @@ MAX_EVENT_ATTEMPTS = 10
 @dataclass(frozen=True)
 class Receipt:
     accepted: bool  # False: bad or missing signature (nothing stored)
-    stored: int = 0
-    ignored: int = 0
-    malformed: bool = False
+    delivery_id: int | None = None
 
 
 def webhook_receive(*, body: bytes, signature: str | None) -> Receipt:
-    """Verify, parse and store one delivery; queue its processing after the commit. Never raises for a bad body
-    with a good signature (Intuit would retry it forever: QBO-REFERENCE §4.4)."""
+    """Verify one delivery and keep it as it arrived; a task unpacks it after the commit. The answer costs one
+    INSERT whatever the number of events (Intuit holds back later deliveries until this one is answered,
+    QBO-REFERENCE §4.4). A bad body with a good signature is found and logged by the unpacking, never refused
+    (Intuit would retry it forever)."""
     if not signature_valid(body, signature, keys.quickbooks_webhook_verifier_token()):
         logger.warning("qbo.webhook.bad_signature present=%s bytes=%s", bool(signature), len(body))
         return Receipt(accepted=False)
-    try:
-        payload = json.loads(body)
-        stored, ignored = events_store(events_in(payload), source="webhook")
-    except (ValueError, MalformedPayload, RecursionError) as exc:
-        logger.warning("qbo.webhook.malformed error=%s bytes=%s", type(exc).__name__, len(body))
-        return Receipt(accepted=True, malformed=True)
-    if stored:
-        transaction.on_commit(dispatch_processing)
-    logger.info("qbo.webhook.received stored=%s ignored=%s", stored, ignored)
-    return Receipt(accepted=True, stored=stored, ignored=ignored)
+    delivery = QuickBooksWebhookDelivery.objects.create(body=body)
+    transaction.on_commit(dispatch_processing)
+    logger.info("qbo.webhook.received delivery=%s bytes=%s", delivery.pk, len(body))
+    return Receipt(accepted=True, delivery_id=delivery.pk)
+
+
+def deliveries_unpack(*, limit: int = 100) -> tuple[int, int]:
+    """Turn stored deliveries into events, oldest first, each in one transaction with its deletion (a worker
+    killed half-way leaves the delivery to unpack again; events are unique per realm, so nothing doubles).
+    Returns (events to process, events ignored)."""
+    stored = ignored = 0
+    for delivery_id in list(QuickBooksWebhookDelivery.objects.order_by("id").values_list("id", flat=True)[:limit]):
+        with transaction.atomic():
+            delivery = QuickBooksWebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+            if delivery is None:
+                continue  # another worker unpacked it
+            body = bytes(delivery.body)
+            try:
+                payload = json.loads(body)
+                found, unknown = events_store(events_in(payload), source="webhook")
+            except (ValueError, MalformedPayload, RecursionError) as exc:
+                logger.warning(
+                    "qbo.webhook.malformed delivery=%s error=%s bytes=%s", delivery_id, type(exc).__name__, len(body)
+                )
+                found = unknown = 0
+            delivery.delete()
+        stored, ignored = stored + found, ignored + unknown
+        logger.info("qbo.webhook.unpacked delivery=%s events=%s ignored=%s", delivery_id, found, unknown)
+    return stored, ignored
 
 
 def _companies_by_realm(realm_ids: Iterable[str]) -> dict[str, int]:
@@ -128,7 +149,8 @@ def dispatch_processing() -> None:
 
 
 def events_process_pending(*, limit: int = 10_000) -> int:
-    """Process received events, oldest first. Returns how many were handled."""
+    """Unpack waiting deliveries, then process received events, oldest first. Returns how many were handled."""
+    deliveries_unpack(limit=1_000)
     done = 0
     last_id = 0
     while done < limit:
@@ -147,9 +169,12 @@ def events_process_pending(*, limit: int = 10_000) -> int:
 
 
 def events_sweep() -> int:
-    """Received events whose task was lost (older than a minute) are processed now."""
+    """Deliveries and events whose task was lost (older than a minute) are processed now."""
     cutoff = timezone.now() - dt.timedelta(minutes=1)
-    if QuickBooksWebhookEvent.objects.filter(status=WebhookEventStatus.RECEIVED, received_at__lt=cutoff).exists():
+    if (
+        QuickBooksWebhookDelivery.objects.filter(received_at__lt=cutoff).exists()
+        or QuickBooksWebhookEvent.objects.filter(status=WebhookEventStatus.RECEIVED, received_at__lt=cutoff).exists()
+    ):
         return events_process_pending()
     return 0
 
