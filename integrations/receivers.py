@@ -2,7 +2,7 @@
 
 from django.dispatch import receiver
 
-from attune_qbo.billing.signals import invoice_changed, payment_recorded
+from attune_qbo.billing.signals import invoice_changed, payment_recorded, payment_removed
 from integrations.models import SyncOperation
 
 
@@ -20,3 +20,11 @@ def queue_payment_push(sender, *, payment_id: int, company_id: int, **kwargs) ->
     from integrations.services.payments import payment_enqueue
 
     payment_enqueue(company_id=company_id, payment_id=payment_id)
+
+
+@receiver(payment_removed, dispatch_uid="quickbooks-payment-void-outbox")
+def queue_payment_void(sender, *, payment_id: int, company_id: int, invoice_number: str, **kwargs) -> None:
+    """A payment deleted or refunded here is voided in QuickBooks; queued in the transaction of the removal."""
+    from integrations.services.payments import payment_void_enqueue
+
+    payment_void_enqueue(company_id=company_id, payment_id=payment_id, invoice_number=invoice_number)
