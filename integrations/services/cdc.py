@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
 
 from django.conf import settings
 from django.utils import timezone
 
-from integrations.models import ConnectionStatus, QuickBooksConnection, QuickBooksWebhookEvent
+from integrations.models import ConnectionStatus, QuickBooksConnection
 from integrations.quickbooks.client import literal
 from integrations.quickbooks.webhooks import WebhookEvent, derived_event_id
 from integrations.services.events import count_reads, events_process_pending, events_store
@@ -72,20 +73,16 @@ def _parse_time(value: str) -> dt.datetime | None:
 
 
 def _store(connection: QuickBooksConnection, rows_by_entity: dict[str, list[dict]]) -> int:
-    events, payloads = [], {}
+    events = []
     for entity, rows in rows_by_entity.items():
         for row in rows:
             if not isinstance(row, dict) or not row.get("Id"):
                 continue
             event = _row_event(connection.realm_id, entity, row)
-            events.append(event)
             if entity == "Payment" and row.get("status") != "Deleted":
-                payloads[event.event_id] = row
+                event = replace(event, payload=row)  # the whole object: processing needs no second read
+            events.append(event)
     stored, _ = events_store(events, source="cdc")
-    for event_id, row in payloads.items():  # the whole object: processing needs no second read
-        QuickBooksWebhookEvent.objects.filter(
-            realm_id=connection.realm_id, event_id=event_id, payload__isnull=True
-        ).update(payload=row)
     return stored
 
 

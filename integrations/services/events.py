@@ -116,6 +116,7 @@ def events_store(events: Iterable[WebhookEvent], *, source: str) -> tuple[int, i
                     entity_id=event.entity_id,
                     operation=event.operation,
                     occurred_at=event.occurred_at,
+                    payload=event.payload,
                     company_id=company_id,
                     status=WebhookEventStatus.RECEIVED if company_id else WebhookEventStatus.IGNORED,
                     message="" if company_id else "No company here has this QuickBooks company connected.",
