@@ -150,7 +150,8 @@ def dispatch_processing() -> None:
 
 
 def events_process_pending(*, limit: int = 10_000) -> int:
-    """Unpack waiting deliveries, then process received events, oldest first. Returns how many were handled."""
+    """Unpack waiting deliveries, then process received events, oldest first, in batches. Returns how many
+    were handled."""
     deliveries_unpack(limit=1_000)
     done = 0
     last_id = 0
@@ -162,9 +163,8 @@ def events_process_pending(*, limit: int = 10_000) -> int:
         )
         if not ids:
             break
-        for event_id in ids:
-            event_process(event_id=event_id)
-            done += 1
+        _process_batch(ids)
+        done += len(ids)
         last_id = ids[-1]
     return done
 
@@ -187,65 +187,96 @@ def _mark(event_id: int, status: str, message: str = "") -> None:
 
 
 def event_process(*, event_id: int) -> str:
-    """Apply one stored event: read the object from QuickBooks, then apply it and mark the event processed in
-    one transaction (a lock on the event makes a second worker skip it)."""
+    """Apply one stored event (see `_process_batch`). Returns what happened: processed, ignored, retrying,
+    failed, or "nothing to do" when it was handled already."""
+    return _process_batch([event_id]).get(event_id, "nothing to do")
+
+
+def _process_batch(event_ids: list[int]) -> dict[int, str]:
+    """Apply a batch of stored events. Reads from QuickBooks (only for webhook events: CDC rows carry the
+    object) happen first, outside any transaction; then one transaction applies them, each event in its own
+    savepoint and marked processed together with its effect. Events another worker holds are skipped (locked
+    rows), so a worker killed mid-way leaves its events received and the next run applies each once."""
     from integrations.services.api import client_for
     from integrations.services.payments import payment_apply_from_quickbooks
 
-    event = QuickBooksWebhookEvent.objects.filter(pk=event_id, status=WebhookEventStatus.RECEIVED).first()
-    if event is None:
-        return "nothing to do"
-    connection = QuickBooksConnection.objects.filter(
-        company_id=event.company_id, realm_id=event.realm_id, status=ConnectionStatus.CONNECTED
-    ).first()
-    if connection is None:
-        _mark(event.pk, WebhookEventStatus.IGNORED, "QuickBooks is no longer connected to this company.")
-        return "ignored"
-    if event.entity_name != "Payment":
-        # Invoices and customers: our side is the source of truth; their changes are checked by the push's
-        # drift check and the reconciliation page. Recorded, nothing to apply.
-        _mark(event.pk, WebhookEventStatus.PROCESSED, "Nothing to apply for this entity.")
-        return "processed"
-    client = client_for(connection)
-    qbo_payment: dict | None
-    try:
-        if event.operation in ("deleted",):
-            qbo_payment = None
+    outcomes: dict[int, str] = {}
+    events = list(
+        QuickBooksWebhookEvent.objects.filter(pk__in=event_ids, status=WebhookEventStatus.RECEIVED).order_by("id")
+    )
+    connections: dict[tuple, QuickBooksConnection | None] = {}
+    clients: dict[int, object] = {}
+    informational: list[int] = []
+    to_apply: list[tuple[QuickBooksWebhookEvent, QuickBooksConnection, dict | None]] = []
+    for event in events:
+        key = (event.company_id, event.realm_id)
+        if key not in connections:
+            connections[key] = QuickBooksConnection.objects.filter(
+                company_id=event.company_id, realm_id=event.realm_id, status=ConnectionStatus.CONNECTED
+            ).first()
+        connection = connections[key]
+        if connection is None:
+            _mark(event.pk, WebhookEventStatus.IGNORED, "QuickBooks is no longer connected to this company.")
+            outcomes[event.pk] = "ignored"
+        elif event.entity_name != "Payment":
+            # Invoices and customers: our side is the source of truth; their changes are checked by the push's
+            # drift check and the reconciliation page. Recorded, nothing to apply.
+            informational.append(event.pk)
+        elif event.operation == "deleted":
+            to_apply.append((event, connection, None))
         elif event.payload is not None:
-            qbo_payment = event.payload  # a CDC row: the whole object already
+            to_apply.append((event, connection, event.payload))  # a CDC row: the whole object already
         else:
+            client = clients.setdefault(connection.pk, client_for(connection))
             try:
-                qbo_payment = client.read("Payment", event.entity_id)
+                to_apply.append((event, connection, client.read("Payment", event.entity_id)))
             except NotFound:
-                qbo_payment = None  # deleted since the event: treat it as deleted
-    except Exception as exc:  # noqa: BLE001  throttled, unreachable, reconnect needed…: retried, then failed
-        return _failed_attempt(event, exc)
-    finally:
-        count_reads(connection.pk, client.calls)
+                to_apply.append((event, connection, None))  # deleted since the event: treat it as deleted
+            except Exception as exc:  # noqa: BLE001  throttled, unreachable, reconnect needed…: retried, then failed
+                outcomes[event.pk] = _failed_attempt(event, exc)
+    for connection_id, client in clients.items():
+        count_reads(connection_id, client.calls)
+    if informational:
+        QuickBooksWebhookEvent.objects.filter(pk__in=informational, status=WebhookEventStatus.RECEIVED).update(
+            status=WebhookEventStatus.PROCESSED,
+            message="Nothing to apply for this entity.",
+            processed_at=timezone.now(),
+        )
+        outcomes.update(dict.fromkeys(informational, "processed"))
+    if not to_apply:
+        return outcomes
     with transaction.atomic():
-        locked = (
-            QuickBooksWebhookEvent.objects.select_for_update()
-            .filter(pk=event.pk, status=WebhookEventStatus.RECEIVED)
-            .first()
+        mine = set(
+            QuickBooksWebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=[event.pk for event, _, _ in to_apply], status=WebhookEventStatus.RECEIVED)
+            .values_list("pk", flat=True)
         )
-        if locked is None:
-            return "nothing to do"
-        outcome = payment_apply_from_quickbooks(
-            connection=connection, qbo_payment_id=event.entity_id, qbo_payment=qbo_payment
-        )
-        _mark(event.pk, WebhookEventStatus.PROCESSED, outcome)
-    logger.info("qbo.webhook.processed event=%s realm=%s outcome=%s", event.pk, event.realm_id, outcome)
-    return "processed"
+        for event, connection, qbo_payment in to_apply:
+            if event.pk not in mine:
+                continue  # another worker has it
+            try:
+                with transaction.atomic():
+                    outcome = payment_apply_from_quickbooks(
+                        connection=connection, qbo_payment_id=event.entity_id, qbo_payment=qbo_payment
+                    )
+                    _mark(event.pk, WebhookEventStatus.PROCESSED, outcome)
+            except Exception as exc:  # noqa: BLE001  a bug must not block every later event: counted, then failed
+                logger.exception("qbo.webhook.apply_failed event=%s", event.pk)
+                outcomes[event.pk] = _failed_attempt(event, exc, step="Applying it here")
+                continue
+            outcomes[event.pk] = "processed"
+            logger.info("qbo.webhook.processed event=%s realm=%s outcome=%s", event.pk, event.realm_id, outcome)
+    return outcomes
 
 
-def _failed_attempt(event: QuickBooksWebhookEvent, exc: Exception) -> str:
+def _failed_attempt(event: QuickBooksWebhookEvent, exc: Exception, *, step: str = "Reading it from QuickBooks") -> str:
     give_up = event.attempts + 1 >= MAX_EVENT_ATTEMPTS
     QuickBooksWebhookEvent.objects.filter(pk=event.pk).update(
         attempts=F("attempts") + 1,
         status=WebhookEventStatus.FAILED if give_up else WebhookEventStatus.RECEIVED,
-        message=f"Reading it from QuickBooks failed: {exc}"[:500],
+        message=f"{step} failed: {exc}"[:500],
     )
-    logger.warning("qbo.webhook.read_failed event=%s error=%s", event.pk, type(exc).__name__)
+    logger.warning("qbo.webhook.attempt_failed event=%s step=%s error=%s", event.pk, step, type(exc).__name__)
     return "failed" if give_up else "retrying"
 
 

@@ -471,3 +471,26 @@ def test_unapplied_payment_resolved_by_a_person_leaves_the_list_and_is_scoped(
     unapplied_payment_resolve(company=tenant.company, unapplied_id=row.pk, user=tenant.admin)
     assert not unapplied_payments(company=tenant.company).exists()
     assert unapplied_payments(company=tenant.company, include_closed=True).get().status == UnappliedStatus.RESOLVED
+
+
+def test_an_event_that_cannot_be_applied_does_not_hold_back_the_others(
+    client, connected, tenant, captured, intuit, no_queue, monkeypatch
+):
+    invoice = linked_invoice(tenant, captured)
+    add_read(intuit, qbo_payment("7", applied=(("130", 10),)), pid="7")
+    add_read(intuit, qbo_payment("8", applied=(("130", 20),)), pid="8")
+    receive(client, [cloudevent("7"), cloudevent("8")])
+    real = __import__("integrations.services.payments", fromlist=["x"]).payment_apply_from_quickbooks
+
+    def broken_for_seven(*, connection, qbo_payment_id, qbo_payment):
+        if qbo_payment_id == "7":
+            raise RuntimeError("a bug")
+        return real(connection=connection, qbo_payment_id=qbo_payment_id, qbo_payment=qbo_payment)
+
+    monkeypatch.setattr("integrations.services.payments.payment_apply_from_quickbooks", broken_for_seven)
+    events_process_pending()
+    invoice.refresh_from_db()
+    assert invoice.amount_paid == Decimal("20.00")  # payment 8 went on
+    seven = QuickBooksWebhookEvent.objects.get(entity_id="7")
+    assert seven.status == WebhookEventStatus.RECEIVED and seven.attempts == 1
+    assert seven.message.startswith("Applying it here failed")
