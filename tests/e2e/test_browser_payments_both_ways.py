@@ -28,10 +28,14 @@ def control(live_app: str, path: str, body: dict | None = None) -> dict:
     return response.json()
 
 
-def pushed(worker, invoice) -> QuickBooksLink:  # noqa: F811
+def run_worker(worker) -> None:  # noqa: F811
     worker.run_queued()
     for thread in worker.threads:
         thread.join(timeout=30)
+
+
+def pushed(worker, invoice) -> QuickBooksLink:  # noqa: F811
+    run_worker(worker)
     entry = QuickBooksSyncLog.objects.filter(object_id=invoice.pk, entity_type="invoice").first()
     assert entry.status == "succeeded", entry.message
     return QuickBooksLink.objects.get(object_type="invoice", object_id=invoice.pk)
@@ -88,9 +92,7 @@ def test_payments_cross_both_ways_and_the_books_agree(acme, live_app, page, work
     page.fill("#id_amount", "30.00")
     page.click("button:has-text('Record payment')")
     expect(page.locator("ul.messages")).to_contain_text("Payment of 30.00 recorded")
-    worker.run_queued()
-    for thread in worker.threads:
-        thread.join(timeout=30)
+    run_worker(worker)
     assert quickbooks_balance(acme, second_link) == "78.00"
     shot(page, "33-payment-recorded-here")
 
@@ -98,9 +100,7 @@ def test_payments_cross_both_ways_and_the_books_agree(acme, live_app, page, work
     page.select_option("select[name=reason]", "refunded")
     page.click("button:has-text('Remove')")
     expect(page.locator("ul.messages")).to_contain_text("refunded; invoice")
-    worker.run_queued()
-    for thread in worker.threads:
-        thread.join(timeout=30)
+    run_worker(worker)
     assert quickbooks_balance(acme, second_link) == "108.00"
     control(live_app, "webhooks/flush")  # the void of our own payment comes back: nothing is recorded twice
     second.refresh_from_db()
