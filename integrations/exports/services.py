@@ -144,7 +144,9 @@ def export_plan(*, company, request: ExportRequest) -> ExportPlan:
         already = marked.filter(done=True).count()
         invoices = marked.filter(done=False)
     rows = list(
-        invoices.order_by("issue_date", "number", "pk").annotate(lines=Count("lines")).values_list("pk", "lines")
+        invoices.order_by("issue_date", "number", "pk")
+        .annotate(line_count=Count("lines"))
+        .values_list("pk", "line_count")
     )
     if not rows:
         raise NothingToExport(
@@ -211,8 +213,8 @@ def export_again(*, company, export_id: int) -> ExportDownload:
     ids = list(
         Invoice.objects.filter(company=company, pk__in=export.held.values("invoice_id"))
         .order_by("issue_date", "number", "pk")
-        .annotate(lines=Count("lines"))
-        .values_list("pk", "lines")
+        .annotate(line_count=Count("lines"))
+        .values_list("pk", "line_count")
     )
     if not ids:
         raise NothingToExport("The invoices of this export no longer exist.")
