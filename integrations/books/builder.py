@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from attune_qbo.billing.calculations import HUNDRED
 from attune_qbo.core.money import ZERO, round_cents
@@ -149,44 +150,97 @@ def spread_tax(amounts: list[Decimal], tax: Decimal) -> list[Decimal]:
     return [Decimal(share) / 100 for share in shares]
 
 
+class LineRow(NamedTuple):
+    """One invoice line as the builder reads it: plain values, no model instances (a fast path for exports of
+    thousands of invoices; ``line_row`` makes one from a saved InvoiceLine)."""
+
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    product_id: int | None
+    product_name: str | None
+    product_description: str | None
+    tax_rate_id: int | None
+    tax_rate_name: str | None
+    tax_rate_percent: Decimal | None
+    tax_rate_taxable: bool | None
+
+
+LINE_ROW_FIELDS = (
+    "description",
+    "quantity",
+    "unit_price",
+    "amount",
+    "product_id",
+    "product__name",
+    "product__description",
+    "tax_rate_id",
+    "tax_rate__name",
+    "tax_rate__percent",
+    "tax_rate__taxable",
+)
+
+
+def line_row(line) -> LineRow:
+    """A LineRow from a saved InvoiceLine (``product`` and ``tax_rate`` loaded), or the row itself."""
+    if isinstance(line, LineRow):
+        return line
+    product, rate = line.product if line.product_id else None, line.tax_rate if line.tax_rate_id else None
+    return LineRow(
+        description=line.description,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        amount=line.amount,
+        product_id=line.product_id,
+        product_name=product.name if product else None,
+        product_description=product.description if product else None,
+        tax_rate_id=line.tax_rate_id,
+        tax_rate_name=rate.name if rate else None,
+        tax_rate_percent=rate.percent if rate else None,
+        tax_rate_taxable=rate.taxable if rate else None,
+    )
+
+
 def books_invoice(invoice, lines, mappings: BooksMappings) -> BooksInvoice:
-    """One invoice; ``lines`` are its InvoiceLines with ``product`` and ``tax_rate`` loaded."""
+    """One invoice (``client`` loaded); ``lines`` are its InvoiceLines (``product``, ``tax_rate`` loaded) or
+    LineRows, in order."""
     income = mappings.income()
+    rows = [line_row(line) for line in lines]
     by_rate: dict[int, list[int]] = {}
     drafts = []
-    for index, line in enumerate(lines):
-        rate = line.tax_rate
-        taxable = bool(rate and rate.taxable and rate.percent)
+    for index, line in enumerate(rows):
+        taxable = bool(line.tax_rate_id and line.tax_rate_taxable and line.tax_rate_percent)
         if taxable:
-            by_rate.setdefault(rate.pk, []).append(index)
+            by_rate.setdefault(line.tax_rate_id, []).append(index)
         drafts.append(
             {
                 "position": index + 1,
-                "item": mappings.item(line.product_id, line.product.name if line.product_id else None),
-                "description": line.description or (line.product.description if line.product_id else ""),
+                "item": mappings.item(line.product_id, line.product_name),
+                "description": line.description or line.product_description or "",
                 "quantity": line.quantity,
                 "rate": line.unit_price,
                 "amount": line.amount,
                 "taxable": taxable,
-                "tax_code": mappings.tax_code(rate.pk, rate.name) if rate else None,
-                "tax_rate_id": rate.pk if rate else None,
-                "tax_percent": rate.percent if rate else ZERO,
+                "tax_code": mappings.tax_code(line.tax_rate_id, line.tax_rate_name) if line.tax_rate_id else None,
+                "tax_rate_id": line.tax_rate_id,
+                "tax_percent": line.tax_rate_percent if line.tax_rate_id else ZERO,
                 "income_account": income,
             }
         )
     tax_lines = []
     tax_shares = [ZERO] * len(drafts)
     for rate_id, indexes in by_rate.items():
-        rate = lines[indexes[0]].tax_rate
+        first = rows[indexes[0]]
         base = sum((drafts[i]["amount"] for i in indexes), ZERO)
-        amount = round_cents(base * rate.percent / HUNDRED)  # billing.calculations: once per rate
+        amount = round_cents(base * first.tax_rate_percent / HUNDRED)  # billing.calculations: once per rate
         for i, share in zip(indexes, spread_tax([drafts[i]["amount"] for i in indexes], amount), strict=True):
             tax_shares[i] = share
         tax_lines.append(
             BooksTaxLine(
-                tax_code=mappings.tax_code(rate.pk, rate.name),
+                tax_code=mappings.tax_code(rate_id, first.tax_rate_name),
                 tax_rate_id=rate_id,
-                percent=rate.percent,
+                percent=first.tax_rate_percent,
                 base=base,
                 amount=amount,
             )
@@ -212,25 +266,28 @@ def books_invoice(invoice, lines, mappings: BooksMappings) -> BooksInvoice:
 
 
 def books_invoices(*, company, invoice_ids: Iterable[int], mappings: BooksMappings) -> Iterator[BooksInvoice]:
-    """The invoices (of ``company`` only), in the order given, read ``CHUNK`` at a time."""
-    from django.db.models import Prefetch
-
+    """The invoices (of ``company`` only), in the order given, read ``CHUNK`` at a time: two queries per
+    chunk (invoices with clients; lines as plain rows with their product and tax rate)."""
     from attune_qbo.billing.models import Invoice, InvoiceLine
 
     ids = list(invoice_ids)
-    lines = InvoiceLine.objects.select_related("product", "tax_rate").order_by("position", "id")
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         found = {
             invoice.pk: invoice
-            for invoice in Invoice.objects.filter(company=company, pk__in=chunk)
-            .select_related("client")
-            .prefetch_related(Prefetch("lines", queryset=lines))
+            for invoice in Invoice.objects.filter(company=company, pk__in=chunk).select_related("client")
         }
+        lines: dict[int, list[LineRow]] = {pk: [] for pk in found}
+        rows = (
+            InvoiceLine.objects.filter(invoice_id__in=list(found))
+            .order_by("invoice_id", "position", "id")
+            .values_list("invoice_id", *LINE_ROW_FIELDS)
+        )
+        for invoice_id, *values in rows:
+            lines[invoice_id].append(LineRow(*values))
         for pk in chunk:
             if pk in found:
-                invoice = found[pk]
-                yield books_invoice(invoice, list(invoice.lines.all()), mappings)
+                yield books_invoice(found[pk], lines[pk], mappings)
 
 
 def books_customers(*, company, client_ids: Iterable[int], mappings: BooksMappings) -> list[BooksCustomer]:

@@ -22,6 +22,7 @@ Text, by the rules of the format (the choices are in docs/customer/integrations/
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -62,14 +63,19 @@ SPL_HEADER = (
 ENDTRNS_HEADER = ("!ENDTRNS",)
 
 
+_UNSAFE = re.compile(r'[\t\r\n"]')
+
+
 def iif_text(value) -> str:
     """One field's text: no tabs or line breaks, no double quotes, only Windows-1252 characters."""
     text = "" if value is None else str(value)
-    text = " ".join(text.replace('"', "'").split()) if any(c in text for c in '\t\r\n"') else text
-    try:
-        text.encode(ENCODING)
-    except UnicodeEncodeError:
-        text = "".join(_ansi(char) for char in text)
+    if _UNSAFE.search(text):
+        text = " ".join(text.replace('"', "'").split())
+    if not text.isascii():
+        try:
+            text.encode(ENCODING)
+        except UnicodeEncodeError:
+            text = "".join(_ansi(char) for char in text)
     return text
 
 
