@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from attune_qbo.billing.models import Invoice, InvoiceStatus
 from attune_qbo.core.exceptions import ApplicationError, ValidationError
+from attune_qbo.core.money import round_cents
 from integrations.books.builder import BooksMappings, books_customers, books_invoices, books_items, books_tax_codes
 from integrations.exports import csv_renderer, iif_renderer
 from integrations.models import ExportFormat, QuickBooksExport, QuickBooksExportInvoice
@@ -90,6 +91,7 @@ class ExportPlan:
     total: Decimal
     already_exported: int  # left out by "only not yet exported"
     files: list[list[int]] = field(default_factory=list)  # CSV: invoice ids per file
+    currencies: tuple[str, ...] = ()
 
     @property
     def invoice_count(self) -> int:
@@ -154,10 +156,19 @@ def export_plan(*, company, request: ExportRequest) -> ExportPlan:
             + (f" ({already} were exported before.)" if already else "")
         )
     ids = [pk for pk, _ in rows]
-    total = Invoice.objects.filter(pk__in=ids).aggregate(total=Sum("total"))["total"] or Decimal("0.00")
+    total = round_cents(Invoice.objects.filter(pk__in=ids).aggregate(total=Sum("total"))["total"] or 0)
     files = csv_renderer.split_into_files(rows) if request.format == ExportFormat.CSV else [ids]
+    currencies = tuple(
+        Invoice.objects.filter(pk__in=ids).order_by("currency").values_list("currency", flat=True).distinct()
+    )
     return ExportPlan(
-        request=request, invoice_ids=ids, line_counts=rows, total=total, already_exported=already, files=files
+        currencies=currencies,
+        request=request,
+        invoice_ids=ids,
+        line_counts=rows,
+        total=total,
+        already_exported=already,
+        files=files,
     )
 
 
