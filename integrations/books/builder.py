@@ -91,6 +91,10 @@ class BooksMappings:
             return ItemRef(id=default.id, name=default.name or DEFAULT_ITEM_NAME)
         return ItemRef(name=clean_name(product_name or "") or DEFAULT_ITEM_NAME)
 
+    def customer(self, client) -> CustomerRef:
+        """The client as a QuickBooks customer: its link's id in this realm (if any) and its cleaned name."""
+        return CustomerRef(id=self.customers.get(client.pk, ""), name=clean_name(client.display_name))
+
     def tax_code(self, tax_rate_id: int, tax_rate_name: str) -> TaxCodeRef:
         key = str(tax_rate_id)
         mapped = self.tax_codes.get(key) or self.sales_tax_codes.get(key)
@@ -121,11 +125,11 @@ def client_address(client) -> Address:
 
 
 def books_customer(client, mappings: BooksMappings) -> BooksCustomer:
-    name = clean_name(client.display_name)
+    ref = mappings.customer(client)
     return BooksCustomer(
         local_id=client.pk,
-        ref=CustomerRef(id=mappings.customers.get(client.pk, ""), name=name),
-        display_name=name,
+        ref=ref,
+        display_name=ref.name,
         email=(client.email or "").strip(),
         bill_address=client_address(client),
         currency=client.currency,
@@ -248,9 +252,7 @@ def books_invoice(invoice, lines, mappings: BooksMappings) -> BooksInvoice:
     return BooksInvoice(
         local_id=invoice.pk,
         number=invoice.number,
-        customer=CustomerRef(
-            id=mappings.customers.get(invoice.client_id, ""), name=clean_name(invoice.client.display_name)
-        ),
+        customer=mappings.customer(invoice.client),
         txn_date=invoice.issue_date,
         due_date=invoice.due_date,
         currency=invoice.currency,
@@ -297,6 +299,14 @@ def books_customers(*, company, client_ids: Iterable[int], mappings: BooksMappin
         books_customer(client, mappings)
         for client in Client.objects.filter(company=company, pk__in=list(client_ids)).order_by("display_name", "pk")
     ]
+
+
+def books_customers_of_invoices(*, company, invoice_ids: Iterable[int], mappings: BooksMappings) -> list[BooksCustomer]:
+    """The customers a set of invoices is for, each once, by name."""
+    from attune_qbo.billing.models import Invoice
+
+    client_ids = Invoice.objects.filter(company=company, pk__in=list(invoice_ids)).values_list("client_id", flat=True)
+    return books_customers(company=company, client_ids=client_ids.distinct(), mappings=mappings)
 
 
 def books_items(*, company, invoice_ids: Iterable[int], mappings: BooksMappings) -> list[BooksItem]:
@@ -359,9 +369,7 @@ def books_payment(payment, mappings: BooksMappings) -> BooksPayment:
         local_id=payment.pk,
         invoice_local_id=invoice.pk,
         invoice_number=invoice.number,
-        customer=CustomerRef(
-            id=mappings.customers.get(invoice.client_id, ""), name=clean_name(invoice.client.display_name)
-        ),
+        customer=mappings.customer(invoice.client),
         amount=payment.amount,
         txn_date=payment.date,
         method=payment.get_method_display(),
@@ -373,15 +381,13 @@ def books_payment(payment, mappings: BooksMappings) -> BooksPayment:
 def books_batch(*, company, invoice_ids: Iterable[int], realm_id: str | None = None) -> BooksBatch:
     """Invoices plus the customers, items and tax codes they refer to, all in memory (for small sets and
     tests; exports stream with ``books_invoices``)."""
-    from attune_qbo.billing.models import Invoice
 
     ids = list(invoice_ids)
     mappings = BooksMappings.load(company_id=company.pk, realm_id=realm_id)
-    client_ids = Invoice.objects.filter(company=company, pk__in=ids).values_list("client_id", flat=True).distinct()
     return BooksBatch(
         company_name=company.name,
         home_currency=company.default_currency,
-        customers=tuple(books_customers(company=company, client_ids=client_ids, mappings=mappings)),
+        customers=tuple(books_customers_of_invoices(company=company, invoice_ids=ids, mappings=mappings)),
         items=tuple(books_items(company=company, invoice_ids=ids, mappings=mappings)),
         tax_codes=tuple(books_tax_codes(company=company, invoice_ids=ids, mappings=mappings)),
         invoices=tuple(books_invoices(company=company, invoice_ids=ids, mappings=mappings)),

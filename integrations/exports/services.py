@@ -25,7 +25,13 @@ from django.utils import timezone
 from attune_qbo.billing.models import Invoice, InvoiceStatus
 from attune_qbo.core.exceptions import ApplicationError, ValidationError
 from attune_qbo.core.money import round_cents
-from integrations.books.builder import BooksMappings, books_customers, books_invoices, books_items, books_tax_codes
+from integrations.books.builder import (
+    BooksMappings,
+    books_customers_of_invoices,
+    books_invoices,
+    books_items,
+    books_tax_codes,
+)
 from integrations.exports import csv_renderer, iif_renderer
 from integrations.models import ExportFormat, QuickBooksExport, QuickBooksExportInvoice
 
@@ -252,14 +258,11 @@ def customers_download(*, company, request: ExportRequest) -> ExportDownload:
     mappings = BooksMappings.load(company_id=company.pk, realm_id=_realm_id(company))
 
     def chunks():
-        yield csv_renderer.customers_csv(_customers(company, plan.invoice_ids, mappings))
+        yield csv_renderer.customers_csv(
+            books_customers_of_invoices(company=company, invoice_ids=plan.invoice_ids, mappings=mappings)
+        )
 
     return ExportDownload(_file_name(company, "csv", plan, suffix="customers"), "text/csv; charset=utf-8", chunks())
-
-
-def _customers(company, invoice_ids, mappings):
-    client_ids = Invoice.objects.filter(company=company, pk__in=invoice_ids).values_list("client_id", flat=True)
-    return books_customers(company=company, client_ids=client_ids.distinct(), mappings=mappings)
 
 
 def _download(company, export: QuickBooksExport, plan: ExportPlan, *, record: bool) -> ExportDownload:
@@ -312,7 +315,12 @@ def _zip_chunks(company, plan: ExportPlan, mappings) -> Iterator[bytes]:
     sink = _Sink()
     width = len(str(len(plan.files)))
     with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("0-customers.csv", csv_renderer.customers_csv(_customers(company, plan.invoice_ids, mappings)))
+        archive.writestr(
+            "0-customers.csv",
+            csv_renderer.customers_csv(
+                books_customers_of_invoices(company=company, invoice_ids=plan.invoice_ids, mappings=mappings)
+            ),
+        )
         yield sink.take()
         for number, ids in enumerate(plan.files, start=1):
             data = b"".join(_csv_chunks(company, ids, plan, mappings))
@@ -325,8 +333,7 @@ def _iif_chunks(company, plan: ExportPlan, mappings) -> Iterator[bytes]:
     names = iif_renderer.IifNames()
     encoding = iif_renderer.ENCODING
     ids = plan.invoice_ids
-    client_ids = Invoice.objects.filter(company=company, pk__in=ids).values_list("client_id", flat=True).distinct()
-    customers = books_customers(company=company, client_ids=client_ids, mappings=mappings)
+    customers = books_customers_of_invoices(company=company, invoice_ids=ids, mappings=mappings)
     yield "".join(iif_renderer.customers_block(customers, names)).encode(encoding)
     items = books_items(company=company, invoice_ids=ids, mappings=mappings)
     tax_codes = books_tax_codes(company=company, invoice_ids=ids, mappings=mappings)
