@@ -345,3 +345,21 @@ def test_demo_company_csv_and_iif_read_back_into_the_same_invoices(db):
 def test_default_date_format_follows_the_company_country():
     assert csv_renderer.default_date_format("US") == "mdy"
     assert csv_renderer.default_date_format("GB") == "dmy"
+
+
+def test_members_do_not_get_the_exports_page_or_its_downloads(tenant, page_client_for):
+    tenant.invoice(finalize=True)
+    client = page_client_for(tenant.member)
+    assert client.get(reverse("integrations:quickbooks-exports")).status_code in (302, 403)
+    response = client.post(reverse("integrations:quickbooks-exports-download"), {"format": "csv"})
+    assert response.status_code in (302, 403) and not response.has_header("Content-Disposition")
+    assert not QuickBooksExport.objects.exists()
+
+
+def test_a_bad_date_on_the_page_is_shown_on_the_form(tenant, page_client_for):
+    page = page_client_for(tenant.staff).get(
+        reverse("integrations:quickbooks-exports"),
+        {"format": "csv", "date_from": "2026-02-01", "date_to": "2026-01-01"},
+    )
+    assert page.status_code == 200 and b"The end date is before the start date." in page.content
+    assert b'id="export-summary"' not in page.content
