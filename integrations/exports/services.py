@@ -151,30 +151,33 @@ def export_plan(*, company, request: ExportRequest) -> ExportPlan:
         marked = invoices.annotate(done=exported_before(company, request.format))
         already = marked.filter(done=True).count()
         invoices = marked.filter(done=False)
-    rows = list(
+    rows = _counted(invoices)
+    if not rows:
+        before = f" ({already} {'was' if already == 1 else 'were'} exported before.)" if already else ""
+        raise NothingToExport(f"There are no {request.describe()} in {company.name}: nothing to export.{before}")
+    return _plan(request, rows, already=already)
+
+
+def _counted(invoices) -> list[tuple[int, int]]:
+    """(invoice id, line count) in export order."""
+    return list(
         invoices.order_by("issue_date", "number", "pk")
         .annotate(line_count=Count("lines"))
         .values_list("pk", "line_count")
     )
-    if not rows:
-        raise NothingToExport(
-            f"There are no {request.describe()} in {company.name}: nothing to export."
-            + (f" ({already} were exported before.)" if already else "")
-        )
+
+
+def _plan(request: ExportRequest, rows: list[tuple[int, int]], *, already: int = 0) -> ExportPlan:
     ids = [pk for pk, _ in rows]
-    total = round_cents(Invoice.objects.filter(pk__in=ids).aggregate(total=Sum("total"))["total"] or 0)
-    files = csv_renderer.split_into_files(rows) if request.format == ExportFormat.CSV else [ids]
-    currencies = tuple(
-        Invoice.objects.filter(pk__in=ids).order_by("currency").values_list("currency", flat=True).distinct()
-    )
+    chosen = Invoice.objects.filter(pk__in=ids)
     return ExportPlan(
-        currencies=currencies,
         request=request,
         invoice_ids=ids,
         line_counts=rows,
-        total=total,
+        total=round_cents(chosen.aggregate(total=Sum("total"))["total"] or 0),
         already_exported=already,
-        files=files,
+        files=csv_renderer.split_into_files(rows) if request.format == ExportFormat.CSV else [ids],
+        currencies=tuple(chosen.order_by("currency").values_list("currency", flat=True).distinct()),
     )
 
 
@@ -227,28 +230,15 @@ def export_start(*, company, user, request: ExportRequest) -> tuple[QuickBooksEx
 def export_again(*, company, export_id: int) -> ExportDownload:
     """The same invoices as an earlier export, with their figures as they are now (another company's → 404)."""
     export = get_object_or_404(QuickBooksExport, company=company, pk=export_id)
-    ids = list(
-        Invoice.objects.filter(company=company, pk__in=export.held.values("invoice_id"))
-        .order_by("issue_date", "number", "pk")
-        .annotate(line_count=Count("lines"))
-        .values_list("pk", "line_count")
-    )
-    if not ids:
+    rows = _counted(Invoice.objects.filter(company=company, pk__in=export.held.values("invoice_id")))
+    if not rows:
         raise NothingToExport("The invoices of this export no longer exist.")
     request = ExportRequest(
         format=export.format,
         date_format=export.date_format or csv_renderer.DEFAULT_DATE_FORMAT,
         status=export.status_filter or DEFAULT_STATUS,
     )
-    files = csv_renderer.split_into_files(ids) if export.format == ExportFormat.CSV else [[pk for pk, _ in ids]]
-    plan = ExportPlan(
-        request=request,
-        invoice_ids=[pk for pk, _ in ids],
-        line_counts=ids,
-        total=export.total,
-        already_exported=0,
-        files=files,
-    )
+    plan = _plan(request, rows)
     return _download(company, export, plan, record=False)
 
 
@@ -282,7 +272,7 @@ def _download(company, export: QuickBooksExport, plan: ExportPlan, *, record: bo
 def _finishing(export: QuickBooksExport, chunks: Iterator[bytes]) -> Iterator[bytes]:
     """Pass the bytes on; mark the export complete after the last one (not when the download is cut short)."""
     yield from chunks
-    QuickBooksExport.objects.filter(pk=export.pk).update(completed_at=timezone.now())
+    QuickBooksExport.objects.filter(pk=export.pk, completed_at__isnull=True).update(completed_at=timezone.now())
     logger.info("qbo.export.completed company=%s export=%s", export.company_id, export.pk)
 
 

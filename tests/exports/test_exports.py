@@ -246,7 +246,7 @@ def test_only_not_yet_exported_leaves_out_what_a_finished_export_held(tenant, ap
     api = api_client_for(tenant.staff)
     assert download(api.get(IIF_URL, {"only_new": "true"}))  # holds A-1
     response = api.get(IIF_URL, {"only_new": "true"})
-    assert response.status_code == 404 and "1 were exported before" in response.json()["message"]
+    assert response.status_code == 404 and "1 was exported before" in response.json()["message"]
     # the CSV is another target: A-1 has not gone there yet
     assert api.get(CSV_URL, {"only_new": "true", "preview": "1"}).json()["invoices"] == 1
     second = tenant.invoice(finalize=True, number="A-2")
