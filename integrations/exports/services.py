@@ -22,6 +22,7 @@ from django.db.models import Count, Exists, OuterRef, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from attune_qbo.audit.services import audit_record
 from attune_qbo.billing.models import Invoice, InvoiceStatus
 from attune_qbo.core.exceptions import ApplicationError, ValidationError
 from attune_qbo.core.money import round_cents
@@ -216,6 +217,15 @@ def export_start(*, company, user, request: ExportRequest) -> tuple[QuickBooksEx
     )
     QuickBooksExportInvoice.objects.bulk_create(
         [QuickBooksExportInvoice(export=export, invoice_id=pk) for pk in plan.invoice_ids], batch_size=1000
+    )
+    audit_record(
+        action="quickbooks.export",
+        company=company,
+        actor=user,
+        target=export,
+        message=f"{export.get_format_display()} export of {plan.invoice_count} invoice"
+        f"{'' if plan.invoice_count == 1 else 's'} ({request.describe()}).",
+        details={"format": request.format, "invoices": plan.invoice_count, "total": str(plan.total)},
     )
     logger.info(
         "qbo.export.started company=%s export=%s format=%s invoices=%s",

@@ -363,3 +363,15 @@ def test_a_bad_date_on_the_page_is_shown_on_the_form(tenant, page_client_for):
     )
     assert page.status_code == 200 and b"The end date is before the start date." in page.content
     assert b'id="export-summary"' not in page.content
+
+
+def test_each_export_is_audited_and_a_bad_format_on_the_page_is_explained(tenant, page_client_for):
+    from attune_qbo.audit.models import AuditLog
+
+    tenant.invoice(finalize=True)
+    client = page_client_for(tenant.staff)
+    client.post(reverse("integrations:quickbooks-exports-download"), {"format": "iif"})
+    entry = AuditLog.objects.get(action="quickbooks.export")
+    assert entry.company == tenant.company and entry.actor == tenant.staff and "export of 1 invoice (" in entry.message
+    page = client.get(reverse("integrations:quickbooks-exports"), {"format": "pdf"})
+    assert page.status_code == 200 and b"Select a valid choice" in page.content
