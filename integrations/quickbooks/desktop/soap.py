@@ -114,7 +114,11 @@ def render_wsdl(location: str) -> bytes:
     ET.register_namespace("s", xsd)
     ET.register_namespace("soapbind", soap)
     ET.register_namespace("tns", QBWC_NAMESPACE)
-    root = ET.Element(f"{{{wsdl}}}definitions", {"targetNamespace": QBWC_NAMESPACE, "name": "QBWebConnectorSvc"})
+    # `tns:` only appears inside attribute values, so ElementTree would not declare it by itself.
+    root = ET.Element(
+        f"{{{wsdl}}}definitions",
+        {"targetNamespace": QBWC_NAMESPACE, "name": "QBWebConnectorSvc", "xmlns:tns": QBWC_NAMESPACE},
+    )
     types = ET.SubElement(root, f"{{{wsdl}}}types")
     schema = ET.SubElement(
         types, f"{{{xsd}}}schema", {"elementFormDefault": "qualified", "targetNamespace": QBWC_NAMESPACE}
