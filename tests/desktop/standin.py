@@ -288,6 +288,7 @@ class FakeQuickBooksDesktop:
         self.invoices: dict[str, DesktopInvoice] = {}
         self.payments: list[dict] = []
         self.received: list[ET.Element] = []  # every request element, in order
+        self.raw_requests: list[str] = []  # every qbXML message as it arrived
         self.refuse: dict[str, tuple[str, str]] = {}  # RefNumber or customer name -> (statusCode, message)
         self._ids = itertools.count(1)
         self._sequence = itertools.count(1_700_000_000)
@@ -338,11 +339,16 @@ class FakeQuickBooksDesktop:
         password: str,
         *,
         drop_after_messages: int | None = None,
+        lose_message: int | None = None,
         answer_with: dict | None = None,
     ) -> SessionReport:
-        """One Web Connector run. `drop_after_messages`: QuickBooks takes the Nth message and the run dies
-        before the answer is sent back (no receiveResponseXML, no closeConnection). `answer_with` replaces the
-        answer to the first message: {"hresult": ..., "message": ...} or {"response": "<raw qbXML>"}."""
+        """One Web Connector run.
+
+        `drop_after_messages=N`: QuickBooks applies the Nth message, then the run dies before the answer is sent
+        back (no receiveResponseXML, no closeConnection). `lose_message=N`: the run dies with the Nth message
+        before QuickBooks saw it. `answer_with`: replaces the answer to message `answer_with["at"]` (default 1)
+        with {"hresult", "message"} or {"response": raw qbXML}; QuickBooks still applied the real one unless
+        `answer_with["applied"]` is False."""
         service = self.client.service
         report = SessionReport()
         service.serverVersion()
@@ -357,10 +363,14 @@ class FakeQuickBooksDesktop:
                 report.last_error = service.getLastError(ticket) or ""
                 break
             report.messages += 1
-            response = self.answer(request)
+            self.raw_requests.append(request)
+            if lose_message == report.messages:
+                return report
+            replaced = answer_with is not None and answer_with.get("at", 1) == report.messages
+            response = self.answer(request) if not replaced or answer_with.get("applied", True) else ""
             if drop_after_messages is not None and report.messages >= drop_after_messages:
-                return report  # the run dies: the answer never reaches the endpoint
-            if answer_with is not None and report.messages == 1:
+                return report
+            if replaced:
                 percent = service.receiveResponseXML(
                     ticket,
                     answer_with.get("response", ""),

@@ -22,6 +22,7 @@ from xml.etree import ElementTree as ET
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from attune_qbo.audit.redaction import redact
@@ -486,7 +487,7 @@ def qbwc_send_request(*, ticket: str, company_file: str, major: int, minor: int)
             batch = list(connection.requests.filter(kind=DesktopRequestKind.ITEM_QUERY, status="queued")[:1])
         else:
             _plan_due_entries(connection)
-            batch = list(connection.requests.filter(status=DesktopRequestStatus.QUEUED)[: c.REQUESTS_PER_MESSAGE])
+            batch = list(_queued_in_order(connection)[: c.REQUESTS_PER_MESSAGE])
         if not batch and not session.payments_read:
             since = connection.payments_read_until
             batch = [
@@ -506,6 +507,12 @@ def qbwc_send_request(*, ticket: str, company_file: str, major: int, minor: int)
         session.save(update_fields=["messages_sent"])
     logger.info("qbd.send company=%s requests=%s", connection.company_id, len(batch))
     return qbxml.message([request.qbxml for request in batch])
+
+
+def _queued_in_order(connection: QuickBooksDesktopConnection):
+    """Customers before invoices (an invoice names its customer), then first queued first."""
+    customers_first = Case(When(object_type=LinkType.CLIENT, then=Value(0)), default=Value(1))
+    return connection.requests.filter(status=DesktopRequestStatus.QUEUED).order_by(customers_first, "id")
 
 
 def _queue(
@@ -675,6 +682,11 @@ def _in_doubt(connection: QuickBooksDesktopConnection, request: QuickBooksDeskto
     request.status = DesktopRequestStatus.CANCELLED
     request.status_message = "No answer came back (the Web Connector run ended early)."
     request.save(update_fields=["status", "status_message"])
+    if request.object_type == LinkType.CLIENT:
+        client = Client.objects.filter(pk=request.object_id, company_id=connection.company_id).first()
+        if client is not None:
+            _plan_customer(connection, client)  # CustomerAdd again is safe: 3100 then links the one that landed
+        return
     entry = request.sync_log
     if entry is None or entry.status != SyncStatus.RUNNING:
         return
