@@ -274,13 +274,21 @@ def desktop_enqueue(
 
 
 def invoices_not_in_desktop(*, connection: QuickBooksDesktopConnection):
-    """Finalized or paid invoices this company file has never received."""
+    """Finalized or paid invoices this company file has never received nor been asked to take (an invoice that
+    went and failed shows in the history with its Retry button instead)."""
     linked = QuickBooksLink.objects.filter(
         company_id=connection.company_id, realm_id=connection.realm_key, object_type=LinkType.INVOICE
     ).values("object_id")
-    return Invoice.objects.filter(
-        company_id=connection.company_id, status__in=[InvoiceStatus.FINALIZED, InvoiceStatus.PAID]
-    ).exclude(pk__in=linked)
+    tried = QuickBooksSyncLog.objects.filter(
+        company_id=connection.company_id, realm_id=connection.realm_key, entity_type="invoice"
+    ).values("object_id")
+    return (
+        Invoice.objects.filter(
+            company_id=connection.company_id, status__in=[InvoiceStatus.FINALIZED, InvoiceStatus.PAID]
+        )
+        .exclude(pk__in=linked)
+        .exclude(pk__in=tried)
+    )
 
 
 def desktop_send_all(*, company, user) -> int:
