@@ -66,9 +66,7 @@ def seconds_to_next_window(now: datetime | None = None) -> int:
     return max(1, math.ceil(remaining))
 
 
-def take_from_window(
-    realm_id: str, bucket: str, amount: int, maximum: int, now: datetime | None = None
-) -> None:
+def take_from_window(realm_id: str, bucket: str, amount: int, maximum: int, now: datetime | None = None) -> None:
     """Count `amount` calls in this minute's window; raise LimitExceeded if that would pass `maximum`."""
     now = now or timezone.now()
     start = _window_start(now)
@@ -76,9 +74,7 @@ def take_from_window(
         raise LimitExceeded(seconds_to_next_window(now))
     try:
         with transaction.atomic():
-            _, created = SimRateWindow.objects.get_or_create(
-                realm_id=realm_id, bucket=bucket, window_start=start
-            )
+            _, created = SimRateWindow.objects.get_or_create(realm_id=realm_id, bucket=bucket, window_start=start)
         if created:
             forget_old_windows(now)
     except IntegrityError:

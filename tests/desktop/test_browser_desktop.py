@@ -4,7 +4,6 @@ see a Web Connector run's outcome. Screenshots at 1280 and 390 px go to E2E_ARTI
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -15,19 +14,10 @@ from playwright.sync_api import expect
 from integrations.models import QuickBooksDesktopConnection
 from tests.desktop.standin import FakeQuickBooksDesktop
 from tests.e2e.conftest import acme, live_app, page  # noqa: F401  (fixtures)
+from tests.e2e.test_browser_quickbooks_pages import ARTIFACTS, shot
 
 pytestmark = pytest.mark.e2e
-ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", "/tmp/artifacts/e2e"))
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "customer" / "integrations" / "screenshots"
-
-
-def shot(browser_page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    size = browser_page.viewport_size
-    for width in (1280, 390):
-        browser_page.set_viewport_size({"width": width, "height": 900})
-        browser_page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
-    browser_page.set_viewport_size(size)
 
 
 def test_an_admin_connects_desktop_and_sees_a_run(page, acme, live_app, settings):  # noqa: F811

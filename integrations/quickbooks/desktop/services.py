@@ -53,6 +53,7 @@ from integrations.quickbooks.desktop import qbxml
 from integrations.quickbooks.desktop.exceptions import DesktopProtocolError, OtherQuickBooksActive
 from integrations.quickbooks.desktop.mapping import PreflightProblem, customer_for, customer_name, invoice_for
 from integrations.quickbooks.desktop.responses import Answer, Ret, parse_response
+from integrations.services.sync import _live_entry  # the outbox's one-live-entry rule, shared with Online
 
 logger = logging.getLogger("qbd.sync")
 
@@ -197,19 +198,6 @@ def qwc_document(*, connection: QuickBooksDesktopConnection, app_url: str, suppo
 
 
 # --- the outbox, Desktop side ----------------------------------------------------------------------------
-
-
-def _live_entry(company_id: int, invoice_id: int) -> QuickBooksSyncLog | None:
-    return (
-        QuickBooksSyncLog.objects.select_for_update()
-        .filter(
-            company_id=company_id,
-            entity_type="invoice",
-            object_id=invoice_id,
-            status__in=[SyncStatus.PENDING, SyncStatus.RUNNING],
-        )
-        .first()
-    )
 
 
 def desktop_enqueue(

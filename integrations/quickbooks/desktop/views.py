@@ -123,63 +123,66 @@ def _show_password_once(request, password: str) -> None:
 @company_required(Role.ADMIN)
 @require_POST
 def desktop_connect(request):
-    try:
+    def connect():
         _, password = services.desktop_connect(company=request.company, user=request.user)
+        _show_password_once(request, password)
+
+    return _act(
+        request,
+        connect,
+        lambda _: "QuickBooks Desktop is connected. Download the .qwc file and note the password below.",
+    )
+
+
+def _act(request, action, success) -> HttpResponse:
+    """Run a service for a page's button; its refusal (or `success(result)`) becomes a message on the page."""
+    try:
+        result = action()
     except ApplicationError as error:
         messages.error(request, error.message)
-        return redirect(PAGE)
-    _show_password_once(request, password)
-    messages.success(request, "QuickBooks Desktop is connected. Download the .qwc file and note the password below.")
+    else:
+        messages.success(request, success(result))
     return redirect(PAGE)
 
 
 @company_required(Role.ADMIN)
 @require_POST
 def desktop_new_password(request):
-    try:
+    def new_password():
         password = services.desktop_new_password(company=request.company, user=request.user)
-    except ApplicationError as error:
-        messages.error(request, error.message)
-        return redirect(PAGE)
-    _show_password_once(request, password)
-    messages.success(request, "A new Web Connector password was made; the old one no longer works.")
-    return redirect(PAGE)
+        _show_password_once(request, password)
+
+    return _act(request, new_password, lambda _: "A new Web Connector password was made; the old one no longer works.")
 
 
 @company_required(Role.ADMIN)
 @require_POST
 def desktop_disconnect(request):
-    try:
-        services.desktop_disconnect(company=request.company, user=request.user)
-    except ApplicationError as error:
-        messages.error(request, error.message)
-        return redirect(PAGE)
-    messages.success(request, "QuickBooks Desktop is disconnected: the Web Connector is refused from now on.")
-    return redirect(PAGE)
+    return _act(
+        request,
+        lambda: services.desktop_disconnect(company=request.company, user=request.user),
+        lambda _: "QuickBooks Desktop is disconnected: the Web Connector is refused from now on.",
+    )
 
 
 @company_required(Role.ADMIN)
 @require_POST
 def desktop_send_all(request):
-    try:
-        count = services.desktop_send_all(company=request.company, user=request.user)
-    except ApplicationError as error:
-        messages.error(request, error.message)
-        return redirect(PAGE)
-    messages.success(request, f"{count} invoice{'s' if count != 1 else ''} will go at the Web Connector's next run.")
-    return redirect(PAGE)
+    return _act(
+        request,
+        lambda: services.desktop_send_all(company=request.company, user=request.user),
+        lambda count: f"{count} invoice{'s' if count != 1 else ''} will go at the Web Connector's next run.",
+    )
 
 
 @company_required(Role.STAFF)
 @require_POST
 def desktop_retry(request, pk: int):
-    try:
-        services.desktop_retry(company=request.company, entry_id=pk, user=request.user)
-    except ApplicationError as error:
-        messages.error(request, error.message)
-        return redirect(PAGE)
-    messages.success(request, "It goes again at the Web Connector's next run.")
-    return redirect(PAGE)
+    return _act(
+        request,
+        lambda: services.desktop_retry(company=request.company, entry_id=pk, user=request.user),
+        lambda _: "It goes again at the Web Connector's next run.",
+    )
 
 
 @company_required(Role.ADMIN)
