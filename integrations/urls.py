@@ -50,6 +50,24 @@ urlpatterns = [
     ),
 ]
 
+# Exports (CSV for QuickBooks Online's import, IIF for QuickBooks Desktop): integrations/exports/views.py.
+from integrations.exports import views as export_views  # noqa: E402
+
+urlpatterns += [
+    path("quickbooks/exports/", export_views.quickbooks_exports, name="quickbooks-exports"),
+    path("quickbooks/exports/download/", export_views.quickbooks_exports_download, name="quickbooks-exports-download"),
+    path(
+        "quickbooks/exports/customers.csv",
+        export_views.quickbooks_exports_customers,
+        name="quickbooks-exports-customers",
+    ),
+    path(
+        "quickbooks/exports/<int:export_id>/download/",
+        export_views.quickbooks_export_again,
+        name="quickbooks-export-again",
+    ),
+]
+
 # QuickBooks Desktop (Web Connector): the settings page and the QBWC SOAP endpoint.
 from integrations.quickbooks.desktop import views as desktop_views  # noqa: E402
 

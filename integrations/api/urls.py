@@ -22,3 +22,14 @@ urlpatterns = [
     path("webhooks", views.quickbooks_webhook, name="api-quickbooks-webhooks"),
     path("sync-logs/<int:pk>/retry", views.SyncLogRetryView.as_view(), name="api-quickbooks-sync-log-retry"),
 ]
+
+# Exports: integrations/api/exports.py.
+from integrations.api import exports  # noqa: E402
+
+urlpatterns += [
+    path("exports", exports.ExportListView.as_view(), name="api-quickbooks-exports"),
+    path("exports/csv", exports.CsvExportView.as_view(), name="api-quickbooks-exports-csv"),
+    path("exports/iif", exports.IifExportView.as_view(), name="api-quickbooks-exports-iif"),
+    path("exports/<int:pk>", exports.ExportDetailView.as_view(), name="api-quickbooks-export"),
+    path("exports/<int:pk>/download", exports.ExportDownloadView.as_view(), name="api-quickbooks-export-download"),
+]

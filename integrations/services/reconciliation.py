@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
 from dataclasses import asdict
 
 from django.db import transaction
@@ -22,6 +21,7 @@ from django.utils import timezone
 
 from attune_qbo.billing.models import Invoice, InvoiceStatus
 from attune_qbo.core.exceptions import ValidationError
+from attune_qbo.core.spreadsheet import spreadsheet_cell
 from integrations.models import (
     LinkType,
     QuickBooksConnection,
@@ -196,21 +196,11 @@ def reconciliation_fix(*, connection: QuickBooksConnection, review_id: int, inde
     return done
 
 
-NUMBER = re.compile(r"-?\d+(\.\d+)?")
 CSV_COLUMNS = ("kind", "number", "invoice_id", "qbo_id", "status", "field", "here", "quickbooks", "fix", "note")
 
 
 def reconciliation_csv(review: QuickBooksReview | None) -> str:
     """The stored rows as CSV, one line per difference (formula-looking cells are quoted against CSV injection)."""
-
-    def cell(value) -> str:
-        text = "" if value is None else str(value)
-        if NUMBER.fullmatch(text):
-            return text  # a plain amount, negative ones too, stays a number
-        return (
-            "'" + text if text.lstrip(" \t\r\n")[:1] in ("=", "+", "-", "@") or text[:1] in ("\t", "\r", "\n") else text
-        )
-
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -225,5 +215,5 @@ def reconciliation_csv(review: QuickBooksReview | None) -> str:
         tail = [FIX_LABELS.get(row.get("fix") or "", ""), row.get("text", "")]
         for d in row.get("differences") or [None]:
             middle = [d["label"], d["ours"], d["quickbooks"]] if d else ["", "", ""]
-            writer.writerow([cell(v) for v in base + middle + tail])
+            writer.writerow([spreadsheet_cell(v) for v in base + middle + tail])
     return out.getvalue()
