@@ -500,7 +500,62 @@ class QuickBooksReview(models.Model):
         return f"{self.kind} of {self.company_id} at {self.checked_at:%Y-%m-%d %H:%M}"
 
 
-<<<<<<< HEAD
+class ExportFormat(models.TextChoices):
+    CSV = "csv", "QuickBooks Online CSV"
+    IIF = "iif", "QuickBooks Desktop IIF"
+
+
+class QuickBooksExport(models.Model):
+    """One download of invoices as a QuickBooks file (CSV for Online's import, IIF for Desktop), with the
+    invoices it held, so a later export can leave out what QuickBooks already imported (neither format updates
+    what is there: importing an invoice twice makes two). `completed_at` is set once the whole file was handed
+    to the web server; an interrupted download does not count as exported."""
+
+    company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="quickbooks_exports")
+    format = models.CharField(max_length=3, choices=ExportFormat.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # What was asked for, to show on the page and to repeat the download.
+    date_from = models.DateField(null=True, blank=True)
+    date_to = models.DateField(null=True, blank=True)
+    status_filter = models.CharField(max_length=12, blank=True)
+    only_new = models.BooleanField(default=False)
+    date_format = models.CharField(max_length=12, blank=True)
+    # What it held.
+    invoice_count = models.PositiveIntegerField(default=0)
+    line_count = models.PositiveIntegerField(default=0)
+    file_count = models.PositiveIntegerField(default=1)
+    total = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    file_name = models.CharField(max_length=120, blank=True)
+    invoices = models.ManyToManyField("billing.Invoice", through="QuickBooksExportInvoice", related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "QuickBooks export"
+        indexes = [models.Index(fields=["company", "-created_at"], name="export_company_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_format_display()} of {self.invoice_count} invoices ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class QuickBooksExportInvoice(models.Model):
+    """An invoice one export held."""
+
+    export = models.ForeignKey(QuickBooksExport, on_delete=models.CASCADE, related_name="held")
+    invoice = models.ForeignKey("billing.Invoice", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = "QuickBooks export invoice"
+        constraints = [models.UniqueConstraint(fields=["export", "invoice"], name="uniq_export_invoice")]
+        indexes = [models.Index(fields=["invoice", "export"], name="export_invoice_lookup_idx")]
+
+    def __str__(self) -> str:
+        return f"invoice {self.invoice_id} in export {self.export_id}"
+
+
 # --- QuickBooks Desktop (Web Connector) -------------------------------------------------------------------
 
 
@@ -657,59 +712,3 @@ class QuickBooksDesktopRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.request_id} ({self.status})"
-=======
-class ExportFormat(models.TextChoices):
-    CSV = "csv", "QuickBooks Online CSV"
-    IIF = "iif", "QuickBooks Desktop IIF"
-
-
-class QuickBooksExport(models.Model):
-    """One download of invoices as a QuickBooks file (CSV for Online's import, IIF for Desktop), with the
-    invoices it held, so a later export can leave out what QuickBooks already imported (neither format updates
-    what is there: importing an invoice twice makes two). `completed_at` is set once the whole file was handed
-    to the web server; an interrupted download does not count as exported."""
-
-    company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="quickbooks_exports")
-    format = models.CharField(max_length=3, choices=ExportFormat.choices)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    # What was asked for, to show on the page and to repeat the download.
-    date_from = models.DateField(null=True, blank=True)
-    date_to = models.DateField(null=True, blank=True)
-    status_filter = models.CharField(max_length=12, blank=True)
-    only_new = models.BooleanField(default=False)
-    date_format = models.CharField(max_length=12, blank=True)
-    # What it held.
-    invoice_count = models.PositiveIntegerField(default=0)
-    line_count = models.PositiveIntegerField(default=0)
-    file_count = models.PositiveIntegerField(default=1)
-    total = models.DecimalField(max_digits=16, decimal_places=2, default=0)
-    file_name = models.CharField(max_length=120, blank=True)
-    invoices = models.ManyToManyField("billing.Invoice", through="QuickBooksExportInvoice", related_name="+")
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name = "QuickBooks export"
-        indexes = [models.Index(fields=["company", "-created_at"], name="export_company_recent_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.get_format_display()} of {self.invoice_count} invoices ({self.created_at:%Y-%m-%d %H:%M})"
-
-
-class QuickBooksExportInvoice(models.Model):
-    """An invoice one export held."""
-
-    export = models.ForeignKey(QuickBooksExport, on_delete=models.CASCADE, related_name="held")
-    invoice = models.ForeignKey("billing.Invoice", on_delete=models.CASCADE, related_name="+")
-
-    class Meta:
-        verbose_name = "QuickBooks export invoice"
-        constraints = [models.UniqueConstraint(fields=["export", "invoice"], name="uniq_export_invoice")]
-        indexes = [models.Index(fields=["invoice", "export"], name="export_invoice_lookup_idx")]
-
-    def __str__(self) -> str:
-        return f"invoice {self.invoice_id} in export {self.export_id}"
->>>>>>> exports
