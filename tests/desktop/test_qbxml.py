@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from defusedxml.ElementTree import fromstring
 
+from integrations.books.document import Address, BooksCustomer, BooksInvoice, BooksLine, CustomerRef, ItemRef
 from integrations.quickbooks.desktop import qbxml
 from integrations.quickbooks.desktop.exceptions import DesktopProtocolError
 from integrations.quickbooks.desktop.responses import parse_response
@@ -16,16 +17,19 @@ from tests.desktop.standin import ORDER, ParseRefused, _check_order
 AWKWARD = "Zoë & <Sons>\tLtd\nNorth \"Ω\" 'x' \x01"
 
 
-def _invoice(**changes) -> qbxml.Invoice:
+def _invoice(**changes) -> BooksInvoice:
     fields = {
-        "customer_name": AWKWARD,
+        "local_id": 1,
+        "number": "INV-0001",
+        "customer": CustomerRef(name=AWKWARD),
         "txn_date": dt.date(2026, 1, 15),
-        "ref_number": "INV-0001",
         "due_date": dt.date(2026, 2, 14),
+        "currency": "USD",
         "memo": "Line one & two\n<three> – “quoted”",
         "lines": (
-            qbxml.InvoiceLine(
-                item_name="Café: Beans & <More>",
+            BooksLine(
+                position=1,
+                item=ItemRef(name="Café: Beans & <More>"),
                 description="Tab\there, ünïcödé, 100 % & <b>",
                 quantity=Decimal("2.5000"),
                 rate=Decimal("12.3400"),
@@ -34,7 +38,11 @@ def _invoice(**changes) -> qbxml.Invoice:
             ),
         ),
     }
-    return qbxml.Invoice(**{**fields, **changes})
+    return BooksInvoice(**{**fields, **changes})
+
+
+def _customer(name: str = "A", **fields) -> BooksCustomer:
+    return BooksCustomer(local_id=1, ref=CustomerRef(name=name), display_name=name, **fields)
 
 
 def test_text_is_escaped_ascii_only_and_reads_back_unchanged():
@@ -46,7 +54,9 @@ def test_text_is_escaped_ascii_only_and_reads_back_unchanged():
     assert add.find("CustomerRef/FullName").text == "Zoë & <Sons> Ltd North \"Ω\" 'x'"
     assert add.find("Memo").text == "Line one & two\n<three> – “quoted”"
     line = add.find("InvoiceLineAdd")
-    assert line.find("ItemRef/FullName").text == "Café- Beans & <More>"  # ':' separates parent:child in Desktop
+    # An item reference is a full name: a mapped "Parent:Child" keeps its ':' (the books document already made
+    # our own product names leaf names).
+    assert line.find("ItemRef/FullName").text == "Café: Beans & <More>"
     assert line.find("Desc").text == "Tab\there, ünïcödé, 100 % & <b>"
     assert (line.find("Quantity").text, line.find("Rate").text, line.find("Amount").text) == ("2.5", "12.34", "30.85")
     assert line.find("SalesTaxCodeRef/FullName").text == "Tax"
@@ -56,11 +66,9 @@ def test_elements_follow_the_schema_order():
     # The stand-in's order table is written from the OSR, separately from the renderer.
     for rq in (
         qbxml.invoice_add(_invoice(), "1"),
-        qbxml.invoice_mod(_invoice(txn_id="1-2", edit_sequence="17"), "2"),
-        qbxml.customer_add(
-            qbxml.Customer(name="A", email="a@example.com", bill_address=qbxml.Address(line1="1 St", city="X")), "3"
-        ),
-        qbxml.customer_mod(qbxml.Customer(name="A", list_id="8-1", edit_sequence="3"), "4"),
+        qbxml.invoice_mod(_invoice(), "2", txn_id="1-2", edit_sequence="17"),
+        qbxml.customer_add(_customer(email="a@example.com", bill_address=Address(line1="1 St", city="X")), "3"),
+        qbxml.customer_mod(_customer(), "4", list_id="8-1", edit_sequence="3"),
         qbxml.item_query("5"),
         qbxml.invoice_query("6", ref_number="INV-1"),
         qbxml.receive_payment_query("7", modified_since=dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)),
@@ -79,7 +87,7 @@ def test_the_order_check_itself_catches_a_swap():
 
 
 def test_invoice_mod_replaces_every_line_and_carries_the_edit_sequence():
-    mod = fromstring(qbxml.fragment(qbxml.invoice_mod(_invoice(txn_id="1-2", edit_sequence="17"), "r")).encode())
+    mod = fromstring(qbxml.fragment(qbxml.invoice_mod(_invoice(), "r", txn_id="1-2", edit_sequence="17")).encode())
     body = mod.find("InvoiceMod")
     assert [child.tag for child in body][:2] == ["TxnID", "EditSequence"]
     assert body.find("EditSequence").text == "17"
@@ -87,7 +95,7 @@ def test_invoice_mod_replaces_every_line_and_carries_the_edit_sequence():
 
 
 def test_long_names_are_cut_to_desktop_limits():
-    add = fromstring(qbxml.fragment(qbxml.customer_add(qbxml.Customer(name="N" * 60), "r")).encode())
+    add = fromstring(qbxml.fragment(qbxml.customer_add(_customer("N" * 60), "r")).encode())
     assert len(add.find("CustomerAdd/Name").text) == 41
 
 

@@ -49,7 +49,8 @@ STATUS_EDIT_SEQUENCE_STALE = "3200"  # "The provided edit sequence ... is out-of
 # Field limits of QuickBooks Desktop (US), from the OSR: longer values are refused with a parse/length error.
 CUSTOMER_NAME_MAX = 41
 REF_NUMBER_MAX = 11
-ITEM_NAME_MAX = 31
+ITEM_NAME_MAX = 31  # each segment of an item's full name
+ITEM_FULL_NAME_MAX = 159
 MEMO_MAX = 4095
 DESC_MAX = 4095
 ADDR_MAX = 41

@@ -1,14 +1,17 @@
-"""Our billing objects → the qbXML dataclasses, with Desktop's pre-flight (what QuickBooks Desktop would refuse,
-refused here first with a message a person can act on).
+"""Our billing objects as QuickBooks Desktop will hold them: the books document (`integrations.books`, shared with
+the CSV/IIF exports and Online) for this company file, and Desktop's pre-flight (what QuickBooks Desktop would
+refuse, refused here first with a message a person can act on).
 
-Desktop refers to customers and items by name (FullName), so the mapping is by name: a Client becomes the
-customer named after its display name, a Product the item named after the product."""
+Desktop refers to customers and items by name (FullName). Mappings and links are filed under the company file's
+realm key, so a product without an item mapping sells as the item named like the product."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from attune_qbo.billing.models import Client, Invoice
+from integrations.books.builder import BooksMappings, books_customer, books_invoice
+from integrations.books.document import BooksCustomer, BooksInvoice
 from integrations.quickbooks.desktop import constants as c
 from integrations.quickbooks.desktop import qbxml
 
@@ -18,72 +21,39 @@ class PreflightProblem(Exception):
     message: str
 
 
-def customer_for(client: Client, *, list_id: str = "", edit_sequence: str = "") -> qbxml.Customer:
-    return qbxml.Customer(
-        name=client.display_name,
-        email=client.email,
-        bill_address=qbxml.Address(
-            line1=client.address_line1,
-            line2=client.address_line2,
-            city=client.city,
-            state=client.region,
-            postal_code=client.postal_code,
-            country=client.country,
-        ),
-        list_id=list_id,
-        edit_sequence=edit_sequence,
-    )
+def mappings_for(*, company_id: int, realm_key: str) -> BooksMappings:
+    return BooksMappings.load(company_id=company_id, realm_id=realm_key)
+
+
+def desktop_customer(client: Client, mappings: BooksMappings) -> BooksCustomer:
+    return books_customer(client, mappings)
 
 
 def customer_name(client: Client) -> str:
-    return qbxml.clean_name(client.display_name, c.CUSTOMER_NAME_MAX)
+    """The customer's FullName in QuickBooks Desktop (what CustomerAdd sent as Name)."""
+    return qbxml.clean_name(books_customer(client, BooksMappings()).display_name, c.CUSTOMER_NAME_MAX)
 
 
-def invoice_for(
-    invoice: Invoice, *, known_items: set[str] | None, txn_id: str = "", edit_sequence: str = ""
-) -> qbxml.Invoice:
-    """The invoice as QuickBooks Desktop will hold it. Raises `PreflightProblem` when Desktop would refuse it.
+def desktop_invoice(invoice: Invoice, mappings: BooksMappings) -> BooksInvoice:
+    """`invoice` with `client` loaded; its lines are read with their products and tax rates."""
+    lines = invoice.lines.select_related("product", "tax_rate").order_by("position", "id")
+    return books_invoice(invoice, list(lines), mappings)
 
-    `known_items` are the item names the last ItemQuery returned (None: not read yet, QuickBooks checks)."""
+
+def preflight(invoice: BooksInvoice, *, known_items: set[str] | None) -> None:
+    """Raise `PreflightProblem` when QuickBooks Desktop would refuse the invoice. `known_items` are the item
+    names (case-folded) the last ItemQuery returned; None: not read yet (QuickBooks checks, 3140)."""
     if not invoice.number or len(invoice.number) > c.REF_NUMBER_MAX:
         raise PreflightProblem(
             f"Invoice number “{invoice.number}” is longer than the {c.REF_NUMBER_MAX} characters QuickBooks Desktop "
             "allows for an invoice number. Renumber it, then retry."
         )
-    lines = []
-    for position, line in enumerate(invoice.lines.all(), start=1):
-        if line.product is None:
+    if not invoice.lines:
+        raise PreflightProblem(f"Invoice {invoice.number} has no lines; QuickBooks Desktop needs at least one.")
+    for line in invoice.lines:
+        if known_items is not None and line.item.name.casefold() not in known_items:
             raise PreflightProblem(
-                f"Line {position} of invoice {invoice.number} has no product: QuickBooks Desktop needs an item on "
-                "every line. Pick a product for it, then retry."
-            )
-        item_name = qbxml.clean_name(line.product.name, c.ITEM_NAME_MAX)
-        if known_items is not None and item_name.casefold() not in known_items:
-            raise PreflightProblem(
-                f"QuickBooks Desktop has no active item named “{item_name}” (line {position} of invoice "
+                f"QuickBooks Desktop has no active item named “{line.item.name}” (line {line.position} of invoice "
                 f"{invoice.number}). Create that item in QuickBooks (Lists → Item List) or rename the product, "
                 "then retry."
             )
-        taxable = bool(line.tax_rate and line.tax_rate.taxable and line.tax_rate.percent)
-        lines.append(
-            qbxml.InvoiceLine(
-                item_name=item_name,
-                description=line.description or line.product.name,
-                quantity=line.quantity,
-                rate=line.unit_price,
-                amount=line.amount,
-                taxable=taxable,
-            )
-        )
-    if not lines:
-        raise PreflightProblem(f"Invoice {invoice.number} has no lines; QuickBooks Desktop needs at least one.")
-    return qbxml.Invoice(
-        customer_name=customer_name(invoice.client),
-        txn_date=invoice.issue_date,
-        ref_number=invoice.number,
-        due_date=invoice.due_date,
-        memo=invoice.memo,
-        lines=tuple(lines),
-        txn_id=txn_id,
-        edit_sequence=edit_sequence,
-    )

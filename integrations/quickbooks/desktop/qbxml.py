@@ -1,20 +1,21 @@
-"""qbXML requests, rendered from plain dataclasses (no Django here).
+"""qbXML requests, rendered from the neutral books document (`integrations.books.document`; no Django here).
 
 Element order follows the qbXML schema (the OSR's `InvoiceAdd`, `CustomerAdd`, … sequences): QuickBooks refuses a
 message whose elements are out of order with 0x80040400 "error when parsing the provided XML". Text is escaped
 by ElementTree; characters outside ASCII are written as numeric character references and control characters that
-XML 1.0 cannot carry are dropped (QBO-REFERENCE §6.3). Names are single-line in QuickBooks: tabs and line breaks
-in a name become spaces.
+XML 1.0 cannot carry are dropped (QBO-REFERENCE §6.3). Names arrive as the books document's leaf names (one line,
+no ':'); references go by FullName, which Desktop resolves (ListIDs stay on the links).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
 from decimal import Decimal
 from xml.etree import ElementTree as ET
 
+from integrations.books.document import Address, BooksCustomer, BooksInvoice, BooksLine
+from integrations.books.document import clean_name as books_clean_name
 from integrations.quickbooks.desktop import constants as c
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -28,58 +29,9 @@ def clean_text(value: str, limit: int | None = None) -> str:
 
 
 def clean_name(value: str, limit: int) -> str:
-    """A QuickBooks list name: one line, no leading/trailing spaces, at most `limit` characters. QuickBooks also
-    forbids ':' inside a name (it separates parent:child), so it becomes '-'."""
-    value = _WHITESPACE.sub(" ", clean_text(value)).strip().replace(":", "-")
-    return value[:limit].strip()
-
-
-# --- what we send, typed ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Address:
-    line1: str = ""
-    line2: str = ""
-    city: str = ""
-    state: str = ""
-    postal_code: str = ""
-    country: str = ""
-
-    def is_empty(self) -> bool:
-        return not any((self.line1, self.line2, self.city, self.state, self.postal_code, self.country))
-
-
-@dataclass(frozen=True)
-class Customer:
-    name: str
-    company_name: str = ""
-    email: str = ""
-    bill_address: Address = field(default_factory=Address)
-    list_id: str = ""  # set for CustomerMod
-    edit_sequence: str = ""
-
-
-@dataclass(frozen=True)
-class InvoiceLine:
-    item_name: str
-    description: str
-    quantity: Decimal
-    rate: Decimal
-    amount: Decimal
-    taxable: bool = False
-
-
-@dataclass(frozen=True)
-class Invoice:
-    customer_name: str
-    txn_date: dt.date
-    ref_number: str
-    due_date: dt.date | None
-    memo: str
-    lines: tuple[InvoiceLine, ...]
-    txn_id: str = ""  # set for InvoiceMod
-    edit_sequence: str = ""
+    """A QuickBooks list name: the books document's leaf name (one line, ':' → ' - '), text XML can carry, at
+    most `limit` characters (Desktop's field length)."""
+    return books_clean_name(clean_text(value))[:limit].strip()
 
 
 # --- rendering ------------------------------------------------------------------------------------------
@@ -109,37 +61,36 @@ def _number(value: Decimal) -> str:
 
 
 def _address(parent: ET.Element, name: str, address: Address) -> None:
-    if address.is_empty():
+    if not address:
         return
     element = ET.SubElement(parent, name)
     _text(element, "Addr1", clean_text(address.line1, c.ADDR_MAX))
     _text(element, "Addr2", clean_text(address.line2, c.ADDR_MAX))
     _text(element, "City", clean_text(address.city, c.CITY_MAX))
-    _text(element, "State", clean_text(address.state, c.STATE_MAX))
+    _text(element, "State", clean_text(address.region, c.STATE_MAX))
     _text(element, "PostalCode", clean_text(address.postal_code, c.POSTAL_CODE_MAX))
     _text(element, "Country", clean_text(address.country, c.COUNTRY_MAX))
 
 
-def _customer_fields(element: ET.Element, customer: Customer) -> None:
+def _customer_fields(element: ET.Element, customer: BooksCustomer) -> None:
     # CustomerAdd/CustomerMod order: [ListID, EditSequence,] Name, IsActive, ClassRef, ParentRef, CompanyName, …,
     # BillAddress, ShipAddress, …, Email, …
-    _text(element, "Name", clean_name(customer.name, c.CUSTOMER_NAME_MAX))
-    _text(element, "CompanyName", clean_text(customer.company_name, c.CUSTOMER_NAME_MAX))
+    _text(element, "Name", clean_name(customer.ref.name or customer.display_name, c.CUSTOMER_NAME_MAX))
     _address(element, "BillAddress", customer.bill_address)
     _text(element, "Email", clean_text(customer.email, c.EMAIL_MAX))
 
 
-def customer_add(customer: Customer, request_id: str) -> ET.Element:
+def customer_add(customer: BooksCustomer, request_id: str) -> ET.Element:
     rq = ET.Element("CustomerAddRq", {"requestID": request_id})
     _customer_fields(ET.SubElement(rq, "CustomerAdd"), customer)
     return rq
 
 
-def customer_mod(customer: Customer, request_id: str) -> ET.Element:
+def customer_mod(customer: BooksCustomer, request_id: str, *, list_id: str, edit_sequence: str) -> ET.Element:
     rq = ET.Element("CustomerModRq", {"requestID": request_id})
     mod = ET.SubElement(rq, "CustomerMod")
-    _text(mod, "ListID", customer.list_id)
-    _text(mod, "EditSequence", customer.edit_sequence)
+    _text(mod, "ListID", list_id)
+    _text(mod, "EditSequence", edit_sequence)
     _customer_fields(mod, customer)
     return rq
 
@@ -161,25 +112,25 @@ def item_query(request_id: str) -> ET.Element:
     return rq
 
 
-def _invoice_header(element: ET.Element, invoice: Invoice) -> None:
+def _invoice_header(element: ET.Element, invoice: BooksInvoice) -> None:
     # InvoiceAdd order: CustomerRef, ClassRef, ARAccountRef, TemplateRef, TxnDate, RefNumber, BillAddress,
     # ShipAddress, IsPending, PONumber, TermsRef, DueDate, SalesRepRef, FOB, ShipDate, ShipMethodRef,
     # ItemSalesTaxRef, Memo, … then the lines. InvoiceMod has the same order after TxnID and EditSequence.
-    _ref(element, "CustomerRef", clean_name(invoice.customer_name, c.CUSTOMER_NAME_MAX))
+    _ref(element, "CustomerRef", clean_name(invoice.customer.name, c.CUSTOMER_NAME_MAX))
     _text(element, "TxnDate", invoice.txn_date.isoformat())
-    _text(element, "RefNumber", clean_text(invoice.ref_number, c.REF_NUMBER_MAX))
+    _text(element, "RefNumber", clean_text(invoice.number, c.REF_NUMBER_MAX))
     if invoice.due_date:
         _text(element, "DueDate", invoice.due_date.isoformat())
     _text(element, "Memo", clean_text(invoice.memo, c.MEMO_MAX))
 
 
-def _invoice_line(parent: ET.Element, name: str, line: InvoiceLine, *, new_line_id: bool) -> None:
+def _invoice_line(parent: ET.Element, name: str, line: BooksLine, *, new_line_id: bool) -> None:
     # InvoiceLineAdd order: ItemRef, Desc, Quantity, UnitOfMeasure, Rate, ClassRef, Amount, …, ServiceDate,
     # SalesTaxCodeRef. InvoiceLineMod starts with TxnLineID ("-1" adds a line; lines not listed are deleted).
     element = ET.SubElement(parent, name)
     if new_line_id:
         _text(element, "TxnLineID", "-1")
-    _ref(element, "ItemRef", clean_name(line.item_name, c.ITEM_NAME_MAX))
+    _ref(element, "ItemRef", clean_text(line.item.name, c.ITEM_FULL_NAME_MAX))  # a full name: "Parent:Child"
     _text(element, "Desc", clean_text(line.description, c.DESC_MAX))
     _text(element, "Quantity", _number(line.quantity))
     _text(element, "Rate", _number(line.rate))
@@ -187,7 +138,7 @@ def _invoice_line(parent: ET.Element, name: str, line: InvoiceLine, *, new_line_
     _ref(element, "SalesTaxCodeRef", "Tax" if line.taxable else "Non")
 
 
-def invoice_add(invoice: Invoice, request_id: str) -> ET.Element:
+def invoice_add(invoice: BooksInvoice, request_id: str) -> ET.Element:
     rq = ET.Element("InvoiceAddRq", {"requestID": request_id})
     add = ET.SubElement(rq, "InvoiceAdd")
     _invoice_header(add, invoice)
@@ -196,12 +147,12 @@ def invoice_add(invoice: Invoice, request_id: str) -> ET.Element:
     return rq
 
 
-def invoice_mod(invoice: Invoice, request_id: str) -> ET.Element:
+def invoice_mod(invoice: BooksInvoice, request_id: str, *, txn_id: str, edit_sequence: str) -> ET.Element:
     """All lines replaced: QuickBooks deletes the lines a mod does not list, and `TxnLineID -1` adds each one."""
     rq = ET.Element("InvoiceModRq", {"requestID": request_id})
     mod = ET.SubElement(rq, "InvoiceMod")
-    _text(mod, "TxnID", invoice.txn_id)
-    _text(mod, "EditSequence", invoice.edit_sequence)
+    _text(mod, "TxnID", txn_id)
+    _text(mod, "EditSequence", edit_sequence)
     _invoice_header(mod, invoice)
     for line in invoice.lines:
         _invoice_line(mod, "InvoiceLineMod", line, new_line_id=True)

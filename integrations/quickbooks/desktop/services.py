@@ -51,7 +51,14 @@ from integrations.models import (
 from integrations.quickbooks.desktop import constants as c
 from integrations.quickbooks.desktop import qbxml
 from integrations.quickbooks.desktop.exceptions import DesktopProtocolError, OtherQuickBooksActive
-from integrations.quickbooks.desktop.mapping import PreflightProblem, customer_for, customer_name, invoice_for
+from integrations.quickbooks.desktop.mapping import (
+    PreflightProblem,
+    customer_name,
+    desktop_customer,
+    desktop_invoice,
+    mappings_for,
+    preflight,
+)
 from integrations.quickbooks.desktop.responses import Answer, Ret, parse_response
 from integrations.services.sync import _live_entry  # the outbox's one-live-entry rule, shared with Online
 
@@ -580,12 +587,7 @@ def _digest(element: ET.Element) -> str:
 def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLog) -> None:
     """Queue the requests that bring QuickBooks Desktop up to this invoice's current state (or finish the entry
     when there is nothing to send or Desktop would refuse it)."""
-    invoice = (
-        Invoice.objects.select_related("client")
-        .prefetch_related("lines__product", "lines__tax_rate")
-        .filter(pk=entry.object_id, company_id=entry.company_id)
-        .first()
-    )
+    invoice = Invoice.objects.select_related("client").filter(pk=entry.object_id, company_id=entry.company_id).first()
     if invoice is None:
         _finish_entry(entry, SyncStatus.SKIPPED, "The invoice no longer exists; nothing was sent.")
         return
@@ -607,8 +609,10 @@ def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLo
         _finish_entry(entry, SyncStatus.SKIPPED, "The invoice is a draft again; drafts are not sent.")
         return
     known = {name.casefold() for name in connection.item_names} if connection.items_read_at else None
+    mappings = mappings_for(company_id=connection.company_id, realm_key=connection.realm_key)
+    document = desktop_invoice(invoice, mappings)
     try:
-        document = invoice_for(invoice, known_items=known)
+        preflight(document, known_items=known)
     except PreflightProblem as problem:
         _finish_entry(entry, SyncStatus.FAILED, problem.message, code="preflight")
         return
@@ -618,12 +622,15 @@ def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLo
             entry, SyncStatus.UP_TO_DATE, "QuickBooks Desktop already holds this version.", qbo_id=link.qbo_id
         )
         return
-    _plan_customer(connection, invoice.client)
+    _plan_customer(connection, invoice.client, mappings)
     if link is None:
         kind, build = DesktopRequestKind.INVOICE_ADD, lambda request_id: qbxml.invoice_add(document, request_id)
     else:
-        document = invoice_for(invoice, known_items=None, txn_id=link.qbo_id, edit_sequence=link.sync_token)
-        kind, build = DesktopRequestKind.INVOICE_MOD, lambda request_id: qbxml.invoice_mod(document, request_id)
+        kind = DesktopRequestKind.INVOICE_MOD
+
+        def build(request_id: str) -> ET.Element:
+            return qbxml.invoice_mod(document, request_id, txn_id=link.qbo_id, edit_sequence=link.sync_token)
+
     _queue(
         connection,
         kind,
@@ -636,7 +643,7 @@ def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLo
     )
 
 
-def _plan_customer(connection: QuickBooksDesktopConnection, client: Client) -> None:
+def _plan_customer(connection: QuickBooksDesktopConnection, client: Client, mappings=None) -> None:
     """CustomerAdd for a client Desktop has not got, CustomerMod when its details changed, else nothing."""
     if connection.requests.filter(
         object_type=LinkType.CLIENT,
@@ -644,14 +651,19 @@ def _plan_customer(connection: QuickBooksDesktopConnection, client: Client) -> N
         status__in=[DesktopRequestStatus.QUEUED, DesktopRequestStatus.SENT],
     ).exists():
         return
-    customer = customer_for(client)
+    if mappings is None:
+        mappings = mappings_for(company_id=connection.company_id, realm_key=connection.realm_key)
+    customer = desktop_customer(client, mappings)
     payload_hash = _digest(qbxml.customer_add(customer, "hash"))
     link = _link(connection, LinkType.CLIENT, client.pk)
     if link is None:
         kind, build = DesktopRequestKind.CUSTOMER_ADD, lambda request_id: qbxml.customer_add(customer, request_id)
     elif link.payload_hash != payload_hash and link.sync_token:
-        current = customer_for(client, list_id=link.qbo_id, edit_sequence=link.sync_token)
-        kind, build = DesktopRequestKind.CUSTOMER_MOD, lambda request_id: qbxml.customer_mod(current, request_id)
+        kind = DesktopRequestKind.CUSTOMER_MOD
+
+        def build(request_id: str) -> ET.Element:
+            return qbxml.customer_mod(customer, request_id, list_id=link.qbo_id, edit_sequence=link.sync_token)
+
     else:
         return
     _queue(
