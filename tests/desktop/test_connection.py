@@ -174,3 +174,19 @@ def test_a_non_soap_post_is_a_fault_not_a_500_page(client):
     ):
         answer = client.post(url, body, content_type="text/xml")
         assert answer.status_code == 500 and b"<faultstring>" in answer.content
+
+
+def test_a_body_above_djangos_form_limit_is_read_and_an_oversized_one_refused(client, monkeypatch):
+    from integrations.quickbooks.desktop import constants
+
+    url = reverse("integrations:quickbooks-desktop-qbwc")
+    envelope = (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        '<getLastError xmlns="http://developer.intuit.com/"><ticket>{}</ticket></getLastError></soap:Body></soap:Envelope>'
+    )
+    big = envelope.format("x" * 3_000_000).encode()  # a large answer (e.g. a month of payments) is more than 2.5 MB
+    answer = client.post(url, big, content_type="text/xml")
+    assert answer.status_code == 200 and b"Unknown ticket" in answer.content
+    monkeypatch.setattr(constants, "MAX_SOAP_BYTES", 1000)
+    answer = client.post(url, big, content_type="text/xml")
+    assert answer.status_code == 413 and b"too large" in answer.content

@@ -991,6 +991,8 @@ def _record_payments(connection: QuickBooksDesktopConnection, rets) -> None:
             if invoice_id is None or applied.amount <= 0:
                 continue
             invoice = Invoice.objects.filter(pk=invoice_id, company_id=connection.company_id).first()
+            if invoice is None:
+                continue
             try:
                 paid_on = dt.date.fromisoformat(ret.txn_date)
             except ValueError:

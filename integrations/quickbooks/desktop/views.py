@@ -73,10 +73,13 @@ def qbwc_endpoint(request):
     if request.method == "GET":
         location = request.build_absolute_uri(request.path)
         return HttpResponse(render_wsdl(location), content_type=XML)
-    if int(request.headers.get("Content-Length") or 0) > c.MAX_SOAP_BYTES:
+    # Read the stream ourselves: `request.body` refuses more than DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), and a
+    # month of payments read back from a busy company file can be more.
+    body = request.read(c.MAX_SOAP_BYTES + 1)
+    if len(body) > c.MAX_SOAP_BYTES:
         return HttpResponse(render_fault("The request is too large."), content_type=XML, status=413)
     try:
-        call = parse_call(request.body)
+        call = parse_call(body)
         result = _dispatch(call)
     except DesktopProtocolError as error:
         logger.warning("qbd.soap.refused reason=%s", error.reason)
