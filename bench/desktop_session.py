@@ -96,7 +96,6 @@ def run(count: int, database_url: str) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
     from attune_qbo.billing import services as billing
@@ -131,8 +130,14 @@ def run(count: int, database_url: str) -> None:
 
     client = Client()
     url = reverse("integrations:quickbooks-desktop-qbwc")
-    counter = CaptureQueriesContext(connection)
-    counter.__enter__()
+    queries = [0]
+
+    def tally(execute, sql, params, many, context):
+        queries[0] += 1
+        return execute(sql, params, many, context)
+
+    counting = connection.execute_wrapper(tally)
+    counting.__enter__()
     wall, cpu = time.perf_counter(), time.process_time()
     ticket = call(client, url, "authenticate", strUserName=connection_row.username, strPassword=password)[0].text
     messages = 0
@@ -163,8 +168,8 @@ def run(count: int, database_url: str) -> None:
             break
     call(client, url, "closeConnection", ticket=ticket)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu - quickbooks_cpu
-    counter.__exit__(None, None, None)
-    queries = len(counter.captured_queries)
+    counting.__exit__(None, None, None)
+    queries = queries[0]
     done = QuickBooksSyncLog.objects.filter(company=company, status="succeeded").count()
     print(f"one Web Connector run: {done}/{count} invoices succeeded in {messages} messages")
     print(f"  wall time          {wall:8.2f} s    ({wall / count * 1000:.1f} ms an invoice)")

@@ -148,7 +148,7 @@ def test_a_failed_entry_is_retried_as_a_new_entry(client, tenant, connected):
     assert QuickBooksSyncLog.objects.filter(object_id=invoice.pk, status=SyncStatus.PENDING).count() == 1
 
 
-def test_the_wsdl_describes_every_method(client):
+def test_the_wsdl_describes_every_method(client, db):
     answer = client.get(reverse("integrations:quickbooks-desktop-qbwc") + "?wsdl")
     assert answer.status_code == 200
     wsdl = answer.content.decode()
@@ -165,7 +165,7 @@ def test_the_wsdl_describes_every_method(client):
         assert f'soapAction="http://developer.intuit.com/{method}"' in wsdl
 
 
-def test_a_non_soap_post_is_a_fault_not_a_500_page(client):
+def test_a_non_soap_post_is_a_fault_not_a_500_page(client, db):
     url = reverse("integrations:quickbooks-desktop-qbwc")
     for body in (
         b"not xml",
@@ -176,7 +176,7 @@ def test_a_non_soap_post_is_a_fault_not_a_500_page(client):
         assert answer.status_code == 500 and b"<faultstring>" in answer.content
 
 
-def test_a_body_above_djangos_form_limit_is_read_and_an_oversized_one_refused(client, monkeypatch):
+def test_a_body_above_djangos_form_limit_is_read_and_an_oversized_one_refused(client, monkeypatch, db):
     from integrations.quickbooks.desktop import constants
 
     url = reverse("integrations:quickbooks-desktop-qbwc")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from attune_qbo.billing.models import Client, Invoice
-from integrations.books.builder import BooksMappings, books_customer, books_invoice
+from attune_qbo.billing.models import Client
+from integrations.books.builder import BooksMappings, books_customer
 from integrations.books.document import BooksCustomer, BooksInvoice
 from integrations.quickbooks.desktop import constants as c
 from integrations.quickbooks.desktop import qbxml
@@ -32,12 +32,6 @@ def desktop_customer(client: Client, mappings: BooksMappings) -> BooksCustomer:
 def customer_name(client: Client) -> str:
     """The customer's FullName in QuickBooks Desktop (what CustomerAdd sent as Name)."""
     return qbxml.clean_name(books_customer(client, BooksMappings()).display_name, c.CUSTOMER_NAME_MAX)
-
-
-def desktop_invoice(invoice: Invoice, mappings: BooksMappings) -> BooksInvoice:
-    """`invoice` with `client` loaded; its lines are read with their products and tax rates."""
-    lines = invoice.lines.select_related("product", "tax_rate").order_by("position", "id")
-    return books_invoice(invoice, list(lines), mappings)
 
 
 def preflight(invoice: BooksInvoice, *, known_items: set[str] | None) -> None:

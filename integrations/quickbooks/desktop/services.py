@@ -17,19 +17,21 @@ import random
 import secrets
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Value, When
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from attune_qbo.audit.redaction import redact
 from attune_qbo.audit.services import audit_record
-from attune_qbo.billing.models import Client, Invoice, InvoiceStatus, PaymentSource
+from attune_qbo.billing.models import Client, Invoice, InvoiceLine, InvoiceStatus, PaymentSource
 from attune_qbo.core.exceptions import ApplicationError
 from attune_qbo.tenants.permissions import is_company_admin
+from integrations.books.builder import BooksMappings, books_invoice
 from integrations.exceptions import NotCompanyAdmin, NotConnected
 from integrations.models import (
     ConnectionStatus,
@@ -55,7 +57,6 @@ from integrations.quickbooks.desktop.mapping import (
     PreflightProblem,
     customer_name,
     desktop_customer,
-    desktop_invoice,
     mappings_for,
     preflight,
 )
@@ -555,23 +556,71 @@ def _plan_due_entries(connection: QuickBooksDesktopConnection) -> None:
     entries = list(
         _due_entries(connection).select_for_update(**lock).order_by("next_attempt_at", "id")[: c.REQUESTS_PER_MESSAGE]
     )
+    if not entries:
+        return
+    message = "Sent to the Web Connector; waiting for QuickBooks Desktop's answer."
+    QuickBooksSyncLog.objects.filter(pk__in=[entry.pk for entry in entries]).update(
+        status=SyncStatus.RUNNING,
+        started_at=now,
+        lease_until=None,
+        attempts=F("attempts") + 1,
+        rerun_requested=False,
+        message=message,
+        updated_at=now,
+    )
+    batch = _Batch.load(connection, [entry.object_id for entry in entries])
     for entry in entries:
         entry.status, entry.started_at, entry.lease_until = SyncStatus.RUNNING, now, None
-        entry.attempts += 1
-        entry.rerun_requested = False
-        entry.message = "Sent to the Web Connector; waiting for QuickBooks Desktop's answer."
-        entry.save(
-            update_fields=[
-                "status",
-                "started_at",
-                "lease_until",
-                "attempts",
-                "rerun_requested",
-                "message",
-                "updated_at",
-            ]
+        entry.attempts, entry.rerun_requested, entry.message = entry.attempts + 1, False, message
+        _plan_entry(connection, entry, batch)
+
+
+@dataclass
+class _Batch:
+    """What planning a few invoices needs, read once: the invoices with their clients and lines, the books
+    mappings, the links, and the clients that already have a customer request on its way."""
+
+    mappings: BooksMappings
+    invoices: dict[int, Invoice]
+    lines: dict[int, list]
+    invoice_links: dict[int, QuickBooksLink]
+    client_links: dict[int, QuickBooksLink]
+    busy_clients: set[int]
+
+    @classmethod
+    def load(cls, connection: QuickBooksDesktopConnection, invoice_ids: list[int]) -> _Batch:
+        invoices = {
+            invoice.pk: invoice
+            for invoice in Invoice.objects.select_related("client").filter(
+                company_id=connection.company_id, pk__in=invoice_ids
+            )
+        }
+        lines: dict[int, list] = {pk: [] for pk in invoices}
+        for line in (
+            InvoiceLine.objects.filter(invoice_id__in=list(invoices))
+            .select_related("product", "tax_rate")
+            .order_by("invoice_id", "position", "id")
+        ):
+            lines[line.invoice_id].append(line)
+        links = QuickBooksLink.objects.filter(company_id=connection.company_id, realm_id=connection.realm_key)
+        client_ids = {invoice.client_id for invoice in invoices.values()}
+        return cls(
+            mappings=mappings_for(company_id=connection.company_id, realm_key=connection.realm_key),
+            invoices=invoices,
+            lines=lines,
+            invoice_links={
+                link.object_id: link for link in links.filter(object_type=LinkType.INVOICE, object_id__in=invoice_ids)
+            },
+            client_links={
+                link.object_id: link for link in links.filter(object_type=LinkType.CLIENT, object_id__in=client_ids)
+            },
+            busy_clients=set(
+                connection.requests.filter(
+                    object_type=LinkType.CLIENT,
+                    status__in=[DesktopRequestStatus.QUEUED, DesktopRequestStatus.SENT],
+                ).values_list("object_id", flat=True)
+            ),
         )
-        _plan_entry(connection, entry)
 
 
 def _link(connection, object_type: str, object_id: int) -> QuickBooksLink | None:
@@ -584,14 +633,16 @@ def _digest(element: ET.Element) -> str:
     return hashlib.sha256(qbxml.fragment(element).encode("ascii")).hexdigest()
 
 
-def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLog) -> None:
+def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLog, batch: _Batch | None = None) -> None:
     """Queue the requests that bring QuickBooks Desktop up to this invoice's current state (or finish the entry
     when there is nothing to send or Desktop would refuse it)."""
-    invoice = Invoice.objects.select_related("client").filter(pk=entry.object_id, company_id=entry.company_id).first()
+    if batch is None:
+        batch = _Batch.load(connection, [entry.object_id])
+    invoice = batch.invoices.get(entry.object_id)
     if invoice is None:
         _finish_entry(entry, SyncStatus.SKIPPED, "The invoice no longer exists; nothing was sent.")
         return
-    link = _link(connection, LinkType.INVOICE, invoice.pk)
+    link = batch.invoice_links.get(invoice.pk)
     if entry.operation == SyncOperation.VOID or invoice.status == InvoiceStatus.VOID:
         if link is None or link.voided:
             _finish_entry(entry, SyncStatus.UP_TO_DATE, "QuickBooks Desktop never had this invoice: nothing to void.")
@@ -609,8 +660,7 @@ def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLo
         _finish_entry(entry, SyncStatus.SKIPPED, "The invoice is a draft again; drafts are not sent.")
         return
     known = {name.casefold() for name in connection.item_names} if connection.items_read_at else None
-    mappings = mappings_for(company_id=connection.company_id, realm_key=connection.realm_key)
-    document = desktop_invoice(invoice, mappings)
+    document = books_invoice(invoice, batch.lines[invoice.pk], batch.mappings)
     try:
         preflight(document, known_items=known)
     except PreflightProblem as problem:
@@ -622,7 +672,7 @@ def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLo
             entry, SyncStatus.UP_TO_DATE, "QuickBooks Desktop already holds this version.", qbo_id=link.qbo_id
         )
         return
-    _plan_customer(connection, invoice.client, mappings)
+    _plan_customer(connection, invoice.client, batch)
     if link is None:
         kind, build = DesktopRequestKind.INVOICE_ADD, lambda request_id: qbxml.invoice_add(document, request_id)
     else:
@@ -643,19 +693,16 @@ def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLo
     )
 
 
-def _plan_customer(connection: QuickBooksDesktopConnection, client: Client, mappings=None) -> None:
+def _plan_customer(connection: QuickBooksDesktopConnection, client: Client, batch: _Batch | None = None) -> None:
     """CustomerAdd for a client Desktop has not got, CustomerMod when its details changed, else nothing."""
-    if connection.requests.filter(
-        object_type=LinkType.CLIENT,
-        object_id=client.pk,
-        status__in=[DesktopRequestStatus.QUEUED, DesktopRequestStatus.SENT],
-    ).exists():
+    if batch is None:
+        batch = _Batch.load(connection, [])
+        batch.client_links = {client.pk: link} if (link := _link(connection, LinkType.CLIENT, client.pk)) else {}
+    if client.pk in batch.busy_clients:
         return
-    if mappings is None:
-        mappings = mappings_for(company_id=connection.company_id, realm_key=connection.realm_key)
-    customer = desktop_customer(client, mappings)
+    customer = desktop_customer(client, batch.mappings)
     payload_hash = _digest(qbxml.customer_add(customer, "hash"))
-    link = _link(connection, LinkType.CLIENT, client.pk)
+    link = batch.client_links.get(client.pk)
     if link is None:
         kind, build = DesktopRequestKind.CUSTOMER_ADD, lambda request_id: qbxml.customer_add(customer, request_id)
     elif link.payload_hash != payload_hash and link.sync_token:
@@ -675,6 +722,7 @@ def _plan_customer(connection: QuickBooksDesktopConnection, client: Client, mapp
         payload_hash=payload_hash,
         source_updated_at=client.updated_at,
     )
+    batch.busy_clients.add(client.pk)
 
 
 def _recover_in_doubt(connection: QuickBooksDesktopConnection, session: QuickBooksDesktopSession) -> None:
