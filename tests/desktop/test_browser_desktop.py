@@ -1,11 +1,11 @@
 """The Desktop settings page in a real browser: connect, see the password once, download the .qwc file, and
 see a Web Connector run's outcome. Screenshots at 1280 and 390 px go to E2E_ARTIFACTS (default
-/tmp/artifacts/e2e); the customer docs keep copies in docs/customer/integrations/screenshots/."""
+/tmp/artifacts/e2e; the ones the customer docs use also to its docs/ folder, copied by hand into
+docs/customer/integrations/screenshots/)."""
 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -17,7 +17,7 @@ from tests.e2e.conftest import acme, live_app, page  # noqa: F401  (fixtures)
 from tests.e2e.test_browser_quickbooks_pages import ARTIFACTS, shot
 
 pytestmark = pytest.mark.e2e
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "customer" / "integrations" / "screenshots"
+DOCS = ARTIFACTS / "docs"  # copies live in docs/customer/integrations/screenshots/
 
 
 def test_an_admin_connects_desktop_and_sees_a_run(page, acme, live_app, settings):  # noqa: F811
