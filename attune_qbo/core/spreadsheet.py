@@ -12,11 +12,14 @@ import re
 PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 FORMULA_STARTS = ("=", "+", "-", "@")
 CONTROL_STARTS = ("\t", "\r", "\n")
+RISKY_FIRST = frozenset("=+-@ \t\r\n")
 
 
 def spreadsheet_cell(value) -> str:
     """``value`` as CSV cell text that no spreadsheet evaluates as a formula."""
     text = "" if value is None else str(value)
+    if not text or text[0] not in RISKY_FIRST:  # the common case, decided by the first character
+        return text
     if PLAIN_NUMBER.fullmatch(text):
         return text
     if text.lstrip(" \t\r\n")[:1] in FORMULA_STARTS or text[:1] in CONTROL_STARTS:

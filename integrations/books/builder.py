@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from attune_qbo.billing.calculations import HUNDRED
+from attune_qbo.billing.models import Client, Invoice, InvoiceLine, TaxRate
 from attune_qbo.core.money import ZERO, round_cents
 from integrations.books.document import (
     ACCOUNTS_RECEIVABLE,
@@ -34,6 +35,7 @@ from integrations.books.document import (
     TaxCodeRef,
     clean_name,
 )
+from integrations.models import DEFAULT_KEY, LinkType, MappingKind, QuickBooksLink, QuickBooksMapping
 
 CHUNK = 200  # invoices read per round of queries
 
@@ -53,8 +55,6 @@ class BooksMappings:
 
     @classmethod
     def load(cls, *, company_id: int, realm_id: str | None) -> BooksMappings:
-        from integrations.models import DEFAULT_KEY, LinkType, MappingKind, QuickBooksLink, QuickBooksMapping
-
         mappings = cls()
         if not realm_id:
             return mappings
@@ -81,8 +81,6 @@ class BooksMappings:
     def item(self, product_id: int | None, product_name: str | None) -> ItemRef:
         """As the Online push chooses (MappingTable.item_for): the product's own item mapping, else the default
         item mapping; without either, an item named like the product (or ``DEFAULT_ITEM_NAME``)."""
-        from integrations.models import DEFAULT_KEY
-
         own = self.items.get(str(product_id)) if product_id is not None else None
         if own is not None:
             return ItemRef(id=own.id, name=own.name or clean_name(product_name or "") or DEFAULT_ITEM_NAME)
@@ -90,6 +88,10 @@ class BooksMappings:
         if default is not None:
             return ItemRef(id=default.id, name=default.name or DEFAULT_ITEM_NAME)
         return ItemRef(name=clean_name(product_name or "") or DEFAULT_ITEM_NAME)
+
+    def customer(self, client) -> CustomerRef:
+        """The client as a QuickBooks customer: its link's id in this realm (if any) and its cleaned name."""
+        return CustomerRef(id=self.customers.get(client.pk, ""), name=clean_name(client.display_name))
 
     def tax_code(self, tax_rate_id: int, tax_rate_name: str) -> TaxCodeRef:
         key = str(tax_rate_id)
@@ -121,11 +123,11 @@ def client_address(client) -> Address:
 
 
 def books_customer(client, mappings: BooksMappings) -> BooksCustomer:
-    name = clean_name(client.display_name)
+    ref = mappings.customer(client)
     return BooksCustomer(
         local_id=client.pk,
-        ref=CustomerRef(id=mappings.customers.get(client.pk, ""), name=name),
-        display_name=name,
+        ref=ref,
+        display_name=ref.name,
         email=(client.email or "").strip(),
         bill_address=client_address(client),
         currency=client.currency,
@@ -248,9 +250,7 @@ def books_invoice(invoice, lines, mappings: BooksMappings) -> BooksInvoice:
     return BooksInvoice(
         local_id=invoice.pk,
         number=invoice.number,
-        customer=CustomerRef(
-            id=mappings.customers.get(invoice.client_id, ""), name=clean_name(invoice.client.display_name)
-        ),
+        customer=mappings.customer(invoice.client),
         txn_date=invoice.issue_date,
         due_date=invoice.due_date,
         currency=invoice.currency,
@@ -268,8 +268,6 @@ def books_invoice(invoice, lines, mappings: BooksMappings) -> BooksInvoice:
 def books_invoices(*, company, invoice_ids: Iterable[int], mappings: BooksMappings) -> Iterator[BooksInvoice]:
     """The invoices (of ``company`` only), in the order given, read ``CHUNK`` at a time: two queries per
     chunk (invoices with clients; lines as plain rows with their product and tax rate)."""
-    from attune_qbo.billing.models import Invoice, InvoiceLine
-
     ids = list(invoice_ids)
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
@@ -291,18 +289,20 @@ def books_invoices(*, company, invoice_ids: Iterable[int], mappings: BooksMappin
 
 
 def books_customers(*, company, client_ids: Iterable[int], mappings: BooksMappings) -> list[BooksCustomer]:
-    from attune_qbo.billing.models import Client
-
     return [
         books_customer(client, mappings)
         for client in Client.objects.filter(company=company, pk__in=list(client_ids)).order_by("display_name", "pk")
     ]
 
 
+def books_customers_of_invoices(*, company, invoice_ids: Iterable[int], mappings: BooksMappings) -> list[BooksCustomer]:
+    """The customers a set of invoices is for, each once, by name."""
+    client_ids = Invoice.objects.filter(company=company, pk__in=list(invoice_ids)).values_list("client_id", flat=True)
+    return books_customers(company=company, client_ids=client_ids.distinct(), mappings=mappings)
+
+
 def books_items(*, company, invoice_ids: Iterable[int], mappings: BooksMappings) -> list[BooksItem]:
     """The items the invoices' lines sell, once each by name (several products may map to one item)."""
-    from attune_qbo.billing.models import InvoiceLine
-
     income = mappings.income()
     seen: dict[str, BooksItem] = {}
     rows = (
@@ -327,8 +327,6 @@ def books_items(*, company, invoice_ids: Iterable[int], mappings: BooksMappings)
 
 
 def books_tax_codes(*, company, invoice_ids: Iterable[int], mappings: BooksMappings) -> list[BooksTaxCode]:
-    from attune_qbo.billing.models import TaxRate
-
     rates = TaxRate.objects.filter(company=company, pk__in=_rate_ids(company, invoice_ids)).order_by("name")
     return [
         BooksTaxCode(
@@ -343,8 +341,6 @@ def books_tax_codes(*, company, invoice_ids: Iterable[int], mappings: BooksMappi
 
 
 def _rate_ids(company, invoice_ids: Iterable[int]):
-    from attune_qbo.billing.models import InvoiceLine
-
     return (
         InvoiceLine.objects.filter(invoice__company=company, invoice_id__in=list(invoice_ids), tax_rate__isnull=False)
         .values_list("tax_rate_id", flat=True)
@@ -359,9 +355,7 @@ def books_payment(payment, mappings: BooksMappings) -> BooksPayment:
         local_id=payment.pk,
         invoice_local_id=invoice.pk,
         invoice_number=invoice.number,
-        customer=CustomerRef(
-            id=mappings.customers.get(invoice.client_id, ""), name=clean_name(invoice.client.display_name)
-        ),
+        customer=mappings.customer(invoice.client),
         amount=payment.amount,
         txn_date=payment.date,
         method=payment.get_method_display(),
@@ -373,15 +367,13 @@ def books_payment(payment, mappings: BooksMappings) -> BooksPayment:
 def books_batch(*, company, invoice_ids: Iterable[int], realm_id: str | None = None) -> BooksBatch:
     """Invoices plus the customers, items and tax codes they refer to, all in memory (for small sets and
     tests; exports stream with ``books_invoices``)."""
-    from attune_qbo.billing.models import Invoice
 
     ids = list(invoice_ids)
     mappings = BooksMappings.load(company_id=company.pk, realm_id=realm_id)
-    client_ids = Invoice.objects.filter(company=company, pk__in=ids).values_list("client_id", flat=True).distinct()
     return BooksBatch(
         company_name=company.name,
         home_currency=company.default_currency,
-        customers=tuple(books_customers(company=company, client_ids=client_ids, mappings=mappings)),
+        customers=tuple(books_customers_of_invoices(company=company, invoice_ids=ids, mappings=mappings)),
         items=tuple(books_items(company=company, invoice_ids=ids, mappings=mappings)),
         tax_codes=tuple(books_tax_codes(company=company, invoice_ids=ids, mappings=mappings)),
         invoices=tuple(books_invoices(company=company, invoice_ids=ids, mappings=mappings)),

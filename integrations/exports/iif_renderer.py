@@ -161,7 +161,7 @@ def items_block(items: Iterable[BooksItem], tax_codes: Iterable[BooksTaxCode], n
             "SERV",
             item.description,
             item.income_account.name,
-            money(item.unit_price),
+            plain(item.unit_price),
             "Y" if item.taxable else "N",
         )
     for tax in tax_codes:

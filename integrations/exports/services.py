@@ -22,9 +22,17 @@ from django.db.models import Count, Exists, OuterRef, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from attune_qbo.audit.services import audit_record
 from attune_qbo.billing.models import Invoice, InvoiceStatus
 from attune_qbo.core.exceptions import ApplicationError, ValidationError
-from integrations.books.builder import BooksMappings, books_customers, books_invoices, books_items, books_tax_codes
+from attune_qbo.core.money import round_cents
+from integrations.books.builder import (
+    BooksMappings,
+    books_customers_of_invoices,
+    books_invoices,
+    books_items,
+    books_tax_codes,
+)
 from integrations.exports import csv_renderer, iif_renderer
 from integrations.models import ExportFormat, QuickBooksExport, QuickBooksExportInvoice
 
@@ -90,6 +98,7 @@ class ExportPlan:
     total: Decimal
     already_exported: int  # left out by "only not yet exported"
     files: list[list[int]] = field(default_factory=list)  # CSV: invoice ids per file
+    currencies: tuple[str, ...] = ()
 
     @property
     def invoice_count(self) -> int:
@@ -143,21 +152,33 @@ def export_plan(*, company, request: ExportRequest) -> ExportPlan:
         marked = invoices.annotate(done=exported_before(company, request.format))
         already = marked.filter(done=True).count()
         invoices = marked.filter(done=False)
-    rows = list(
+    rows = _counted(invoices)
+    if not rows:
+        before = f" ({already} {'was' if already == 1 else 'were'} exported before.)" if already else ""
+        raise NothingToExport(f"There are no {request.describe()} in {company.name}: nothing to export.{before}")
+    return _plan(request, rows, already=already)
+
+
+def _counted(invoices) -> list[tuple[int, int]]:
+    """(invoice id, line count) in export order."""
+    return list(
         invoices.order_by("issue_date", "number", "pk")
         .annotate(line_count=Count("lines"))
         .values_list("pk", "line_count")
     )
-    if not rows:
-        raise NothingToExport(
-            f"There are no {request.describe()} in {company.name}: nothing to export."
-            + (f" ({already} were exported before.)" if already else "")
-        )
+
+
+def _plan(request: ExportRequest, rows: list[tuple[int, int]], *, already: int = 0) -> ExportPlan:
     ids = [pk for pk, _ in rows]
-    total = Invoice.objects.filter(pk__in=ids).aggregate(total=Sum("total"))["total"] or Decimal("0.00")
-    files = csv_renderer.split_into_files(rows) if request.format == ExportFormat.CSV else [ids]
+    chosen = Invoice.objects.filter(pk__in=ids)
     return ExportPlan(
-        request=request, invoice_ids=ids, line_counts=rows, total=total, already_exported=already, files=files
+        request=request,
+        invoice_ids=ids,
+        line_counts=rows,
+        total=round_cents(chosen.aggregate(total=Sum("total"))["total"] or 0),
+        already_exported=already,
+        files=csv_renderer.split_into_files(rows) if request.format == ExportFormat.CSV else [ids],
+        currencies=tuple(chosen.order_by("currency").values_list("currency", flat=True).distinct()),
     )
 
 
@@ -197,6 +218,15 @@ def export_start(*, company, user, request: ExportRequest) -> tuple[QuickBooksEx
     QuickBooksExportInvoice.objects.bulk_create(
         [QuickBooksExportInvoice(export=export, invoice_id=pk) for pk in plan.invoice_ids], batch_size=1000
     )
+    audit_record(
+        action="quickbooks.export",
+        company=company,
+        actor=user,
+        target=export,
+        message=f"{export.get_format_display()} export of {plan.invoice_count} invoice"
+        f"{'' if plan.invoice_count == 1 else 's'} ({request.describe()}).",
+        details={"format": request.format, "invoices": plan.invoice_count, "total": str(plan.total)},
+    )
     logger.info(
         "qbo.export.started company=%s export=%s format=%s invoices=%s",
         company.pk,
@@ -210,28 +240,15 @@ def export_start(*, company, user, request: ExportRequest) -> tuple[QuickBooksEx
 def export_again(*, company, export_id: int) -> ExportDownload:
     """The same invoices as an earlier export, with their figures as they are now (another company's → 404)."""
     export = get_object_or_404(QuickBooksExport, company=company, pk=export_id)
-    ids = list(
-        Invoice.objects.filter(company=company, pk__in=export.held.values("invoice_id"))
-        .order_by("issue_date", "number", "pk")
-        .annotate(line_count=Count("lines"))
-        .values_list("pk", "line_count")
-    )
-    if not ids:
+    rows = _counted(Invoice.objects.filter(company=company, pk__in=export.held.values("invoice_id")))
+    if not rows:
         raise NothingToExport("The invoices of this export no longer exist.")
     request = ExportRequest(
         format=export.format,
         date_format=export.date_format or csv_renderer.DEFAULT_DATE_FORMAT,
         status=export.status_filter or DEFAULT_STATUS,
     )
-    files = csv_renderer.split_into_files(ids) if export.format == ExportFormat.CSV else [[pk for pk, _ in ids]]
-    plan = ExportPlan(
-        request=request,
-        invoice_ids=[pk for pk, _ in ids],
-        line_counts=ids,
-        total=export.total,
-        already_exported=0,
-        files=files,
-    )
+    plan = _plan(request, rows)
     return _download(company, export, plan, record=False)
 
 
@@ -241,14 +258,11 @@ def customers_download(*, company, request: ExportRequest) -> ExportDownload:
     mappings = BooksMappings.load(company_id=company.pk, realm_id=_realm_id(company))
 
     def chunks():
-        yield csv_renderer.customers_csv(_customers(company, plan.invoice_ids, mappings))
+        yield csv_renderer.customers_csv(
+            books_customers_of_invoices(company=company, invoice_ids=plan.invoice_ids, mappings=mappings)
+        )
 
     return ExportDownload(_file_name(company, "csv", plan, suffix="customers"), "text/csv; charset=utf-8", chunks())
-
-
-def _customers(company, invoice_ids, mappings):
-    client_ids = Invoice.objects.filter(company=company, pk__in=invoice_ids).values_list("client_id", flat=True)
-    return books_customers(company=company, client_ids=client_ids.distinct(), mappings=mappings)
 
 
 def _download(company, export: QuickBooksExport, plan: ExportPlan, *, record: bool) -> ExportDownload:
@@ -268,7 +282,7 @@ def _download(company, export: QuickBooksExport, plan: ExportPlan, *, record: bo
 def _finishing(export: QuickBooksExport, chunks: Iterator[bytes]) -> Iterator[bytes]:
     """Pass the bytes on; mark the export complete after the last one (not when the download is cut short)."""
     yield from chunks
-    QuickBooksExport.objects.filter(pk=export.pk).update(completed_at=timezone.now())
+    QuickBooksExport.objects.filter(pk=export.pk, completed_at__isnull=True).update(completed_at=timezone.now())
     logger.info("qbo.export.completed company=%s export=%s", export.company_id, export.pk)
 
 
@@ -301,7 +315,12 @@ def _zip_chunks(company, plan: ExportPlan, mappings) -> Iterator[bytes]:
     sink = _Sink()
     width = len(str(len(plan.files)))
     with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("0-customers.csv", csv_renderer.customers_csv(_customers(company, plan.invoice_ids, mappings)))
+        archive.writestr(
+            "0-customers.csv",
+            csv_renderer.customers_csv(
+                books_customers_of_invoices(company=company, invoice_ids=plan.invoice_ids, mappings=mappings)
+            ),
+        )
         yield sink.take()
         for number, ids in enumerate(plan.files, start=1):
             data = b"".join(_csv_chunks(company, ids, plan, mappings))
@@ -314,8 +333,7 @@ def _iif_chunks(company, plan: ExportPlan, mappings) -> Iterator[bytes]:
     names = iif_renderer.IifNames()
     encoding = iif_renderer.ENCODING
     ids = plan.invoice_ids
-    client_ids = Invoice.objects.filter(company=company, pk__in=ids).values_list("client_id", flat=True).distinct()
-    customers = books_customers(company=company, client_ids=client_ids, mappings=mappings)
+    customers = books_customers_of_invoices(company=company, invoice_ids=ids, mappings=mappings)
     yield "".join(iif_renderer.customers_block(customers, names)).encode(encoding)
     items = books_items(company=company, invoice_ids=ids, mappings=mappings)
     tax_codes = books_tax_codes(company=company, invoice_ids=ids, mappings=mappings)

@@ -67,3 +67,15 @@ def test_batch_never_reads_another_company(tenant, other_tenant):
     theirs = other_tenant.invoice(finalize=True)
     assert books_batch(company=tenant.company, invoice_ids=[theirs.pk]).invoices == ()
     assert BooksMappings.load(company_id=tenant.company.pk, realm_id=None).items == {}
+
+
+def test_the_document_module_imports_no_django():
+    import ast
+    from pathlib import Path
+
+    import integrations.books.document as document
+
+    tree = ast.parse(Path(document.__file__).read_text())
+    modules = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    modules |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {name for name in modules if name.split(".")[0] in ("django", "attune_qbo", "integrations")}

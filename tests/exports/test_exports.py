@@ -246,7 +246,7 @@ def test_only_not_yet_exported_leaves_out_what_a_finished_export_held(tenant, ap
     api = api_client_for(tenant.staff)
     assert download(api.get(IIF_URL, {"only_new": "true"}))  # holds A-1
     response = api.get(IIF_URL, {"only_new": "true"})
-    assert response.status_code == 404 and "1 were exported before" in response.json()["message"]
+    assert response.status_code == 404 and "1 was exported before" in response.json()["message"]
     # the CSV is another target: A-1 has not gone there yet
     assert api.get(CSV_URL, {"only_new": "true", "preview": "1"}).json()["invoices"] == 1
     second = tenant.invoice(finalize=True, number="A-2")
@@ -345,3 +345,33 @@ def test_demo_company_csv_and_iif_read_back_into_the_same_invoices(db):
 def test_default_date_format_follows_the_company_country():
     assert csv_renderer.default_date_format("US") == "mdy"
     assert csv_renderer.default_date_format("GB") == "dmy"
+
+
+def test_members_do_not_get_the_exports_page_or_its_downloads(tenant, page_client_for):
+    tenant.invoice(finalize=True)
+    client = page_client_for(tenant.member)
+    assert client.get(reverse("integrations:quickbooks-exports")).status_code in (302, 403)
+    response = client.post(reverse("integrations:quickbooks-exports-download"), {"format": "csv"})
+    assert response.status_code in (302, 403) and not response.has_header("Content-Disposition")
+    assert not QuickBooksExport.objects.exists()
+
+
+def test_a_bad_date_on_the_page_is_shown_on_the_form(tenant, page_client_for):
+    page = page_client_for(tenant.staff).get(
+        reverse("integrations:quickbooks-exports"),
+        {"format": "csv", "date_from": "2026-02-01", "date_to": "2026-01-01"},
+    )
+    assert page.status_code == 200 and b"The end date is before the start date." in page.content
+    assert b'id="export-summary"' not in page.content
+
+
+def test_each_export_is_audited_and_a_bad_format_on_the_page_is_explained(tenant, page_client_for):
+    from attune_qbo.audit.models import AuditLog
+
+    tenant.invoice(finalize=True)
+    client = page_client_for(tenant.staff)
+    client.post(reverse("integrations:quickbooks-exports-download"), {"format": "iif"})
+    entry = AuditLog.objects.get(action="quickbooks.export")
+    assert entry.company == tenant.company and entry.actor == tenant.staff and "export of 1 invoice (" in entry.message
+    page = client.get(reverse("integrations:quickbooks-exports"), {"format": "pdf"})
+    assert page.status_code == 200 and b"Select a valid choice" in page.content
