@@ -1,4 +1,4 @@
-"""The SOAP 1.1 envelope of the QBWC protocol, by hand (docs/decisions/0011-qbwc-soap-by-hand.md).
+"""The SOAP 1.1 envelope of the QBWC protocol, by hand (docs/decisions/0012-qbwc-soap-by-hand.md).
 
 The Web Connector speaks document/literal SOAP with eight methods whose parameters are strings and ints, so
 the whole protocol is: find the method element in the body, read its child elements, answer
