@@ -50,7 +50,9 @@ def handle(
     limited = control.rate_limits_enabled(settings_row)
     send_retry_after = control.send_retry_after(settings_row)
     try:
-        slot = limits.concurrency_slot(realm_id, settings_row.concurrent_requests) if limited else nullcontext()
+        slot = (
+            limits.concurrency_slot(realm_id, settings_row.concurrent_requests) if limited else nullcontext()
+        )
         with slot:
             if limited:
                 limits.take_from_window(realm_id, "all", calls, settings_row.requests_per_minute)

@@ -66,7 +66,9 @@ def seconds_to_next_window(now: datetime | None = None) -> int:
     return max(1, math.ceil(remaining))
 
 
-def take_from_window(realm_id: str, bucket: str, amount: int, maximum: int, now: datetime | None = None) -> None:
+def take_from_window(
+    realm_id: str, bucket: str, amount: int, maximum: int, now: datetime | None = None
+) -> None:
     """Count `amount` calls in this minute's window; raise LimitExceeded if that would pass `maximum`."""
     now = now or timezone.now()
     start = _window_start(now)
@@ -74,7 +76,9 @@ def take_from_window(realm_id: str, bucket: str, amount: int, maximum: int, now:
         raise LimitExceeded(seconds_to_next_window(now))
     try:
         with transaction.atomic():
-            _, created = SimRateWindow.objects.get_or_create(realm_id=realm_id, bucket=bucket, window_start=start)
+            _, created = SimRateWindow.objects.get_or_create(
+                realm_id=realm_id, bucket=bucket, window_start=start
+            )
         if created:
             forget_old_windows(now)
     except IntegrityError:
