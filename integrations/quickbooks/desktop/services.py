@@ -270,13 +270,16 @@ def desktop_enqueue(
 
 
 def invoices_not_in_desktop(*, connection: QuickBooksDesktopConnection):
-    """Finalized or paid invoices this company file has never received nor been asked to take (an invoice that
+    """Finalized or paid invoices this company file has not got and that are not on their way (an invoice that
     went and failed shows in the history with its Retry button instead)."""
     linked = QuickBooksLink.objects.filter(
         company_id=connection.company_id, realm_id=connection.realm_key, object_type=LinkType.INVOICE
     ).values("object_id")
     tried = QuickBooksSyncLog.objects.filter(
-        company_id=connection.company_id, realm_id=connection.realm_key, entity_type="invoice"
+        company_id=connection.company_id,
+        realm_id=connection.realm_key,
+        entity_type="invoice",
+        status__in=[SyncStatus.PENDING, SyncStatus.RUNNING, SyncStatus.FAILED, SyncStatus.DEAD],
     ).values("object_id")
     return (
         Invoice.objects.filter(
