@@ -190,3 +190,14 @@ def test_a_body_above_djangos_form_limit_is_read_and_an_oversized_one_refused(cl
     monkeypatch.setattr(constants, "MAX_SOAP_BYTES", 1000)
     answer = client.post(url, big, content_type="text/xml")
     assert answer.status_code == 413 and b"too large" in answer.content
+
+
+def test_send_them_offers_invoices_neither_in_desktop_nor_on_their_way(tenant, connected):
+    from integrations.quickbooks.desktop.services import invoices_not_in_desktop
+
+    connection, _ = connected
+    failed, skipped, waiting = (tenant.invoice(finalize=True) for _ in range(3))
+    QuickBooksSyncLog.objects.filter(object_id=failed.pk).update(status=SyncStatus.FAILED)
+    QuickBooksSyncLog.objects.filter(object_id=skipped.pk).update(status=SyncStatus.SKIPPED)
+    assert list(invoices_not_in_desktop(connection=connection)) == [skipped]
+    assert waiting.pk in QuickBooksSyncLog.objects.filter(status=SyncStatus.PENDING).values_list("object_id", flat=True)
