@@ -280,3 +280,20 @@ def test_an_expired_session_is_refused(desktop_tenant, quickbooks):
     QuickBooksDesktopSession.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     assert not service.sendRequestXML(ticket, "", "", "US", 13, 0)
     assert "ended" in service.getLastError(ticket)
+
+
+def test_a_disconnect_after_a_dropped_run_neither_loses_nor_duplicates(desktop_tenant, quickbooks):
+    from integrations.quickbooks.desktop.services import desktop_connect, desktop_disconnect
+
+    tenant = desktop_tenant
+    invoices = [tenant.invoice(finalize=True) for _ in range(3)]
+    quickbooks.run(tenant.desktop.username, tenant.password, drop_after_messages=2)  # applied, answer lost
+    desktop_disconnect(company=tenant.company, user=tenant.admin)
+    assert not _entries(tenant).filter(status=SyncStatus.RUNNING).exists()  # nothing blocks the invoices
+
+    _, password = desktop_connect(company=tenant.company, user=tenant.admin)
+    quickbooks.run(tenant.desktop.username, password)
+
+    assert sorted(i.ref_number for i in quickbooks.invoices.values()) == sorted(i.number for i in invoices)
+    assert quickbooks.kinds_received().count("InvoiceAdd") == 3
+    assert set(_entries(tenant).values_list("status", flat=True)) == {SyncStatus.SUCCEEDED}

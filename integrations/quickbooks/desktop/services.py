@@ -174,6 +174,19 @@ def desktop_disconnect(*, company, user) -> None:
         connection.sessions.filter(status=DesktopSessionStatus.OPEN).update(
             status=DesktopSessionStatus.CLOSED, closed_at=now, last_error="Disconnected by an admin."
         )
+        # Nothing stays "running" for a company file nobody talks to (a running row would block the invoice's
+        # next entry, e.g. for QuickBooks Online). Requests already sent stay: a reconnect resolves them first.
+        QuickBooksSyncLog.objects.filter(
+            company=company, realm_id=connection.realm_key, status=SyncStatus.RUNNING
+        ).update(
+            status=SyncStatus.PENDING,
+            next_attempt_at=now,
+            message="Waiting: QuickBooks Desktop was disconnected. Nothing is lost.",
+            updated_at=now,
+        )
+        connection.requests.filter(status=DesktopRequestStatus.QUEUED).update(
+            status=DesktopRequestStatus.CANCELLED, status_message="Cancelled: QuickBooks Desktop was disconnected."
+        )
         audit_record(action="quickbooks_desktop.disconnect", company=company, actor=user, target=connection)
     logger.info("qbd.connection.disconnect company=%s", company.pk)
 
@@ -747,6 +760,13 @@ def _in_doubt(connection: QuickBooksDesktopConnection, request: QuickBooksDeskto
             _plan_customer(connection, client)  # CustomerAdd again is safe: 3100 then links the one that landed
         return
     entry = request.sync_log
+    if entry is not None and entry.status == SyncStatus.PENDING:
+        # Put back to pending by a disconnect: still this request's to resolve before anything is sent again.
+        claimed = QuickBooksSyncLog.objects.filter(pk=entry.pk, status=SyncStatus.PENDING).update(
+            status=SyncStatus.RUNNING, started_at=timezone.now(), lease_until=None
+        )
+        if claimed:
+            entry.status = SyncStatus.RUNNING
     if entry is None or entry.status != SyncStatus.RUNNING:
         return
     if request.kind == DesktopRequestKind.INVOICE_ADD or request.purpose == "resolve":
