@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
+from django.db.models import QuerySet
+
 from attune_qbo.billing.calculations import HUNDRED
 from attune_qbo.billing.models import Client, Invoice, InvoiceLine, TaxRate
 from attune_qbo.core.money import ZERO, round_cents
@@ -288,16 +290,23 @@ def books_invoices(*, company, invoice_ids: Iterable[int], mappings: BooksMappin
                 yield books_invoice(found[pk], lines[pk], mappings)
 
 
+def _id_set(ids):
+    """Ids for an ``__in`` filter: a QuerySet stays a subquery (no 20,000 parameters), anything else a list."""
+    return ids if isinstance(ids, QuerySet) else list(ids)
+
+
 def books_customers(*, company, client_ids: Iterable[int], mappings: BooksMappings) -> list[BooksCustomer]:
     return [
         books_customer(client, mappings)
-        for client in Client.objects.filter(company=company, pk__in=list(client_ids)).order_by("display_name", "pk")
+        for client in Client.objects.filter(company=company, pk__in=_id_set(client_ids)).order_by("display_name", "pk")
     ]
 
 
 def books_customers_of_invoices(*, company, invoice_ids: Iterable[int], mappings: BooksMappings) -> list[BooksCustomer]:
     """The customers a set of invoices is for, each once, by name."""
-    client_ids = Invoice.objects.filter(company=company, pk__in=list(invoice_ids)).values_list("client_id", flat=True)
+    client_ids = Invoice.objects.filter(company=company, pk__in=_id_set(invoice_ids)).values_list(
+        "client_id", flat=True
+    )
     return books_customers(company=company, client_ids=client_ids.distinct(), mappings=mappings)
 
 
@@ -306,7 +315,7 @@ def books_items(*, company, invoice_ids: Iterable[int], mappings: BooksMappings)
     income = mappings.income()
     seen: dict[str, BooksItem] = {}
     rows = (
-        InvoiceLine.objects.filter(invoice__company=company, invoice_id__in=list(invoice_ids))
+        InvoiceLine.objects.filter(invoice__company=company, invoice_id__in=_id_set(invoice_ids))
         .values_list("product_id", "product__name", "product__description", "product__unit_price", "tax_rate__taxable")
         .distinct()
         .order_by("product__name")
@@ -342,7 +351,9 @@ def books_tax_codes(*, company, invoice_ids: Iterable[int], mappings: BooksMappi
 
 def _rate_ids(company, invoice_ids: Iterable[int]):
     return (
-        InvoiceLine.objects.filter(invoice__company=company, invoice_id__in=list(invoice_ids), tax_rate__isnull=False)
+        InvoiceLine.objects.filter(
+            invoice__company=company, invoice_id__in=_id_set(invoice_ids), tax_rate__isnull=False
+        )
         .values_list("tax_rate_id", flat=True)
         .distinct()
     )

@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Sum
+from django.db.models import Count, Exists, OuterRef
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -159,26 +159,26 @@ def export_plan(*, company, request: ExportRequest) -> ExportPlan:
     return _plan(request, rows, already=already)
 
 
-def _counted(invoices) -> list[tuple[int, int]]:
-    """(invoice id, line count) in export order."""
+def _counted(invoices) -> list[tuple[int, int, Decimal, str]]:
+    """(invoice id, line count, total, currency) in export order: one query counts everything shown."""
     return list(
         invoices.order_by("issue_date", "number", "pk")
         .annotate(line_count=Count("lines"))
-        .values_list("pk", "line_count")
+        .values_list("pk", "line_count", "total", "currency")
     )
 
 
-def _plan(request: ExportRequest, rows: list[tuple[int, int]], *, already: int = 0) -> ExportPlan:
-    ids = [pk for pk, _ in rows]
-    chosen = Invoice.objects.filter(pk__in=ids)
+def _plan(request: ExportRequest, rows: list[tuple[int, int, Decimal, str]], *, already: int = 0) -> ExportPlan:
+    line_counts = [(pk, lines) for pk, lines, _, _ in rows]
+    ids = [pk for pk, _ in line_counts]
     return ExportPlan(
         request=request,
         invoice_ids=ids,
-        line_counts=rows,
-        total=round_cents(chosen.aggregate(total=Sum("total"))["total"] or 0),
+        line_counts=line_counts,
+        total=round_cents(sum((total for _, _, total, _ in rows), Decimal("0"))),
         already_exported=already,
-        files=csv_renderer.split_into_files(rows) if request.format == ExportFormat.CSV else [ids],
-        currencies=tuple(chosen.order_by("currency").values_list("currency", flat=True).distinct()),
+        files=csv_renderer.split_into_files(line_counts) if request.format == ExportFormat.CSV else [ids],
+        currencies=tuple(sorted({currency for _, _, _, currency in rows})),
     )
 
 
@@ -267,11 +267,12 @@ def customers_download(*, company, request: ExportRequest) -> ExportDownload:
 
 def _download(company, export: QuickBooksExport, plan: ExportPlan, *, record: bool) -> ExportDownload:
     mappings = BooksMappings.load(company_id=company.pk, realm_id=_realm_id(company))
+    held = export.held.values("invoice_id")  # the lists read the export's invoices as a subquery
     if plan.request.format == ExportFormat.IIF:
-        body = _iif_chunks(company, plan, mappings)
+        body = _iif_chunks(company, plan, mappings, held)
         content_type = "application/octet-stream"  # QuickBooks opens .iif; no registered type exists
     elif plan.zipped:
-        body = _zip_chunks(company, plan, mappings)
+        body = _zip_chunks(company, plan, mappings, held)
         content_type = "application/zip"
     else:
         body = _csv_chunks(company, plan.invoice_ids, plan, mappings)
@@ -309,7 +310,7 @@ class _Sink(io.RawIOBase):
         return data
 
 
-def _zip_chunks(company, plan: ExportPlan, mappings) -> Iterator[bytes]:
+def _zip_chunks(company, plan: ExportPlan, mappings, held) -> Iterator[bytes]:
     """Each CSV file (at most 100 invoices / 1,000 rows) as an entry of one zip, written as it is made; the
     customers CSV first, since QuickBooks needs the customers before it imports their invoices."""
     sink = _Sink()
@@ -318,7 +319,7 @@ def _zip_chunks(company, plan: ExportPlan, mappings) -> Iterator[bytes]:
         archive.writestr(
             "0-customers.csv",
             csv_renderer.customers_csv(
-                books_customers_of_invoices(company=company, invoice_ids=plan.invoice_ids, mappings=mappings)
+                books_customers_of_invoices(company=company, invoice_ids=held, mappings=mappings)
             ),
         )
         yield sink.take()
@@ -329,14 +330,14 @@ def _zip_chunks(company, plan: ExportPlan, mappings) -> Iterator[bytes]:
     yield sink.take()
 
 
-def _iif_chunks(company, plan: ExportPlan, mappings) -> Iterator[bytes]:
+def _iif_chunks(company, plan: ExportPlan, mappings, held) -> Iterator[bytes]:
     names = iif_renderer.IifNames()
     encoding = iif_renderer.ENCODING
     ids = plan.invoice_ids
-    customers = books_customers_of_invoices(company=company, invoice_ids=ids, mappings=mappings)
+    customers = books_customers_of_invoices(company=company, invoice_ids=held, mappings=mappings)
     yield "".join(iif_renderer.customers_block(customers, names)).encode(encoding)
-    items = books_items(company=company, invoice_ids=ids, mappings=mappings)
-    tax_codes = books_tax_codes(company=company, invoice_ids=ids, mappings=mappings)
+    items = books_items(company=company, invoice_ids=held, mappings=mappings)
+    tax_codes = books_tax_codes(company=company, invoice_ids=held, mappings=mappings)
     yield "".join(iif_renderer.items_block(items, tax_codes, names)).encode(encoding)
     yield "".join(iif_renderer.transactions_header()).encode(encoding)
     buffer: list[str] = []

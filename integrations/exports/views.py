@@ -73,42 +73,42 @@ def quickbooks_exports(request):
     )
 
 
+def _stream_or_back(request, data, start):
+    """Parse the choices in `data`, run `start(export_request)` → (export id or None, download) and stream it;
+    bad choices or nothing to export go back to the page with the reason."""
+    form = ExportForm(data)
+    if not form.is_valid():
+        messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
+        return redirect(_back(data))
+    try:
+        export_id, download = start(form.export_request(default_date_format=_default_date_format(request)))
+    except ApplicationError as error:
+        messages.info(request, error.message)
+        return redirect(_back(data))
+    return download_response(download, export_id=export_id)
+
+
 @require_POST
 @company_required(Role.STAFF)
 def quickbooks_exports_download(request):
     """Record the export and stream its file; the page stays where it is."""
-    form = ExportForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
-        return redirect(_back(request.POST))
-    try:
-        export, download = services.export_start(
-            company=request.company,
-            user=request.user,
-            request=form.export_request(default_date_format=_default_date_format(request)),
-        )
-    except ApplicationError as error:
-        messages.info(request, error.message)
-        return redirect(_back(request.POST))
-    return download_response(download, export_id=export.pk)
+
+    def start(wanted):
+        export, download = services.export_start(company=request.company, user=request.user, request=wanted)
+        return export.pk, download
+
+    return _stream_or_back(request, request.POST, start)
 
 
 @require_GET
 @company_required(Role.STAFF)
 def quickbooks_exports_customers(request):
     """The customers CSV for the selection (QuickBooks Online needs the customers before their invoices)."""
-    form = ExportForm(request.GET)
-    if not form.is_valid():
-        messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
-        return redirect(_back(request.GET))
-    try:
-        download = services.customers_download(
-            company=request.company, request=form.export_request(default_date_format=_default_date_format(request))
-        )
-    except ApplicationError as error:
-        messages.info(request, error.message)
-        return redirect(_back(request.GET))
-    return download_response(download)
+    return _stream_or_back(
+        request,
+        request.GET,
+        lambda wanted: (None, services.customers_download(company=request.company, request=wanted)),
+    )
 
 
 @require_GET
