@@ -51,3 +51,17 @@ class IntegrationsConfig(AppConfig):
                 ),
             )
         )
+
+        def desktop_status(company) -> str:
+            from integrations.quickbooks.desktop.services import desktop_active
+
+            return "Connected" if desktop_active(company_id=company.pk) else "Not connected"
+
+        register(
+            IntegrationEntry(
+                name="QuickBooks Desktop",
+                description="Send invoices to QuickBooks Desktop through Intuit's Web Connector; payments come back.",
+                url_name="integrations:quickbooks-desktop",
+                status=desktop_status,
+            )
+        )

@@ -579,3 +579,161 @@ class QuickBooksExportInvoice(models.Model):
 
     def __str__(self) -> str:
         return f"invoice {self.invoice_id} in export {self.export_id}"
+
+
+# --- QuickBooks Desktop (Web Connector) -------------------------------------------------------------------
+
+
+class DesktopStatus(models.TextChoices):
+    ACTIVE = "active", "Connected"
+    DISCONNECTED = "disconnected", "Not connected"
+
+
+class QuickBooksDesktopConnection(models.Model):
+    """A Company's link to one QuickBooks Desktop company file through the Web Connector (QBWC).
+
+    The Web Connector signs in with `username` and a password we generate, show once and keep only hashed
+    (`make_password`). `owner_id`/`file_id` go into the `.qwc` file; `file_id.hex` is the realm key under which
+    links, sync log entries and the queue are filed, exactly as a realm id is for QuickBooks Online.
+    """
+
+    company = models.OneToOneField(
+        "tenants.Company", on_delete=models.CASCADE, related_name="quickbooks_desktop_connection"
+    )
+    status = models.CharField(max_length=20, choices=DesktopStatus.choices, default=DesktopStatus.ACTIVE)
+    username = models.CharField(max_length=64, unique=True)
+    password_hash = models.CharField(max_length=256, editable=False)
+    password_set_at = models.DateTimeField(null=True, blank=True)
+    owner_id = models.UUIDField("OwnerID")
+    file_id = models.UUIDField("FileID", unique=True)
+    # What the Web Connector reported in sendRequestXML (company file path, qbXML version it speaks).
+    company_file = models.CharField(max_length=500, blank=True)
+    qbxml_version = models.CharField(max_length=10, blank=True)
+    # Item names read by ItemQuery in the last session: an invoice naming another item fails before it is sent.
+    item_names = models.JSONField(default=list, blank=True)
+    items_read_at = models.DateTimeField(null=True, blank=True)
+    # Payments read back up to here (ReceivePaymentQuery's FromModifiedDate on the next session).
+    payments_read_until = models.DateTimeField(null=True, blank=True)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    connected_at = models.DateTimeField(default=timezone.now)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    last_session_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "QuickBooks Desktop connection"
+
+    def __str__(self) -> str:
+        return f"{self.company} ↔ QuickBooks Desktop ({self.get_status_display()})"
+
+    @property
+    def realm_key(self) -> str:
+        """The `realm_id` of this company file's links and sync log entries (32 hex characters)."""
+        return self.file_id.hex
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == DesktopStatus.ACTIVE
+
+
+class DesktopSessionStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+    FAILED = "failed", "Ended with an error"
+
+
+class QuickBooksDesktopSession(models.Model):
+    """One Web Connector run: the ticket handed out by `authenticate`, valid until `closeConnection` (or expiry).
+
+    Only the ticket's SHA-256 is stored: a leaked database row cannot be replayed as a session.
+    """
+
+    connection = models.ForeignKey(QuickBooksDesktopConnection, on_delete=models.CASCADE, related_name="sessions")
+    company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="+")
+    ticket_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=10, choices=DesktopSessionStatus.choices, default=DesktopSessionStatus.OPEN)
+    started_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    messages_sent = models.PositiveIntegerField(default=0)
+    responses_received = models.PositiveIntegerField(default=0)
+    items_read = models.BooleanField(default=False)
+    payments_read = models.BooleanField(default=False)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = "QuickBooks Desktop session"
+
+    def __str__(self) -> str:
+        return f"Web Connector session {self.pk} ({self.status})"
+
+
+class DesktopRequestKind(models.TextChoices):
+    CUSTOMER_ADD = "CustomerAdd", "CustomerAdd"
+    CUSTOMER_MOD = "CustomerMod", "CustomerMod"
+    CUSTOMER_QUERY = "CustomerQuery", "CustomerQuery"
+    ITEM_QUERY = "ItemQuery", "ItemQuery"
+    INVOICE_ADD = "InvoiceAdd", "InvoiceAdd"
+    INVOICE_MOD = "InvoiceMod", "InvoiceMod"
+    INVOICE_QUERY = "InvoiceQuery", "InvoiceQuery"
+    RECEIVE_PAYMENT_QUERY = "ReceivePaymentQuery", "ReceivePaymentQuery"
+    TXN_VOID = "TxnVoid", "TxnVoid"
+
+
+class DesktopRequestStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent, waiting for the answer"
+    DONE = "done", "Answered"
+    FAILED = "failed", "Refused by QuickBooks"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class QuickBooksDesktopRequest(models.Model):
+    """One qbXML request of a company's queue, from queued to answered.
+
+    `request_id` is the qbXML `requestID` attribute: an answer is matched to its request by it (and by the
+    session it was sent in), so an answer to a request never sent is recognised and ignored. `sync_log` is the
+    outbox entry it works for (invoice pushes share the outbox with QuickBooks Online).
+    """
+
+    company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(QuickBooksDesktopConnection, on_delete=models.CASCADE, related_name="requests")
+    session = models.ForeignKey(
+        QuickBooksDesktopSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
+    )
+    sync_log = models.ForeignKey(
+        "integrations.QuickBooksSyncLog", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=24, choices=DesktopRequestKind.choices)
+    object_type = models.CharField(max_length=10, blank=True)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    # Why a query was sent: "resolve" = did an add whose answer was lost land?, "refresh" = fetch the current
+    # EditSequence after 3200, "link" = find an existing customer after 3100.
+    purpose = models.CharField(max_length=10, blank=True)
+    request_id = models.CharField(max_length=40, unique=True)
+    status = models.CharField(
+        max_length=10, choices=DesktopRequestStatus.choices, default=DesktopRequestStatus.QUEUED, db_index=True
+    )
+    qbxml = models.TextField(blank=True, help_text="The request as sent (no secrets).")
+    # For an add or mod: the hash of what it carries and the version of our object it carries, stored on the
+    # link when QuickBooks accepts it (an unchanged hash later means nothing to send).
+    payload_hash = models.CharField(max_length=64, blank=True)
+    source_updated_at = models.DateTimeField(null=True, blank=True)
+    status_code = models.CharField(max_length=12, blank=True)
+    status_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "QuickBooks Desktop request"
+        indexes = [models.Index(fields=["connection", "status", "id"], name="desktop_queue_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.request_id} ({self.status})"

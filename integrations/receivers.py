@@ -8,17 +8,24 @@ from integrations.models import SyncOperation
 
 @receiver(invoice_changed, dispatch_uid="quickbooks-outbox")
 def upsert_pending_push(sender, *, invoice_id: int, company_id: int, change: str, **kwargs) -> None:
+    from integrations.quickbooks.desktop.services import desktop_active, desktop_enqueue
     from integrations.services.sync import sync_enqueue
 
     operation = SyncOperation.VOID if change == "voided" else SyncOperation.PUSH
+    if desktop_active(company_id=company_id) is not None:  # the company syncs to QuickBooks Desktop instead
+        desktop_enqueue(company_id=company_id, invoice_id=invoice_id, operation=operation)
+        return
     sync_enqueue(company_id=company_id, invoice_id=invoice_id, operation=operation)
 
 
 @receiver(payment_recorded, dispatch_uid="quickbooks-payment-outbox")
 def queue_payment_push(sender, *, payment_id: int, company_id: int, **kwargs) -> None:
     """A payment recorded here goes to QuickBooks (payments that came from QuickBooks are skipped inside)."""
+    from integrations.quickbooks.desktop.services import desktop_active
     from integrations.services.payments import payment_enqueue
 
+    if desktop_active(company_id=company_id) is not None:
+        return  # QuickBooks Desktop: payments come back from it (ReceivePaymentQuery); none are sent to it
     payment_enqueue(company_id=company_id, payment_id=payment_id)
 
 

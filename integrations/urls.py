@@ -67,3 +67,17 @@ urlpatterns += [
         name="quickbooks-export-again",
     ),
 ]
+
+# QuickBooks Desktop (Web Connector): the settings page and the QBWC SOAP endpoint.
+from integrations.quickbooks.desktop import views as desktop_views  # noqa: E402
+
+urlpatterns += [
+    path("quickbooks/desktop/", desktop_views.desktop_settings, name="quickbooks-desktop"),
+    path("quickbooks/desktop/connect/", desktop_views.desktop_connect, name="quickbooks-desktop-connect"),
+    path("quickbooks/desktop/password/", desktop_views.desktop_new_password, name="quickbooks-desktop-password"),
+    path("quickbooks/desktop/disconnect/", desktop_views.desktop_disconnect, name="quickbooks-desktop-disconnect"),
+    path("quickbooks/desktop/send-all/", desktop_views.desktop_send_all, name="quickbooks-desktop-send-all"),
+    path("quickbooks/desktop/retry/<int:pk>/", desktop_views.desktop_retry, name="quickbooks-desktop-retry"),
+    path("quickbooks/desktop/attune.qwc", desktop_views.desktop_qwc, name="quickbooks-desktop-qwc"),
+    path("quickbooks/desktop/qbwc/", desktop_views.qbwc_endpoint, name="quickbooks-desktop-qbwc"),
+]

@@ -70,6 +70,9 @@ def connection_start(*, company, user, session_key: str | None = None) -> str:
     """
     if not is_company_admin(user, company):
         raise NotCompanyAdmin()
+    from integrations.quickbooks.desktop.services import refuse_if_desktop_active
+
+    refuse_if_desktop_active(company_id=company.pk)  # one QuickBooks at a time
     config = quickbooks_config()
     if config.redirect_uri not in config.allowed_redirect_uris:
         raise ConfigurationError("The QuickBooks redirect URI is not in this deployment's allowlist.")

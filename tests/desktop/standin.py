@@ -1,0 +1,491 @@
+"""A small fake QuickBooks Desktop with its Web Connector, for tests.
+
+Like the Online simulator it is a stranger to our code: it never imports our renderer, parser or services. It
+plays the Web Connector's side of a session through a real SOAP client (zeep) against the endpoint served by
+pytest-django's live_server, and answers qbXML as QuickBooks Desktop does (facts: QBO-REFERENCE §6.2–6.3,
+docs/developer/quickbooks-desktop.md): statusCode 0 ok, 1 no match on a query, 3100 name in use, 3120 object
+not found, 3140 invalid reference, 3200 stale EditSequence; a message whose elements are out of schema order
+is refused whole with hresult 0x80040400.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from decimal import Decimal
+from xml.etree import ElementTree as ET
+
+import zeep
+from defusedxml.ElementTree import fromstring
+
+PARSE_ERROR_HRESULT = "0x80040400"
+PARSE_ERROR_MESSAGE = "QuickBooks found an error when parsing the provided XML text stream."
+
+# The qbXML schema's element order for what attune sends (OSR, qbXML 13.0). Elements must appear in this
+# order; any element not listed is "unknown" here and refused the same way.
+_CUSTOMER = [
+    "Name",
+    "IsActive",
+    "ClassRef",
+    "ParentRef",
+    "CompanyName",
+    "Salutation",
+    "FirstName",
+    "MiddleName",
+    "LastName",
+    "JobTitle",
+    "BillAddress",
+    "ShipAddress",
+    "PrintAs",
+    "Phone",
+    "AltPhone",
+    "Fax",
+    "Email",
+]
+_INVOICE = [
+    "CustomerRef",
+    "ClassRef",
+    "ARAccountRef",
+    "TemplateRef",
+    "TxnDate",
+    "RefNumber",
+    "BillAddress",
+    "ShipAddress",
+    "IsPending",
+    "PONumber",
+    "TermsRef",
+    "DueDate",
+    "SalesRepRef",
+    "FOB",
+    "ShipDate",
+    "ShipMethodRef",
+    "ItemSalesTaxRef",
+    "Memo",
+    "CustomerMsgRef",
+    "IsToBePrinted",
+    "IsToBeEmailed",
+    "IsTaxIncluded",
+    "CustomerSalesTaxCodeRef",
+    "Other",
+    "ExchangeRate",
+]
+_LINE = [
+    "ItemRef",
+    "Desc",
+    "Quantity",
+    "UnitOfMeasure",
+    "Rate",
+    "RatePercent",
+    "PriceLevelRef",
+    "ClassRef",
+    "Amount",
+    "OptionForPriceRuleConflict",
+    "InventorySiteRef",
+    "SerialNumber",
+    "LotNumber",
+    "ServiceDate",
+    "SalesTaxCodeRef",
+    "IsTaxable",
+    "OverrideItemAccountRef",
+    "Other1",
+    "Other2",
+]
+_QUERY = [
+    "MaxReturned",
+    "ModifiedDateRangeFilter",
+    "TxnDateRangeFilter",
+    "EntityFilter",
+    "IncludeLineItems",
+    "IncludeRetElement",
+]
+ORDER = {
+    "CustomerAdd": _CUSTOMER,
+    "CustomerMod": ["ListID", "EditSequence", *_CUSTOMER],
+    "BillAddress": ["Addr1", "Addr2", "Addr3", "Addr4", "Addr5", "City", "State", "PostalCode", "Country", "Note"],
+    "InvoiceAdd": [*_INVOICE, "ExternalGUID", "LinkToTxnID", "SetCredit", "InvoiceLineAdd"],
+    "InvoiceMod": ["TxnID", "EditSequence", *_INVOICE, "InvoiceLineMod"],
+    "InvoiceLineAdd": _LINE,
+    "InvoiceLineMod": ["TxnLineID", *_LINE],
+    "ItemQueryRq": [
+        "ListID",
+        "FullName",
+        "MaxReturned",
+        "ActiveStatus",
+        "FromModifiedDate",
+        "ToModifiedDate",
+        "NameFilter",
+        "NameRangeFilter",
+        "IncludeRetElement",
+        "OwnerID",
+    ],
+    "CustomerQueryRq": ["ListID", "FullName", "MaxReturned", "ActiveStatus", "IncludeRetElement"],
+    "InvoiceQueryRq": ["TxnID", "RefNumber", "RefNumberCaseSensitive", *_QUERY],
+    "ReceivePaymentQueryRq": ["TxnID", "RefNumber", *_QUERY],
+    "TxnVoidRq": ["TxnVoidType", "TxnID"],
+}
+
+
+class ParseRefused(Exception):
+    pass
+
+
+def _check_order(element: ET.Element) -> None:
+    order = ORDER.get(element.tag)
+    if order is not None:
+        positions = []
+        for item in element:
+            if item.tag not in order:
+                raise ParseRefused(f"{item.tag} is not allowed in {element.tag}")
+            positions.append(order.index(item.tag))
+        if positions != sorted(positions):
+            raise ParseRefused(f"{element.tag} children out of order")
+    for item in element:
+        _check_order(item)
+
+
+def _text(element: ET.Element | None, path: str) -> str:
+    found = element.find(path) if element is not None else None
+    return (found.text or "") if found is not None else ""
+
+
+@dataclass
+class Line:
+    item: str
+    desc: str
+    quantity: Decimal
+    rate: Decimal
+    amount: Decimal
+    tax_code: str
+
+
+@dataclass
+class DesktopInvoice:
+    txn_id: str
+    edit_sequence: str
+    ref_number: str
+    customer: str
+    txn_date: str
+    due_date: str
+    memo: str
+    lines: list[Line]
+    voided: bool = False
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0"))
+
+
+@dataclass
+class DesktopCustomer:
+    list_id: str
+    edit_sequence: str
+    name: str
+    email: str = ""
+    city: str = ""
+
+
+@dataclass
+class SessionReport:
+    auth_status: str = ""
+    ticket: str = ""
+    percents: list[int] = field(default_factory=list)
+    messages: int = 0
+    last_error: str = ""
+    closed: str = ""
+
+
+class FakeQuickBooksDesktop:
+    """The company file (customers, items, invoices, payments) plus a Web Connector that drives sessions."""
+
+    def __init__(self, wsdl_url: str, *, items: tuple[str, ...] = ()) -> None:
+        self.client = zeep.Client(wsdl_url)
+        self.items = {name.casefold(): name for name in items}
+        self.customers: dict[str, DesktopCustomer] = {}
+        self.invoices: dict[str, DesktopInvoice] = {}
+        self.payments: list[dict] = []
+        self.received: list[ET.Element] = []  # every request element, in order
+        self.raw_requests: list[str] = []  # every qbXML message as it arrived
+        self.refuse: dict[str, tuple[str, str]] = {}  # RefNumber or customer name -> (statusCode, message)
+        self._ids = itertools.count(1)
+        self._sequence = itertools.count(1_700_000_000)
+
+    # --- the company file ---------------------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        return f"{next(self._ids):X}-{next(self._sequence)}"
+
+    def _edit_sequence(self) -> str:
+        return str(next(self._sequence))
+
+    def add_customer(self, name: str) -> DesktopCustomer:
+        customer = DesktopCustomer(self._new_id(), self._edit_sequence(), name)
+        self.customers[name.casefold()] = customer
+        return customer
+
+    def edit_invoice_in_quickbooks(self, ref_number: str) -> None:
+        """Someone edits the invoice in QuickBooks: its EditSequence moves on."""
+        self.invoice_by_ref(ref_number).edit_sequence = self._edit_sequence()
+
+    def receive_payment(self, ref_number: str, amount: str, *, txn_date: str = "2026-02-01") -> None:
+        invoice = self.invoice_by_ref(ref_number)
+        self.payments.append(
+            {
+                "txn_id": self._new_id(),
+                "customer": invoice.customer,
+                "txn_date": txn_date,
+                "amount": amount,
+                "applied_to": invoice.txn_id,
+                "ref": ref_number,
+            }
+        )
+
+    def invoice_by_ref(self, ref_number: str) -> DesktopInvoice:
+        matches = [invoice for invoice in self.invoices.values() if invoice.ref_number == ref_number]
+        assert len(matches) == 1, f"{len(matches)} invoices numbered {ref_number}"
+        return matches[0]
+
+    def kinds_received(self) -> list[str]:
+        return [element.tag.removesuffix("Rq") for element in self.received]
+
+    # --- the Web Connector --------------------------------------------------------------------------
+
+    def run(
+        self,
+        username: str,
+        password: str,
+        *,
+        drop_after_messages: int | None = None,
+        lose_message: int | None = None,
+        answer_with: dict | None = None,
+    ) -> SessionReport:
+        """One Web Connector run.
+
+        `drop_after_messages=N`: QuickBooks applies the Nth message, then the run dies before the answer is sent
+        back (no receiveResponseXML, no closeConnection). `lose_message=N`: the run dies with the Nth message
+        before QuickBooks saw it. `answer_with`: replaces the answer to message `answer_with["at"]` (default 1)
+        with {"hresult", "message"} or {"response": raw qbXML}; QuickBooks still applied the real one unless
+        `answer_with["applied"]` is False."""
+        service = self.client.service
+        report = SessionReport()
+        service.serverVersion()
+        assert service.clientVersion("2.3.0.215") in (None, "")
+        ticket, status = service.authenticate(username, password)
+        report.ticket, report.auth_status = ticket, status or ""
+        if status in ("nvu", "none"):
+            return report
+        while True:
+            request = service.sendRequestXML(ticket, "", "C:\\Company Files\\Test.qbw", "US", 13, 0)
+            if not request:
+                report.last_error = service.getLastError(ticket) or ""
+                break
+            report.messages += 1
+            self.raw_requests.append(request)
+            if lose_message == report.messages:
+                return report
+            replaced = answer_with is not None and answer_with.get("at", 1) == report.messages
+            response = self.answer(request) if not replaced or answer_with.get("applied", True) else ""
+            if drop_after_messages is not None and report.messages >= drop_after_messages:
+                return report
+            if replaced:
+                percent = service.receiveResponseXML(
+                    ticket,
+                    answer_with.get("response", ""),
+                    answer_with.get("hresult", ""),
+                    answer_with.get("message", ""),
+                )
+            else:
+                percent = service.receiveResponseXML(ticket, response, "", "")
+            report.percents.append(percent)
+            if percent < 0:
+                report.last_error = service.getLastError(ticket) or ""
+                break
+            if percent >= 100:
+                break
+        report.closed = service.closeConnection(ticket) or ""
+        return report
+
+    # --- QuickBooks answering qbXML -----------------------------------------------------------------
+
+    def answer(self, request_text: str) -> str:
+        root = fromstring(request_text.encode("utf-8"), forbid_dtd=True)
+        messages = root.find("QBXMLMsgsRq")
+        assert messages is not None
+        out = ET.Element("QBXML")
+        rs_parent = ET.SubElement(out, "QBXMLMsgsRs")
+        for rq in messages:
+            self.received.append(rq)
+            kind = rq.tag.removesuffix("Rq")
+            try:
+                _check_order(rq)
+            except ParseRefused:
+                raise AssertionError(f"{PARSE_ERROR_HRESULT} {PARSE_ERROR_MESSAGE}: {ET.tostring(rq)!r}") from None
+            rs = ET.SubElement(rs_parent, f"{kind}Rs", {"requestID": rq.get("requestID", "")})
+            code, message, rets = getattr(self, f"_{kind}")(rq)
+            rs.set("statusCode", code)
+            rs.set("statusSeverity", "Info" if code in ("0", "1") else "Error")
+            rs.set("statusMessage", message)
+            for ret in rets:
+                rs.append(ret)
+        return '<?xml version="1.0" ?>\n<?qbxml version="13.0"?>\n' + ET.tostring(out, encoding="unicode")
+
+    OK = ("0", "Status OK")
+
+    def _customer_ret(self, customer: DesktopCustomer) -> ET.Element:
+        ret = ET.Element("CustomerRet")
+        for name, value in (
+            ("ListID", customer.list_id),
+            ("EditSequence", customer.edit_sequence),
+            ("Name", customer.name),
+            ("FullName", customer.name),
+        ):
+            ET.SubElement(ret, name).text = value
+        return ret
+
+    def _invoice_ret(self, invoice: DesktopInvoice) -> ET.Element:
+        ret = ET.Element("InvoiceRet")
+        for name, value in (
+            ("TxnID", invoice.txn_id),
+            ("EditSequence", invoice.edit_sequence),
+            ("RefNumber", invoice.ref_number),
+            ("TxnDate", invoice.txn_date),
+        ):
+            ET.SubElement(ret, name).text = value
+        ET.SubElement(ET.SubElement(ret, "CustomerRef"), "FullName").text = invoice.customer
+        return ret
+
+    def _CustomerAdd(self, rq):
+        add = rq.find("CustomerAdd")
+        name = _text(add, "Name")
+        if name.casefold() in self.refuse:
+            return (*self.refuse[name.casefold()], [])
+        if name.casefold() in self.customers:
+            return "3100", f'The name "{name}" of the list element is already in use.', []
+        customer = DesktopCustomer(
+            self._new_id(), self._edit_sequence(), name, _text(add, "Email"), _text(add, "BillAddress/City")
+        )
+        self.customers[name.casefold()] = customer
+        return (*self.OK, [self._customer_ret(customer)])
+
+    def _CustomerMod(self, rq):
+        mod = rq.find("CustomerMod")
+        customer = next((c for c in self.customers.values() if c.list_id == _text(mod, "ListID")), None)
+        if customer is None:
+            return "3120", "Object specified in the request cannot be found.", []
+        if customer.edit_sequence != _text(mod, "EditSequence"):
+            return "3200", "The provided edit sequence is out-of-date.", []
+        del self.customers[customer.name.casefold()]
+        customer.name, customer.email = _text(mod, "Name"), _text(mod, "Email")
+        customer.edit_sequence = self._edit_sequence()
+        self.customers[customer.name.casefold()] = customer
+        return (*self.OK, [self._customer_ret(customer)])
+
+    def _CustomerQuery(self, rq):
+        list_id, full_name = _text(rq, "ListID"), _text(rq, "FullName")
+        found = [
+            c
+            for c in self.customers.values()
+            if c.list_id == list_id or (full_name and c.name.casefold() == full_name.casefold())
+        ]
+        if not found:
+            return "1", "A query request did not find a matching object in QuickBooks", []
+        return (*self.OK, [self._customer_ret(c) for c in found])
+
+    def _ItemQuery(self, rq):
+        rets = []
+        for name in self.items.values():
+            ret = ET.Element("ItemServiceRet")
+            ET.SubElement(ret, "FullName").text = name
+            rets.append(ret)
+        if not rets:
+            return "1", "A query request did not find a matching object in QuickBooks", []
+        return (*self.OK, rets)
+
+    def _lines(self, parent, tag) -> list[Line] | str:
+        lines = []
+        for element in parent.findall(tag):
+            item = _text(element, "ItemRef/FullName")
+            if item.casefold() not in self.items:
+                return f'There is an invalid reference to QuickBooks Item "{item}" in the Invoice line.'
+            lines.append(
+                Line(
+                    item,
+                    _text(element, "Desc"),
+                    Decimal(_text(element, "Quantity") or "1"),
+                    Decimal(_text(element, "Rate") or "0"),
+                    Decimal(_text(element, "Amount") or "0"),
+                    _text(element, "SalesTaxCodeRef/FullName"),
+                )
+            )
+        return lines
+
+    def _InvoiceAdd(self, rq):
+        add = rq.find("InvoiceAdd")
+        ref, customer = _text(add, "RefNumber"), _text(add, "CustomerRef/FullName")
+        if ref in self.refuse:
+            return (*self.refuse[ref], [])
+        if customer.casefold() not in self.customers:
+            return "3140", f'There is an invalid reference to QuickBooks Customer "{customer}" in the Invoice.', []
+        lines = self._lines(add, "InvoiceLineAdd")
+        if isinstance(lines, str):
+            return "3140", lines, []
+        invoice = DesktopInvoice(
+            self._new_id(),
+            self._edit_sequence(),
+            ref,
+            customer,
+            _text(add, "TxnDate"),
+            _text(add, "DueDate"),
+            _text(add, "Memo"),
+            lines,
+        )
+        self.invoices[invoice.txn_id] = invoice
+        return (*self.OK, [self._invoice_ret(invoice)])
+
+    def _InvoiceMod(self, rq):
+        mod = rq.find("InvoiceMod")
+        invoice = self.invoices.get(_text(mod, "TxnID"))
+        if invoice is None:
+            return "3120", "Object specified in the request cannot be found.", []
+        if invoice.edit_sequence != _text(mod, "EditSequence"):
+            return "3200", "The provided edit sequence is out-of-date.", []
+        if invoice.ref_number in self.refuse:
+            return (*self.refuse[invoice.ref_number], [])
+        lines = self._lines(mod, "InvoiceLineMod")
+        if isinstance(lines, str):
+            return "3140", lines, []
+        invoice.customer = _text(mod, "CustomerRef/FullName") or invoice.customer
+        invoice.memo, invoice.lines = _text(mod, "Memo"), lines  # lines not listed are deleted
+        invoice.edit_sequence = self._edit_sequence()
+        return (*self.OK, [self._invoice_ret(invoice)])
+
+    def _InvoiceQuery(self, rq):
+        txn_id, ref = _text(rq, "TxnID"), _text(rq, "RefNumber")
+        found = [i for i in self.invoices.values() if (txn_id and i.txn_id == txn_id) or (ref and i.ref_number == ref)]
+        if not found:
+            return "1", "A query request did not find a matching object in QuickBooks", []
+        return (*self.OK, [self._invoice_ret(i) for i in found])
+
+    def _TxnVoid(self, rq):
+        invoice = self.invoices.get(_text(rq, "TxnID"))
+        if invoice is None:
+            return "3120", "Object specified in the request cannot be found.", []
+        invoice.voided, invoice.lines = True, []
+        return (*self.OK, [])
+
+    def _ReceivePaymentQuery(self, rq):
+        rets = []
+        for payment in self.payments:
+            ret = ET.Element("ReceivePaymentRet")
+            ET.SubElement(ret, "TxnID").text = payment["txn_id"]
+            ET.SubElement(ret, "TxnDate").text = payment["txn_date"]
+            ET.SubElement(ET.SubElement(ret, "CustomerRef"), "FullName").text = payment["customer"]
+            ET.SubElement(ret, "TotalAmount").text = payment["amount"]
+            applied = ET.SubElement(ret, "AppliedToTxnRet")
+            ET.SubElement(applied, "TxnID").text = payment["applied_to"]
+            ET.SubElement(applied, "TxnType").text = "Invoice"
+            ET.SubElement(applied, "RefNumber").text = payment["ref"]
+            ET.SubElement(applied, "Amount").text = payment["amount"]
+            rets.append(ret)
+        if not rets:
+            return "1", "A query request did not find a matching object in QuickBooks", []
+        return (*self.OK, rets)
