@@ -97,10 +97,38 @@ def test_void_payment(api, invoice):
     assert api.get(f"invoice/{invoice['Id']}").json()["Invoice"]["Balance"] == 300.0
 
 
-def test_payment_cannot_be_updated(api, invoice):
+def test_payment_update_replaces_its_applications_and_is_checked_like_a_create(api, invoice):
     payment = pay(api, invoice, 10).json()["Payment"]
+    # A full update clears what it does not send: without CustomerRef it is refused (2020), and nothing changes.
     response = api.post("payment", {"Id": payment["Id"], "SyncToken": "0", "TotalAmt": 20})
-    assert fault_code(response) == "500"
+    assert fault_code(response) == "2020"
+    # A sparse update keeps the rest; its Line replaces the old application (one line per invoice).
+    line = {"Amount": 25, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}
+    response = api.post(
+        "payment", {"Id": payment["Id"], "SyncToken": "0", "sparse": True, "TotalAmt": 30, "Line": [line]}
+    )
+    assert response.status_code == 200, response.text
+    updated = response.json()["Payment"]
+    assert (updated["TotalAmt"], updated["UnappliedAmt"], updated["SyncToken"]) == (30.0, 5.0, "1")
+    assert api.get(f"invoice/{invoice['Id']}").json()["Invoice"]["Balance"] == 275.0  # 300 − 25, not − 35
+    too_much = {"Amount": 400, "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]}
+    response = api.post(
+        "payment", {"Id": payment["Id"], "SyncToken": "1", "sparse": True, "TotalAmt": 400, "Line": [too_much]}
+    )
+    assert fault_code(response) == "6000"  # more than the invoice's open balance
+    assert api.get(f"invoice/{invoice['Id']}").json()["Invoice"]["Balance"] == 275.0  # the refusal undid nothing
+
+
+def test_payment_is_voided_by_the_update_form_only(api, invoice):
+    payment = pay(api, invoice, 10).json()["Payment"]
+    response = api.post("payment", {"Id": payment["Id"], "SyncToken": "0"}, params={"operation": "void"})
+    assert fault_code(response) == "500"  # the invoice's form: Intuit voids payments by update&include=void
+    response = api.post(
+        "payment",
+        {"Id": payment["Id"], "SyncToken": "0", "sparse": True},
+        params={"operation": "update", "include": "void"},
+    )
+    assert response.status_code == 200 and response.json()["Payment"]["TotalAmt"] == 0
 
 
 def test_receive_payment_button_pays_the_open_balance(client, api, invoice):
