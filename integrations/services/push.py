@@ -13,10 +13,11 @@ the one client and keeps the links.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from attune_qbo.billing.models import Invoice, InvoiceStatus
@@ -78,6 +79,8 @@ class PushResult:
     qbo_id: str = ""
     payload: dict | None = None
     drift: dict | None = None
+    # Whether payments of this invoice may wait for it (recorded here): only then are they looked for.
+    payments_may_wait: bool = True
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,10 @@ def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
         updated = _update(client, "Invoice", payload, current, entry, "iu", fingerprint)
         _store_write(link, updated, fingerprint, invoice.updated_at)
         verb = "Updated"
-    return _verified(invoice, link.qbo_snapshot, plan, profile, customer_id, verb=verb, status=SyncStatus.SUCCEEDED)
+    result = _verified(invoice, link.qbo_snapshot, plan, profile, customer_id, verb=verb, status=SyncStatus.SUCCEEDED)
+    if not invoice.amount_paid:
+        result = replace(result, payments_may_wait=False)  # no payment recorded here: none can be waiting
+    return result
 
 
 def _verified(invoice, answer: dict, plan: PushPlan, profile, customer_id: str, *, verb: str, status: str):
@@ -340,8 +346,10 @@ def _save_link(
         "object_id": object_id,
     }
     try:
-        with transaction.atomic():
-            return QuickBooksLink.objects.create(**key, **values)
+        if db_connection.in_atomic_block:
+            with transaction.atomic():  # a savepoint: a refused insert must not spoil the caller's transaction
+                return QuickBooksLink.objects.create(**key, **values)
+        return QuickBooksLink.objects.create(**key, **values)  # autocommit (the worker): one statement
     except IntegrityError:
         if QuickBooksLink.objects.filter(**key).update(**values, updated_at=timezone.now()):
             return QuickBooksLink.objects.get(**key)  # another worker linked this object meanwhile
