@@ -91,6 +91,9 @@ class QuickBooksConnection(models.Model):
     cdc_watermark = models.DateTimeField(null=True, blank=True)
     reads_month = models.CharField(max_length=7, blank=True, help_text="YYYY-MM of reads_this_month.")
     reads_this_month = models.PositiveIntegerField(default=0)
+    # Bumped whenever one of the company's mappings changes (integrations/receivers.py): a worker's cached mapping
+    # table is good while this number is the one it was read with (the claim reads the connection anyway).
+    mappings_version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -188,8 +188,6 @@ def _verified(invoice, answer: dict, plan: PushPlan, profile, customer_id: str, 
 
 def preflight(invoice, *, connection, profile: CompanyProfile) -> PushPlan:
     """Everything QuickBooks would refuse, checked before any call, with a message a person can act on."""
-    from integrations.services.mappings import mapping_table
-
     lines = list(
         invoice.lines.values_list(
             "description",
@@ -243,7 +241,7 @@ def preflight(invoice, *, connection, profile: CompanyProfile) -> PushPlan:
             f"No exchange rate is set on this invoice, so QuickBooks applied its own {invoice.currency} → "
             f"{profile.home_currency} rate: the {profile.home_currency} amounts in QuickBooks are QuickBooks'."
         )
-    mappings = mapping_table(company_id=invoice.company_id, realm_id=connection.realm_id)
+    mappings = _mapping_table(connection)
     resolved, missing = [], []
     taxable_rates: dict[int, str] = {}
     for line in lines:
@@ -278,6 +276,25 @@ def preflight(invoice, *, connection, profile: CompanyProfile) -> PushPlan:
         unique = list(dict.fromkeys(missing))
         raise MappingIncomplete("Before this invoice can go to QuickBooks: " + "; ".join(unique) + ".")
     return PushPlan(lines=resolved, tax=tax, notes=notes)
+
+
+_mapping_tables: dict[tuple, tuple[int, object]] = {}
+
+
+def _mapping_table(connection):
+    """The company's mapping table in this realm, cached per worker while `connection.mappings_version` (read fresh
+    with every claim, bumped by every mapping change) is the version it was read with."""
+    from integrations.services.mappings import mapping_table
+
+    key = (connection.pk, connection.realm_id, connection.created_at)
+    cached = _mapping_tables.get(key)
+    if cached is not None and cached[0] == connection.mappings_version:
+        return cached[1]
+    table = mapping_table(company_id=connection.company_id, realm_id=connection.realm_id)
+    if len(_mapping_tables) > 1000:
+        _mapping_tables.clear()
+    _mapping_tables[key] = (connection.mappings_version, table)
+    return table
 
 
 def _us_sales_tax(invoice, profile: CompanyProfile, mappings, taxable_rates: dict[int, str], missing) -> InvoiceTax:

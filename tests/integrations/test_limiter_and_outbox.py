@@ -91,15 +91,16 @@ def test_a_batch_is_paced_at_the_batch_limit_too():
     assert starts[1] - starts[0] == pytest.approx(LIMITS.batch_interval)  # 6 a minute: every 10 s
 
 
+@pytest.mark.postgres  # real concurrency on one table: PostgreSQL (SQLite's shared test cache locks whole tables)
 @pytest.mark.django_db(transaction=True)
 def test_threads_sharing_the_store_never_go_faster_or_wider_than_the_limits():
     limits = RateLimits(calls_per_window=40, concurrent=2, window_seconds=1.0, safety=1.0, max_wait_seconds=10)
-    starts, running, peak, lock = [], [0], [0], threading.Lock()
+    starts, running, peak, lock, fallback = [], [0], [0], threading.Lock(), LocalStore()
 
     def work():
         from django.db import connections
 
-        worker = RealmLimiter(limits, store=DatabaseStore(), fallback=LocalStore())
+        worker = RealmLimiter(limits, store=DatabaseStore(), fallback=fallback)
         try:
             for _ in range(5):
                 with worker.permit(REALM):
@@ -120,6 +121,7 @@ def test_threads_sharing_the_store_never_go_faster_or_wider_than_the_limits():
         thread.join()
     starts.sort()
     assert len(starts) == 20 and peak[0] <= 2
+    assert QuickBooksRealmPace.objects.get(realm_id=REALM).writes == 20  # every call went through the shared pace
     # 40 a second: 20 calls take at least 19 intervals (a little jitter allowed), never less.
     assert starts[-1] - starts[0] >= 19 * limits.call_interval * 0.9
 
