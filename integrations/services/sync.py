@@ -689,7 +689,7 @@ def _execute(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> str:
     )
     if result.status in (SyncStatus.SUCCEEDED, SyncStatus.UP_TO_DATE, SyncStatus.DRIFT):
         now = timezone.now()
-        if connection.last_synced_at is None or (now - connection.last_synced_at).total_seconds() >= 1:
+        if connection.last_synced_at is None or (now - connection.last_synced_at).total_seconds() >= 30:
             # A draining worker does not rewrite the connection row for every invoice of the same second.
             QuickBooksConnection.objects.filter(pk=connection.pk).update(last_synced_at=now)
             connection.last_synced_at = now
