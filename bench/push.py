@@ -106,7 +106,7 @@ def start_server(env: dict, port: int) -> subprocess.Popen:
     raise SystemExit("the server did not start")
 
 
-def connect(company, user, base: str) -> None:
+def connect(company, user, base: str, realm: str = "9341453050298541") -> None:
     """What a person does in the browser, done with requests: sign in, start connecting, consent, callback."""
     import requests
 
@@ -121,7 +121,7 @@ def connect(company, user, base: str) -> None:
     url = connection_start(company=company, user=user, session_key=session.cookies.get("sessionid"))
     page = session.get(url, timeout=10)
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
-    fields.update({"connect": "1", "realm_id": "9341453050298541"})
+    fields.update({"connect": "1", "realm_id": realm})
     session.post(page.url.split("?")[0], data=fields, headers={"Referer": page.url}, timeout=30)
     if not QuickBooksConnection.objects.filter(company=company, status="connected").exists():
         raise SystemExit("connecting to the simulator failed")
