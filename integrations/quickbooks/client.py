@@ -16,6 +16,7 @@ import http.cookiejar
 import logging
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -79,6 +80,9 @@ def pooled_session() -> requests.Session:
         session = requests.Session()
         # Shared by every tenant this thread serves: never keep cookies (auth is the per-call bearer token).
         session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        # requests re-reads the proxy variables of the environment on every call (a walk over os.environ per push);
+        # without any, that walk buys nothing. With proxies configured, requests keeps honouring them as usual.
+        session.trust_env = bool(urllib.request.getproxies())
         _thread_sessions.session = session
     return session
 

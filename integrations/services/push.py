@@ -111,10 +111,13 @@ def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
 
     https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice
     """
-    invoice = (
-        Invoice.objects.select_related("client", "company")
-        .filter(pk=entry.object_id, company_id=entry.company_id)
-        .first()
+    invoice = next(
+        iter(
+            Invoice.objects.select_related("client", "company")
+            .filter(pk=entry.object_id, company_id=entry.company_id)
+            .order_by()
+        ),
+        None,
     )
     if invoice is None:
         return PushResult(SyncStatus.SKIPPED, "The invoice no longer exists here; nothing was sent.")

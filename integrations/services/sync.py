@@ -405,11 +405,10 @@ def _claim(entry_id: int, *, realm_id: str = "") -> tuple[QuickBooksSyncLog, Qui
         updated_at=now,
     ):
         return CLAIM_NOT_NOW
-    entry = (
-        QuickBooksSyncLog.objects.select_related("company__quickbooks_connection")
-        .filter(pk=entry_id, status=SyncStatus.RUNNING, started_at=now)
-        .first()
+    claimed = QuickBooksSyncLog.objects.select_related("company__quickbooks_connection").filter(
+        pk=entry_id, status=SyncStatus.RUNNING, started_at=now
     )
+    entry = next(iter(claimed.order_by()), None)  # (no ORDER BY: one row by primary key)
     if entry is None:
         return CLAIM_NOT_NOW  # taken back by the sweeper meanwhile
     connection = getattr(entry.company, "quickbooks_connection", None)
