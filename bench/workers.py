@@ -102,6 +102,7 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--timeout-minutes", type=float, default=15)
+    parser.add_argument("--workers", type=int, default=0, help="Q_WORKERS for qcluster (default: the settings' 2)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="attune-bench-workers-"))
@@ -109,6 +110,9 @@ def main() -> None:
     port = common.free_port()
     env = common.configure(database_url, port)
     env["QUICKBOOKS_SIMULATOR_WEBHOOK_DELIVERY"] = "manual"
+    if args.workers:
+        env["Q_WORKERS"] = str(args.workers)
+    workers = args.workers or 2
     os.environ.update(env)
     server = common.start_server(env, port)
     cluster = None
@@ -131,7 +135,7 @@ def main() -> None:
         headers = common.control_headers()
         requests.post(f"{base}/simulator/control/settings", json=limits_on, headers=headers, timeout=10)
         print(
-            f"attune-qbo workers benchmark · database {database_url.split(':')[0]} · broker "
+            f"attune-qbo workers benchmark · database {database_url.split(':')[0]} · {workers} workers · broker "
             f"{'redis' if os.environ.get('REDIS_URL') else 'ORM'} · {args.invoices} invoices · 1 realm · "
             f"time scale {scale:g} (a minute lasts {60 / scale:g} s)"
         )
@@ -164,7 +168,8 @@ def main() -> None:
         minutes = max(ended - (began or ended), 1e-9) / (60 / scale)
         per_minute = calls / minutes if minutes else 0
         print(
-            f"{done}/{len(ids)} pushed by qcluster (2 workers) in {ended - (began or ended):.1f} s; {calls} calls to "
+            f"{done}/{len(ids)} pushed by qcluster ({workers} workers) in {ended - (began or ended):.1f} s; "
+            f"{calls} calls to "
             f"QuickBooks = {per_minute:.0f} calls per (scaled) minute = {per_minute / CEILING_PER_MINUTE:.0%} of the "
             f"{CEILING_PER_MINUTE}/min per-realm ceiling (target ≥ 90 %); {throttled} answers were 429"
         )
