@@ -284,3 +284,27 @@ def test_a_steady_push_reads_nothing_and_stays_within_its_query_budget(tenant, c
 # Claim (conditional UPDATE + SELECT), invoice, lines, mappings, links, create requestid, the limiter's reserve and
 # release, link INSERT, outcome UPDATE. (The target is 8; see docs/developer/architecture.md.)
 PUSH_QUERY_BUDGET = 11
+
+
+# --- reads and writes per connection and month ---------------------------------------------------------------
+
+
+def test_the_status_api_reports_reads_and_writes_this_month_and_warns_near_the_allowance(
+    tenant, connected, intuit, api_client_for, settings
+):
+    settings.QUICKBOOKS_MONTHLY_READ_ALLOWANCE = 1000
+    settings.QUICKBOOKS_READ_WARNING_SHARE = 0.8
+    intuit.add(responses.GET, f"{API}/preferences", json={"Preferences": {}})
+    from integrations.services.api import client_for
+
+    client = client_for(connected)
+    client.preferences()
+    client.preferences()  # two reads through the limiter's reservation, counted there
+    status = api_client_for(tenant.admin).get("/api/v1/integrations/quickbooks/status").json()
+    assert (status["reads_this_month"], status["writes_this_month"], status["read_allowance"]) == (2, 0, 1000)
+    assert status["usage_warning"] == ""
+    QuickBooksRealmPace.objects.filter(realm_id=REALM).update(reads=850)
+    status = api_client_for(tenant.admin).get("/api/v1/integrations/quickbooks/status").json()
+    assert status["read_share"] == 0.85 and "850 of the 1,000" in status["usage_warning"]
+    member = api_client_for(tenant.member).get("/api/v1/integrations/quickbooks/status").json()
+    assert "reads_this_month" not in member and "usage_warning" not in member  # operational: staff and admins
