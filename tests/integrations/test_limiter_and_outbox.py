@@ -168,15 +168,20 @@ def test_a_429_blocks_the_realm_for_every_worker_until_retry_after():
 # --- through the client and the outbox ----------------------------------------------------------------------
 
 
-def test_a_short_429_is_waited_out_and_sent_again_without_using_an_attempt(tenant, connected, captured, intuit):
-    invoice = finalize(tenant, captured)
+def add_throttle(intuit, *, retry_after: str) -> None:
+    """Intuit's next customer lookup answers 429 with this Retry-After."""
     intuit.add(
         responses.GET,
         f"{API}/query",
         status=429,
-        headers={"Retry-After": "1"},
+        headers={"Retry-After": retry_after},
         json=fault("3001", "message=ThrottleExceeded; errorCode=003001; statusCode=429", "SERVICE"),
     )
+
+
+def test_a_short_429_is_waited_out_and_sent_again_without_using_an_attempt(tenant, connected, captured, intuit):
+    invoice = finalize(tenant, captured)
+    add_throttle(intuit, retry_after="1")
     add_no_customer(intuit)
     add_customer_created(intuit)
     add_invoice_answer(intuit)
@@ -191,13 +196,7 @@ def test_a_long_429_puts_the_entry_back_for_then_and_later_calls_wait_without_se
     tenant, connected, captured, intuit
 ):
     first, second = finalize(tenant, captured), finalize(tenant, captured)
-    intuit.add(
-        responses.GET,
-        f"{API}/query",
-        status=429,
-        headers={"Retry-After": "120"},
-        json=fault("3001", "message=ThrottleExceeded; errorCode=003001; statusCode=429", "SERVICE"),
-    )
+    add_throttle(intuit, retry_after="120")
     entry, outcome = run_due(QuickBooksSyncLog.objects.get(object_id=first.pk))
     assert outcome == "throttled" and (entry.attempts, entry.throttled) == (0, 1)
     sent = len(intuit.calls)
