@@ -377,7 +377,7 @@ class QuickBooksWebhookEvent(models.Model):
     object, so order does not matter; an event is marked processed in the same transaction as its effect.
     """
 
-    event_id = models.CharField(max_length=80, unique=True)
+    event_id = models.CharField(max_length=80)
     source = models.CharField(max_length=12, default="webhook")  # webhook | cdc
     realm_id = models.CharField(max_length=32, db_index=True)
     entity_name = models.CharField(max_length=40)
@@ -402,9 +402,34 @@ class QuickBooksWebhookEvent(models.Model):
         verbose_name = "QuickBooks webhook event"
         verbose_name_plural = "QuickBooks webhook events"
         indexes = [models.Index(fields=["status", "id"], name="qbo_event_due_idx")]
+        constraints = [
+            # Event ids are unique per QuickBooks company, not across all of them (CloudEvents ids are only
+            # promised unique per source; derived ids include the realm anyway).
+            models.UniqueConstraint(fields=["realm_id", "event_id"], name="uniq_event_per_realm")
+        ]
 
     def __str__(self) -> str:
         return f"{self.entity_name} {self.entity_id} {self.operation} ({self.realm_id})"
+
+
+class QuickBooksWebhookDelivery(models.Model):
+    """A signed webhook delivery exactly as it arrived, waiting to be unpacked into events by a task.
+
+    The answer to Intuit is the signature check and this one INSERT, whatever the number of events: deliveries
+    are head-of-line blocking at Intuit (QBO-REFERENCE §4.4), so the answer must not grow with the body. The row
+    is deleted in the transaction that stores its events.
+    """
+
+    body = models.BinaryField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "QuickBooks webhook delivery"
+        verbose_name_plural = "QuickBooks webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"Delivery {self.pk} ({len(self.body or b'')} bytes)"
 
 
 class UnappliedStatus(models.TextChoices):

@@ -4,7 +4,7 @@ from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from attune_qbo.billing.signals import invoice_changed, payment_recorded
+from attune_qbo.billing.signals import invoice_changed, payment_recorded, payment_removed
 from integrations.models import QuickBooksConnection, QuickBooksMapping, SyncOperation
 
 
@@ -22,6 +22,14 @@ def queue_payment_push(sender, *, payment_id: int, company_id: int, **kwargs) ->
     from integrations.services.payments import payment_enqueue
 
     payment_enqueue(company_id=company_id, payment_id=payment_id)
+
+
+@receiver(payment_removed, dispatch_uid="quickbooks-payment-void-outbox")
+def queue_payment_void(sender, *, payment_id: int, company_id: int, invoice_number: str, **kwargs) -> None:
+    """A payment deleted or refunded here is voided in QuickBooks; queued in the transaction of the removal."""
+    from integrations.services.payments import payment_void_enqueue
+
+    payment_void_enqueue(company_id=company_id, payment_id=payment_id, invoice_number=invoice_number)
 
 
 @receiver([post_save, post_delete], sender=QuickBooksMapping, dispatch_uid="quickbooks-mappings-version")

@@ -910,10 +910,21 @@ def quickbooks_reconciliation_fix(request, review_id: int, index: int):
         return redirect(SETTINGS_PAGE)
     # Another company's check, or one of a QuickBooks company connected before: 404.
     reconciliation_row(company=request.company, review_id=review_id, index=index, realm_id=connection.realm_id)
+    invoice_id = request.POST.get("invoice_id", "")
     try:
-        done = reconciliation_fix(connection=connection, review_id=review_id, index=index, user=request.user)
+        done = reconciliation_fix(
+            connection=connection,
+            review_id=review_id,
+            index=index,
+            user=request.user,
+            invoice_id=int(invoice_id) if invoice_id.isdigit() else None,
+            choice=request.POST.get("choice", ""),
+        )
     except ApplicationError as error:
         messages.error(request, error.message)
+    except QuickBooksError as error:  # e.g. applying a payment there: nothing changed here
+        logger.warning("qbo.reconciliation.fix_failed company=%s error=%s", request.company.pk, type(error).__name__)
+        messages.error(request, f"QuickBooks refused or did not answer; nothing was changed. {error.message}")
     else:
         messages.success(request, done)
     return redirect(_back(request, RECONCILIATION_PAGE))

@@ -169,6 +169,11 @@ class PaymentMethod(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class PaymentRemoval(models.TextChoices):
+    DELETED = "deleted", "Deleted (recorded by mistake)"
+    REFUNDED = "refunded", "Refunded to the client"
+
+
 class PaymentSource(models.TextChoices):
     LOCAL = "local", "Recorded here"
     QUICKBOOKS = "quickbooks", "QuickBooks"

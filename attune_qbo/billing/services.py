@@ -27,6 +27,7 @@ from attune_qbo.billing.models import (
     InvoiceStatus,
     Payment,
     PaymentMethod,
+    PaymentRemoval,
     PaymentSource,
     Product,
     TaxRate,
@@ -548,6 +549,50 @@ def payment_external_change(
             source=str(payment.source),
         )
     return None if removed else payment
+
+
+def payment_remove(*, payment: Payment, user=None, reason: str = PaymentRemoval.DELETED) -> Invoice:
+    """Take back a payment recorded here: deleted (recorded by mistake) or refunded to the client. The invoice
+    gets its balance back (paid → finalized) and the audit log keeps the payment's figures. Payments that came
+    from QuickBooks are changed there, never here (they would come back). Returns the invoice."""
+    if reason not in PaymentRemoval.values:
+        raise PaymentRefused(f"Unknown reason “{reason}”: use deleted or refunded.", extra={"field": "reason"})
+    if payment.source != PaymentSource.LOCAL:
+        raise PaymentRefused(
+            "This payment came from QuickBooks: void or delete it in QuickBooks and it is removed here by itself."
+        )
+    with transaction.atomic():
+        invoice = _lock(payment.invoice)
+        locked = Payment.objects.select_for_update().filter(pk=payment.pk, invoice=invoice).first()
+        if locked is None:
+            raise PaymentRefused("This payment was already removed.")
+        before = _snapshot(invoice)
+        invoice.amount_paid -= locked.amount
+        if invoice.status == InvoiceStatus.PAID:
+            invoice.status = InvoiceStatus.FINALIZED
+        invoice.save(update_fields=["amount_paid", "status", "updated_at"])
+        payment_id = locked.pk
+        _audit_invoice(
+            f"invoice.payment_{reason}",
+            invoice,
+            user,
+            before,
+            payment_id=payment_id,
+            amount=str(locked.amount),
+            date=locked.date.isoformat(),
+            method=str(locked.method),
+            reference=locked.reference,
+        )
+        locked.delete()
+        signals.payment_removed.send(
+            sender=Payment,
+            payment_id=payment_id,
+            invoice_id=invoice.pk,
+            company_id=invoice.company_id,
+            invoice_number=invoice.number,
+            reason=reason,
+        )
+    return invoice
 
 
 # --- clients, products, tax rates ------------------------------------------------------------------------

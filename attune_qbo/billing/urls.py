@@ -11,6 +11,11 @@ urlpatterns = [
     path("invoices/<int:pk>/finalize/", views.invoice_finalize, name="invoice-finalize"),
     path("invoices/<int:pk>/void/", views.invoice_void, name="invoice-void"),
     path("invoices/<int:pk>/payments/", views.invoice_record_payment, name="invoice-record-payment"),
+    path(
+        "invoices/<int:pk>/payments/<int:payment_id>/remove/",
+        views.invoice_remove_payment,
+        name="invoice-remove-payment",
+    ),
     path("clients/", views.client_list, name="client-list"),
     path("clients/new/", views.client_edit, name="client-create"),
     path("clients/<int:pk>/", views.client_edit, name="client-edit"),

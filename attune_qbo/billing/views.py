@@ -8,7 +8,7 @@ import datetime as dt
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -23,7 +23,7 @@ from attune_qbo.billing.forms import (
     ProductForm,
     TaxRateForm,
 )
-from attune_qbo.billing.models import InvoiceStatus
+from attune_qbo.billing.models import InvoiceStatus, Payment, PaymentRemoval
 from attune_qbo.core.exceptions import ApplicationError
 from attune_qbo.core.integrations import invoice_list_cells, invoice_list_columns, invoice_panels
 from attune_qbo.tenants.models import Role
@@ -69,6 +69,8 @@ def invoice_detail(request, pk):
             "payment_form": payment_form,
             "can_finalize": request.membership.has_role(Role.STAFF),
             "can_void": request.membership.has_role(Role.ADMIN),
+            "can_remove_payments": request.membership.has_role(Role.ADMIN),
+            "removal_reasons": PaymentRemoval.choices,
             "can_edit": invoice.status != InvoiceStatus.VOID and services.may_edit_invoice(request.user, invoice),
             "statuses": InvoiceStatus,
             "invoice_panels": invoice_panels(request, invoice),
@@ -192,6 +194,22 @@ def invoice_record_payment(request, pk):
     try:
         payment = services.payment_record(invoice=invoice, user=request.user, **form.cleaned_data)
         messages.success(request, f"Payment of {payment.amount} recorded.")
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return redirect("billing:invoice-detail", pk=invoice.pk)
+
+
+@require_POST
+@company_required(Role.ADMIN)
+def invoice_remove_payment(request, pk, payment_id):
+    """Take back a payment recorded here (deleted by mistake, or refunded); QuickBooks voids its copy."""
+    invoice = selectors.invoice_get(company=request.company, pk=pk)
+    payment = get_object_or_404(Payment.objects.for_company(request.company), pk=payment_id, invoice=invoice)
+    reason = request.POST.get("reason", PaymentRemoval.DELETED)
+    try:
+        services.payment_remove(payment=payment, user=request.user, reason=reason)
+        done = "refunded" if reason == PaymentRemoval.REFUNDED else "deleted"
+        messages.success(request, f"Payment of {payment.amount} {done}; invoice {invoice.number} is open again.")
     except ApplicationError as error:
         messages.error(request, error.message)
     return redirect("billing:invoice-detail", pk=invoice.pk)

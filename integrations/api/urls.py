@@ -17,6 +17,11 @@ urlpatterns = [
         {"format": "csv"},
         name="api-quickbooks-reconciliation-csv",
     ),
+    path(
+        "reconciliation/<int:review_id>/rows/<int:index>/fix",
+        views.ReconciliationFixView.as_view(),
+        name="api-quickbooks-reconciliation-fix",
+    ),
     path("sync-logs", views.SyncLogListView.as_view(), name="api-quickbooks-sync-logs"),
     # Intuit posts webhooks here: a plain csrf-exempt view (no auth but the signature; any content type).
     path("webhooks", views.quickbooks_webhook, name="api-quickbooks-webhooks"),

@@ -26,6 +26,7 @@ from integrations.api.serializers import (
     DisconnectSerializer,
     SyncLogSerializer,
 )
+from integrations.exceptions import QuickBooksError
 from integrations.permissions import visible_connection_status
 from integrations.services import connections, sync
 
@@ -160,9 +161,10 @@ def _problem(code: str, message: str, status_code: int) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def quickbooks_webhook(request):
-    """Intuit's webhook deliveries (legacy and CloudEvents): signature checked over the raw body, events stored
-    once, processed in a task. Answers 200 at once for anything signed (a 4xx would make Intuit retry the whole
-    delivery and hold back every later one: QBO-REFERENCE §4.4); 403 when the signature does not verify."""
+    """Intuit's webhook deliveries (legacy and CloudEvents): signature checked over the raw body, the delivery
+    kept as it came, unpacked into events and processed in a task. Answers 200 at once for anything signed (a
+    4xx would make Intuit retry the whole delivery and hold back every later one: QBO-REFERENCE §4.4); 403 when
+    the signature does not verify."""
     from integrations.services.events import webhook_receive
 
     length = request.META.get("CONTENT_LENGTH") or ""
@@ -175,7 +177,47 @@ def quickbooks_webhook(request):
     receipt = webhook_receive(body=body, signature=request.headers.get("intuit-signature"))
     if not receipt.accepted:
         return _problem("bad_signature", "The intuit-signature header is missing or does not match.", 403)
-    return JsonResponse({"received": receipt.stored, "ignored": receipt.ignored, "malformed": receipt.malformed})
+    return JsonResponse({"received": True})
+
+
+class ReconciliationFixView(CompanyScopedAPIMixin, APIView):
+    permission_classes = [IsCompanyAdmin]
+
+    @extend_schema(
+        request=dict,
+        responses=dict,
+        summary="Carry out a reconciliation row's fix",
+        description="The row's `fix` (push, link, void, resolve, apply). For `apply` (an unapplied QuickBooks "
+        "payment), send `invoice_id`, one of the row's `candidates`; `choice: resolve` marks it handled instead. "
+        "A check of another company, or of a QuickBooks company connected before, is a 404.",
+    )
+    def post(self, request, review_id: int, index: int):
+        from integrations.services.reconciliation import reconciliation_fix, reconciliation_row
+
+        connection = selectors.connection_for(company=self.company)
+        if connection is None or not connection.realm_id:
+            return Response(
+                {"code": "not_connected", "message": "QuickBooks is not connected."}, status=status.HTTP_409_CONFLICT
+            )
+        reconciliation_row(company=self.company, review_id=review_id, index=index, realm_id=connection.realm_id)
+        invoice_id = request.data.get("invoice_id") if isinstance(request.data, dict) else None
+        if invoice_id is not None and not str(invoice_id).isdigit():
+            raise ValidationError({"invoice_id": "Must be the id of one of the row's candidate invoices."})
+        try:
+            done = reconciliation_fix(
+                connection=connection,
+                review_id=review_id,
+                index=index,
+                user=request.user,
+                invoice_id=int(invoice_id) if invoice_id is not None else None,
+                choice=str(request.data.get("choice", "")) if isinstance(request.data, dict) else "",
+            )
+        except QuickBooksError as error:
+            return Response(
+                {"code": "quickbooks_error", "message": f"QuickBooks refused or did not answer: {error.message}"},
+                status=status.HTTP_502_BAD_GATEWAY,
+            )
+        return Response({"done": done})
 
 
 class CSVRenderer(BaseRenderer):
@@ -213,6 +255,7 @@ class ReconciliationView(CompanyScopedAPIMixin, APIView):
             {
                 "id": index,
                 **{k: row.get(k) for k in ("kind", "number", "invoice_id", "qbo_id", "status", "differences", "text")},
+                "candidates": row.get("candidates") or [],
                 "fix": row.get("fix") or None,
                 "fix_label": FIX_LABELS.get(row.get("fix") or "") or None,
                 "fixed": bool(row.get("fixed")),

@@ -263,14 +263,14 @@ class QuickBooksClient:
         return self._entity(self.request("POST", entity.lower(), json_body=body, request_id=request_id), entity)
 
     def void(self, entity: str, *, entity_id: str, sync_token: str, request_id: str) -> dict:
-        """Void a transaction (invoices: `?operation=void` with Id and SyncToken; §2.1)."""
-        response = self.request(
-            "POST",
-            entity.lower(),
-            params={"operation": "void"},
-            json_body={"Id": entity_id, "SyncToken": sync_token},
-            request_id=request_id,
-        )
+        """Void a transaction. Invoices: `?operation=void` with Id and SyncToken; payments (and sales receipts):
+        a sparse update with `?operation=update&include=void` (QBO-REFERENCE §2.1)."""
+        if entity == "Invoice":
+            params, body = {"operation": "void"}, {"Id": entity_id, "SyncToken": sync_token}
+        else:
+            params = {"operation": "update", "include": "void"}
+            body = {"Id": entity_id, "SyncToken": sync_token, "sparse": True}
+        response = self.request("POST", entity.lower(), params=params, json_body=body, request_id=request_id)
         return self._entity(response, entity)
 
     def batch(self, items: list[dict], *, request_id: str | None = None) -> list[dict]:

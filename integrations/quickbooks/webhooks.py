@@ -42,6 +42,7 @@ class WebhookEvent:
     entity_id: str
     operation: str  # created | updated | deleted | merged | voided
     occurred_at: str
+    payload: dict | None = None  # the whole object, when it came with the change (CDC rows): no read needed
 
 
 def signature_for(body: bytes, token: str) -> str:

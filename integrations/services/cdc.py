@@ -3,7 +3,8 @@
 Every `QUICKBOOKS_CDC_MINUTES` each connected realm is asked once for Payment, Invoice and Customer changes
 since its watermark (minus a small overlap). The rows feed the same processing as webhooks (stored once by a
 derived id, applied idempotently), carrying the whole object so no second read is needed. A full answer
-(1,000 objects) is paged by moving `changedSince` to the newest row seen; a watermark older than CDC's 30 days
+(1,000 objects) is followed by Payment-only calls paged by moving `changedSince` to the newest payment seen
+(`MAX_PAGES` per run; the watermark then stops where reading stopped); a watermark older than CDC's 30 days
 falls back to a query of Payments by `MetaData.LastUpdatedTime`. A Fault inside the answer leaves the
 watermark where it was (the next run asks again).
 """
@@ -12,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
 
 from django.conf import settings
 from django.utils import timezone
 
-from integrations.models import ConnectionStatus, QuickBooksConnection, QuickBooksWebhookEvent
+from integrations.models import ConnectionStatus, QuickBooksConnection
 from integrations.quickbooks.client import literal
 from integrations.quickbooks.webhooks import WebhookEvent, derived_event_id
 from integrations.services.events import count_reads, events_process_pending, events_store
@@ -71,18 +73,16 @@ def _parse_time(value: str) -> dt.datetime | None:
 
 
 def _store(connection: QuickBooksConnection, rows_by_entity: dict[str, list[dict]]) -> int:
-    events, payloads = [], {}
+    events = []
     for entity, rows in rows_by_entity.items():
         for row in rows:
             if not isinstance(row, dict) or not row.get("Id"):
                 continue
             event = _row_event(connection.realm_id, entity, row)
-            events.append(event)
             if entity == "Payment" and row.get("status") != "Deleted":
-                payloads[event.event_id] = row
+                event = replace(event, payload=row)  # the whole object: processing needs no second read
+            events.append(event)
     stored, _ = events_store(events, source="cdc")
-    for event_id, row in payloads.items():  # the whole object: processing needs no second read
-        QuickBooksWebhookEvent.objects.filter(event_id=event_id, payload__isnull=True).update(payload=row)
     return stored
 
 
@@ -98,31 +98,47 @@ def cdc_pull(*, connection_id: int, now: dt.datetime | None = None) -> int:
     since = (connection.cdc_watermark or now - dt.timedelta(minutes=cdc_minutes())) - OVERLAP
     client = client_for(connection)
     stored = 0
+    watermark = now
     try:
         if now - since >= dt.timedelta(days=CDC_MAX_DAYS):
             stored = _query_fallback(connection, client, since)
         else:
-            for _ in range(MAX_PAGES):
-                changed = client.cdc(ENTITIES, changed_since=since)
-                stored += _store(connection, changed)
-                rows = [row for rows in changed.values() for row in rows if isinstance(row, dict)]
-                if len(rows) < CDC_MAX_OBJECTS:
-                    break
-                # A full answer: ask again from the newest change seen (the overlap is de-duplicated by id).
-                newest = max(
-                    (_parse_time(str((row.get("MetaData") or {}).get("LastUpdatedTime", ""))) for row in rows),
-                    default=None,
-                    key=lambda value: value or since,
-                )
-                if newest is None or newest <= since:
-                    logger.warning("qbo.cdc.page_stuck connection=%s", connection.pk)
-                    break
-                since = newest
+            changed = client.cdc(ENTITIES, changed_since=since)
+            stored += _store(connection, changed)
+            if sum(len(rows) for rows in changed.values()) >= CDC_MAX_OBJECTS:
+                paged, complete_to = _page_payments(connection, client, since)
+                stored += paged
+                watermark = complete_to or now
     finally:
         count_reads(connection.pk, client.calls)
-    QuickBooksConnection.objects.filter(pk=connection.pk).update(cdc_watermark=now)
+    QuickBooksConnection.objects.filter(pk=connection.pk).update(cdc_watermark=watermark)
     logger.info("qbo.cdc.pulled connection=%s stored=%s calls=%s", connection.pk, stored, client.calls)
     return stored
+
+
+def _page_payments(connection, client, since: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """A full answer left changes out, and CDC has no end time to narrow the window by: ask for Payments alone
+    (the only changes applied here; invoice and customer changes are informational) and move `changedSince` to
+    the newest payment of each full page. Relies on a full page holding the oldest changes after
+    `changedSince` (the simulator's order; Intuit does not document it — the overlap and the ids make repeats
+    harmless). Returns (stored, where to resume) — None when every change was read."""
+    stored = 0
+    for _ in range(MAX_PAGES):
+        rows = [row for row in client.cdc(["Payment"], changed_since=since).get("Payment", []) if isinstance(row, dict)]
+        stored += _store(connection, {"Payment": rows})
+        if len(rows) < CDC_MAX_OBJECTS:
+            return stored, None
+        newest = max(
+            (_parse_time(str((row.get("MetaData") or {}).get("LastUpdatedTime", ""))) or since for row in rows),
+            default=since,
+        )
+        if newest <= since:
+            # More than a page of changes in one instant: only a query pages by position (no deletions in it).
+            logger.warning("qbo.cdc.page_stuck connection=%s", connection.pk)
+            return stored + _query_fallback(connection, client, since), None
+        since = newest
+    logger.warning("qbo.cdc.more_to_read connection=%s resume=%s", connection.pk, since.isoformat())
+    return stored, since - OVERLAP  # the next run goes on from here (its own overlap is added again)
 
 
 def _query_fallback(connection, client, since: dt.datetime) -> int:

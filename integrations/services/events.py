@@ -1,8 +1,9 @@
 """Changes QuickBooks tells us about: webhook deliveries and CDC rows, stored once, processed in a task.
 
-Receive (DESIGN §3 Pull, QBO-REFERENCE §4): verify `intuit-signature` over the raw body before parsing, store
-each event once (unique event id), answer at once; a django-q2 task queued after the commit processes them. A
-lost task loses nothing: `events_sweep` (run by the sync sweeper every minute) picks up received events, and
+Receive (DESIGN §3 Pull, QBO-REFERENCE §4): verify `intuit-signature` over the raw body before parsing, keep the
+delivery as it came (one INSERT), answer at once; a django-q2 task queued after the commit unpacks it into events
+(each stored once: unique per realm and event id) and processes them. A lost task loses nothing: `events_sweep`
+(run by the sync sweeper every minute) picks up waiting deliveries and received events, and
 CDC repairs what never arrived. Processing re-reads the object from QuickBooks, so duplicates and out-of-order
 events are harmless; an event is marked processed in the same transaction as its effect, so a worker killed
 mid-way leaves it received (nothing applied) and the next run applies it once.
@@ -25,6 +26,7 @@ from integrations.exceptions import NotFound
 from integrations.models import (
     ConnectionStatus,
     QuickBooksConnection,
+    QuickBooksWebhookDelivery,
     QuickBooksWebhookEvent,
     WebhookEventStatus,
 )
@@ -40,27 +42,46 @@ MAX_EVENT_ATTEMPTS = 10
 @dataclass(frozen=True)
 class Receipt:
     accepted: bool  # False: bad or missing signature (nothing stored)
-    stored: int = 0
-    ignored: int = 0
-    malformed: bool = False
+    delivery_id: int | None = None
 
 
 def webhook_receive(*, body: bytes, signature: str | None) -> Receipt:
-    """Verify, parse and store one delivery; queue its processing after the commit. Never raises for a bad body
-    with a good signature (Intuit would retry it forever: QBO-REFERENCE §4.4)."""
+    """Verify one delivery and keep it as it arrived; a task unpacks it after the commit. The answer costs one
+    INSERT whatever the number of events (Intuit holds back later deliveries until this one is answered,
+    QBO-REFERENCE §4.4). A bad body with a good signature is found and logged by the unpacking, never refused
+    (Intuit would retry it forever)."""
     if not signature_valid(body, signature, keys.quickbooks_webhook_verifier_token()):
         logger.warning("qbo.webhook.bad_signature present=%s bytes=%s", bool(signature), len(body))
         return Receipt(accepted=False)
-    try:
-        payload = json.loads(body)
-        stored, ignored = events_store(events_in(payload), source="webhook")
-    except (ValueError, MalformedPayload, RecursionError) as exc:
-        logger.warning("qbo.webhook.malformed error=%s bytes=%s", type(exc).__name__, len(body))
-        return Receipt(accepted=True, malformed=True)
-    if stored:
-        transaction.on_commit(dispatch_processing)
-    logger.info("qbo.webhook.received stored=%s ignored=%s", stored, ignored)
-    return Receipt(accepted=True, stored=stored, ignored=ignored)
+    delivery = QuickBooksWebhookDelivery.objects.create(body=body)
+    transaction.on_commit(dispatch_processing)
+    logger.info("qbo.webhook.received delivery=%s bytes=%s", delivery.pk, len(body))
+    return Receipt(accepted=True, delivery_id=delivery.pk)
+
+
+def deliveries_unpack(*, limit: int = 100) -> tuple[int, int]:
+    """Turn stored deliveries into events, oldest first, each in one transaction with its deletion (a worker
+    killed half-way leaves the delivery to unpack again; events are unique per realm, so nothing doubles).
+    Returns (events to process, events ignored)."""
+    stored = ignored = 0
+    for delivery_id in list(QuickBooksWebhookDelivery.objects.order_by("id").values_list("id", flat=True)[:limit]):
+        with transaction.atomic():
+            delivery = QuickBooksWebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+            if delivery is None:
+                continue  # another worker unpacked it
+            body = bytes(delivery.body)
+            try:
+                payload = json.loads(body)
+                found, unknown = events_store(events_in(payload), source="webhook")
+            except (ValueError, MalformedPayload, RecursionError) as exc:
+                logger.warning(
+                    "qbo.webhook.malformed delivery=%s error=%s bytes=%s", delivery_id, type(exc).__name__, len(body)
+                )
+                found = unknown = 0
+            delivery.delete()
+        stored, ignored = stored + found, ignored + unknown
+        logger.info("qbo.webhook.unpacked delivery=%s events=%s ignored=%s", delivery_id, found, unknown)
+    return stored, ignored
 
 
 def _companies_by_realm(realm_ids: Iterable[str]) -> dict[str, int]:
@@ -95,6 +116,7 @@ def events_store(events: Iterable[WebhookEvent], *, source: str) -> tuple[int, i
                     entity_id=event.entity_id,
                     operation=event.operation,
                     occurred_at=event.occurred_at,
+                    payload=event.payload,
                     company_id=company_id,
                     status=WebhookEventStatus.RECEIVED if company_id else WebhookEventStatus.IGNORED,
                     message="" if company_id else "No company here has this QuickBooks company connected.",
@@ -128,7 +150,9 @@ def dispatch_processing() -> None:
 
 
 def events_process_pending(*, limit: int = 10_000) -> int:
-    """Process received events, oldest first. Returns how many were handled."""
+    """Unpack waiting deliveries, then process received events, oldest first, in batches. Returns how many
+    were handled."""
+    deliveries_unpack(limit=1_000)
     done = 0
     last_id = 0
     while done < limit:
@@ -139,17 +163,19 @@ def events_process_pending(*, limit: int = 10_000) -> int:
         )
         if not ids:
             break
-        for event_id in ids:
-            event_process(event_id=event_id)
-            done += 1
+        _process_batch(ids)
+        done += len(ids)
         last_id = ids[-1]
     return done
 
 
 def events_sweep() -> int:
-    """Received events whose task was lost (older than a minute) are processed now."""
+    """Deliveries and events whose task was lost (older than a minute) are processed now."""
     cutoff = timezone.now() - dt.timedelta(minutes=1)
-    if QuickBooksWebhookEvent.objects.filter(status=WebhookEventStatus.RECEIVED, received_at__lt=cutoff).exists():
+    if (
+        QuickBooksWebhookDelivery.objects.filter(received_at__lt=cutoff).exists()
+        or QuickBooksWebhookEvent.objects.filter(status=WebhookEventStatus.RECEIVED, received_at__lt=cutoff).exists()
+    ):
         return events_process_pending()
     return 0
 
@@ -161,65 +187,96 @@ def _mark(event_id: int, status: str, message: str = "") -> None:
 
 
 def event_process(*, event_id: int) -> str:
-    """Apply one stored event: read the object from QuickBooks, then apply it and mark the event processed in
-    one transaction (a lock on the event makes a second worker skip it)."""
+    """Apply one stored event (see `_process_batch`). Returns what happened: processed, ignored, retrying,
+    failed, or "nothing to do" when it was handled already."""
+    return _process_batch([event_id]).get(event_id, "nothing to do")
+
+
+def _process_batch(event_ids: list[int]) -> dict[int, str]:
+    """Apply a batch of stored events. Reads from QuickBooks (only for webhook events: CDC rows carry the
+    object) happen first, outside any transaction; then one transaction applies them, each event in its own
+    savepoint and marked processed together with its effect. Events another worker holds are skipped (locked
+    rows), so a worker killed mid-way leaves its events received and the next run applies each once."""
     from integrations.services.api import client_for
     from integrations.services.payments import payment_apply_from_quickbooks
 
-    event = QuickBooksWebhookEvent.objects.filter(pk=event_id, status=WebhookEventStatus.RECEIVED).first()
-    if event is None:
-        return "nothing to do"
-    connection = QuickBooksConnection.objects.filter(
-        company_id=event.company_id, realm_id=event.realm_id, status=ConnectionStatus.CONNECTED
-    ).first()
-    if connection is None:
-        _mark(event.pk, WebhookEventStatus.IGNORED, "QuickBooks is no longer connected to this company.")
-        return "ignored"
-    if event.entity_name != "Payment":
-        # Invoices and customers: our side is the source of truth; their changes are checked by the push's
-        # drift check and the reconciliation page. Recorded, nothing to apply.
-        _mark(event.pk, WebhookEventStatus.PROCESSED, "Nothing to apply for this entity.")
-        return "processed"
-    client = client_for(connection)
-    qbo_payment: dict | None
-    try:
-        if event.operation in ("deleted",):
-            qbo_payment = None
+    outcomes: dict[int, str] = {}
+    events = list(
+        QuickBooksWebhookEvent.objects.filter(pk__in=event_ids, status=WebhookEventStatus.RECEIVED).order_by("id")
+    )
+    connections: dict[tuple, QuickBooksConnection | None] = {}
+    clients: dict[int, object] = {}
+    informational: list[int] = []
+    to_apply: list[tuple[QuickBooksWebhookEvent, QuickBooksConnection, dict | None]] = []
+    for event in events:
+        key = (event.company_id, event.realm_id)
+        if key not in connections:
+            connections[key] = QuickBooksConnection.objects.filter(
+                company_id=event.company_id, realm_id=event.realm_id, status=ConnectionStatus.CONNECTED
+            ).first()
+        connection = connections[key]
+        if connection is None:
+            _mark(event.pk, WebhookEventStatus.IGNORED, "QuickBooks is no longer connected to this company.")
+            outcomes[event.pk] = "ignored"
+        elif event.entity_name != "Payment":
+            # Invoices and customers: our side is the source of truth; their changes are checked by the push's
+            # drift check and the reconciliation page. Recorded, nothing to apply.
+            informational.append(event.pk)
+        elif event.operation == "deleted":
+            to_apply.append((event, connection, None))
         elif event.payload is not None:
-            qbo_payment = event.payload  # a CDC row: the whole object already
+            to_apply.append((event, connection, event.payload))  # a CDC row: the whole object already
         else:
+            client = clients.setdefault(connection.pk, client_for(connection))
             try:
-                qbo_payment = client.read("Payment", event.entity_id)
+                to_apply.append((event, connection, client.read("Payment", event.entity_id)))
             except NotFound:
-                qbo_payment = None  # deleted since the event: treat it as deleted
-    except Exception as exc:  # noqa: BLE001  throttled, unreachable, reconnect needed…: retried, then failed
-        return _failed_attempt(event, exc)
-    finally:
-        count_reads(connection.pk, client.calls)
+                to_apply.append((event, connection, None))  # deleted since the event: treat it as deleted
+            except Exception as exc:  # noqa: BLE001  throttled, unreachable, reconnect needed…: retried, then failed
+                outcomes[event.pk] = _failed_attempt(event, exc)
+    for connection_id, client in clients.items():
+        count_reads(connection_id, client.calls)
+    if informational:
+        QuickBooksWebhookEvent.objects.filter(pk__in=informational, status=WebhookEventStatus.RECEIVED).update(
+            status=WebhookEventStatus.PROCESSED,
+            message="Nothing to apply for this entity.",
+            processed_at=timezone.now(),
+        )
+        outcomes.update(dict.fromkeys(informational, "processed"))
+    if not to_apply:
+        return outcomes
     with transaction.atomic():
-        locked = (
-            QuickBooksWebhookEvent.objects.select_for_update()
-            .filter(pk=event.pk, status=WebhookEventStatus.RECEIVED)
-            .first()
+        mine = set(
+            QuickBooksWebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=[event.pk for event, _, _ in to_apply], status=WebhookEventStatus.RECEIVED)
+            .values_list("pk", flat=True)
         )
-        if locked is None:
-            return "nothing to do"
-        outcome = payment_apply_from_quickbooks(
-            connection=connection, qbo_payment_id=event.entity_id, qbo_payment=qbo_payment
-        )
-        _mark(event.pk, WebhookEventStatus.PROCESSED, outcome)
-    logger.info("qbo.webhook.processed event=%s realm=%s outcome=%s", event.pk, event.realm_id, outcome)
-    return "processed"
+        for event, connection, qbo_payment in to_apply:
+            if event.pk not in mine:
+                continue  # another worker has it
+            try:
+                with transaction.atomic():
+                    outcome = payment_apply_from_quickbooks(
+                        connection=connection, qbo_payment_id=event.entity_id, qbo_payment=qbo_payment
+                    )
+                    _mark(event.pk, WebhookEventStatus.PROCESSED, outcome)
+            except Exception as exc:  # noqa: BLE001  a bug must not block every later event: counted, then failed
+                logger.exception("qbo.webhook.apply_failed event=%s", event.pk)
+                outcomes[event.pk] = _failed_attempt(event, exc, step="Applying it here")
+                continue
+            outcomes[event.pk] = "processed"
+            logger.info("qbo.webhook.processed event=%s realm=%s outcome=%s", event.pk, event.realm_id, outcome)
+    return outcomes
 
 
-def _failed_attempt(event: QuickBooksWebhookEvent, exc: Exception) -> str:
+def _failed_attempt(event: QuickBooksWebhookEvent, exc: Exception, *, step: str = "Reading it from QuickBooks") -> str:
     give_up = event.attempts + 1 >= MAX_EVENT_ATTEMPTS
     QuickBooksWebhookEvent.objects.filter(pk=event.pk).update(
         attempts=F("attempts") + 1,
         status=WebhookEventStatus.FAILED if give_up else WebhookEventStatus.RECEIVED,
-        message=f"Reading it from QuickBooks failed: {exc}"[:500],
+        message=f"{step} failed: {exc}"[:500],
     )
-    logger.warning("qbo.webhook.read_failed event=%s error=%s", event.pk, type(exc).__name__)
+    logger.warning("qbo.webhook.attempt_failed event=%s step=%s error=%s", event.pk, step, type(exc).__name__)
     return "failed" if give_up else "retrying"
 
 

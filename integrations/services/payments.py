@@ -20,14 +20,14 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from attune_qbo.billing.exceptions import PaymentRefused
-from attune_qbo.billing.models import Invoice, Payment, PaymentMethod, PaymentSource
+from attune_qbo.billing.models import Invoice, InvoiceStatus, Payment, PaymentMethod, PaymentSource
 from attune_qbo.billing.services import payment_external_change, payment_record
 from attune_qbo.core.exceptions import ApplicationError
-from integrations.exceptions import QuickBooksError, Unavailable
+from integrations.exceptions import QuickBooksError, StaleObject, Unavailable
 from integrations.models import (
     DEFAULT_KEY,
     ConnectionStatus,
@@ -38,6 +38,7 @@ from integrations.models import (
     QuickBooksMapping,
     QuickBooksSyncLog,
     QuickBooksUnappliedPayment,
+    SyncOperation,
     SyncStatus,
     UnappliedStatus,
 )
@@ -220,6 +221,28 @@ def payment_enqueue(*, company_id: int, payment_id: int) -> QuickBooksSyncLog | 
     payment = Payment.objects.filter(pk=payment_id, company_id=company_id).select_related("invoice").first()
     if payment is None or payment.source != PaymentSource.LOCAL:
         return None
+    return _enqueue(company_id, payment_id, payment.invoice.number, operation=SyncOperation.PUSH)
+
+
+def payment_void_enqueue(*, company_id: int, payment_id: int, invoice_number: str) -> QuickBooksSyncLog | None:
+    """Queue the void in QuickBooks of a payment deleted or refunded here (call it inside the removal's
+    transaction). Nothing is queued when the payment never reached QuickBooks and no create of it is pending or
+    unresolved; a push still waiting turns into the void (which then finds nothing to undo)."""
+    connection = QuickBooksConnection.objects.filter(company_id=company_id).first()
+    if connection is None or not connection.realm_id:
+        return None
+    reached = QuickBooksLink.objects.filter(
+        company_id=company_id, realm_id=connection.realm_id, object_type=LinkType.PAYMENT, object_id=payment_id
+    ).exists()
+    in_flight = QuickBooksSyncLog.objects.filter(
+        company_id=company_id, entity_type=ENTITY_PAYMENT, object_id=payment_id
+    ).filter(Q(status__in=[SyncStatus.PENDING, SyncStatus.RUNNING]) | ~Q(create_request_id=""))
+    if not reached and not in_flight.exists():
+        return None
+    return _enqueue(company_id, payment_id, invoice_number, operation=SyncOperation.VOID)
+
+
+def _enqueue(company_id: int, payment_id: int, invoice_number: str, *, operation: str) -> QuickBooksSyncLog | None:
     connection = QuickBooksConnection.objects.filter(company_id=company_id).first()
     if connection is None or not connection.realm_id:
         return None  # never connected: nothing to keep in step (while disconnected the entry waits, like invoices)
@@ -235,13 +258,21 @@ def payment_enqueue(*, company_id: int, payment_id: int) -> QuickBooksSyncLog | 
             status__in=[SyncStatus.PENDING, SyncStatus.RUNNING],
         ).first()
         if live is not None:
+            if operation == SyncOperation.VOID:
+                if live.status == SyncStatus.RUNNING:
+                    # Its create may be landing right now: its outcome queues a follower, which voids.
+                    QuickBooksSyncLog.objects.filter(pk=live.pk).update(rerun_requested=True)
+                else:
+                    QuickBooksSyncLog.objects.filter(pk=live.pk).update(
+                        operation=SyncOperation.VOID, next_attempt_at=timezone.now()
+                    )
             return live
         previous = (
             QuickBooksSyncLog.objects.filter(
                 company_id=company_id, entity_type=ENTITY_PAYMENT, object_id=payment_id, realm_id=connection.realm_id
             )
             .exclude(create_request_id="")
-            .values_list("create_request_id", flat=True)
+            .values_list("create_request_id", "payload")
             .first()
         )
         try:
@@ -251,8 +282,10 @@ def payment_enqueue(*, company_id: int, payment_id: int) -> QuickBooksSyncLog | 
                     realm_id=connection.realm_id,
                     entity_type=ENTITY_PAYMENT,
                     object_id=payment_id,
-                    object_repr=payment.invoice.number,
-                    create_request_id=previous or "",
+                    object_repr=invoice_number,
+                    operation=operation,
+                    create_request_id=previous[0] if previous else "",
+                    payload=previous[1] if previous else None,  # what the unresolved create sent, for its replay
                     next_attempt_at=timezone.now(),
                     message="Waiting to be sent to QuickBooks.",
                 )
@@ -279,7 +312,7 @@ def payment_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
         .first()
     )
     if payment is None:
-        return PushResult(SyncStatus.SKIPPED, "The payment no longer exists here; nothing was sent.")
+        return _void_removed_payment(entry, connection, client)
     if payment.source != PaymentSource.LOCAL:
         return PushResult(SyncStatus.SKIPPED, "This payment came from QuickBooks; it is not sent back.")
     invoice = payment.invoice
@@ -307,6 +340,9 @@ def payment_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
         deposit_account_id=mappings.get(MappingKind.DEPOSIT_ACCOUNT),
         currency=invoice.currency if connection.multicurrency_enabled else None,
     )
+    # Kept with the requestid: if the answer is lost and the payment is then removed here, the void replays this
+    # create by its requestid to learn what QuickBooks made (the payment row is gone by then).
+    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(payload=dict(payload))
     try:
         created = client.create("Payment", dict(payload), request_id=create_request_id(entry))
     except Unavailable:
@@ -317,8 +353,23 @@ def payment_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
         raise
     _save_link(connection, LinkType.PAYMENT, payment.pk, created, "", payment.updated_at)
     qbo_id = str(created.get("Id", ""))
-    # One read of the invoice: its Balance proves the payment was applied, and its SyncToken/body replace our
-    # cached copy, so the next invoice update does not start from a stale token.
+    return _balance_checked(
+        entry,
+        connection,
+        client,
+        invoice=invoice,
+        invoice_link=invoice_link,
+        qbo_id=qbo_id,
+        done=f"Created payment {qbo_id} in QuickBooks for invoice {invoice.number}",
+        payload=dict(payload),
+    )
+
+
+def _balance_checked(
+    entry, connection, client: QuickBooksClient, *, invoice, invoice_link, qbo_id: str, done: str, payload
+) -> PushResult:
+    """After a payment write: one read of the invoice. Its Balance proves the write was applied, and its
+    SyncToken/body replace our cached copy, so the next invoice update does not start from a stale token."""
     current = client.read("Invoice", invoice_link.qbo_id)
     QuickBooksLink.objects.filter(pk=invoice_link.pk).update(
         sync_token=str(current.get("SyncToken", "")), qbo_snapshot=current, updated_at=timezone.now()
@@ -329,17 +380,16 @@ def payment_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
         logger.warning(
             "qbo.payment.drift company=%s payment=%s qbo_id=%s ours=%s theirs=%s",
             entry.company_id,
-            payment.pk,
+            entry.object_id,
             qbo_id,
             ours,
             theirs,
         )
         return PushResult(
             SyncStatus.DRIFT,
-            f"Created payment {qbo_id} in QuickBooks for invoice {invoice.number}, but QuickBooks shows a balance of "
-            f"{theirs} where we expect {ours}.",
+            f"{done}, but QuickBooks shows a balance of {theirs} where we expect {ours}.",
             qbo_id=qbo_id,
-            payload=dict(payload),
+            payload=payload,
             drift={
                 "differences": [
                     {"field": "Balance", "label": "Balance due", "ours": str(ours), "quickbooks": str(theirs)}
@@ -349,12 +399,73 @@ def payment_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
                 ],
             },
         )
-    return PushResult(
-        SyncStatus.SUCCEEDED,
-        f"Created payment {qbo_id} in QuickBooks for invoice {invoice.number}; the balance due agrees ({ours}).",
-        qbo_id=qbo_id,
-        payload=dict(payload),
+    return PushResult(SyncStatus.SUCCEEDED, f"{done}; the balance due agrees ({ours}).", qbo_id=qbo_id, payload=payload)
+
+
+def _void_removed_payment(entry: QuickBooksSyncLog, connection, client: QuickBooksClient) -> PushResult:
+    """The payment was deleted or refunded here: void it in QuickBooks (a void keeps QuickBooks' audit trail,
+    unlike a delete), then check the invoice's balance there against ours."""
+    from integrations.services.push import _link, _save_link, create_request_id, request_id
+
+    link = _link(connection, LinkType.PAYMENT, entry.object_id)
+    if link is None and entry.create_request_id:
+        if not entry.payload:
+            raise PushRefused(
+                "This payment was removed here while its creation in QuickBooks was unconfirmed, and what was sent "
+                "is not known: look for a payment marked "
+                f"[attune:{entry.company_id}:p{entry.object_id}] in QuickBooks and void it there."
+            )
+        # A create was sent and its answer lost: the same requestid makes Intuit answer the payment it made (or
+        # make it now, which the void below cancels). Either way it is linked, then voided.
+        replayed = client.create("Payment", dict(entry.payload), request_id=create_request_id(entry))
+        link = _save_link(connection, LinkType.PAYMENT, entry.object_id, replayed, "")
+    if link is None:
+        return PushResult(
+            SyncStatus.SKIPPED, "The payment was removed here before it reached QuickBooks; nothing to undo there."
+        )
+    if link.voided:
+        return PushResult(SyncStatus.UP_TO_DATE, "Up to date: already void in QuickBooks.", qbo_id=link.qbo_id)
+    try:
+        voided = client.void(
+            "Payment", entity_id=link.qbo_id, sync_token=link.sync_token, request_id=request_id(entry, "pv")
+        )
+    except StaleObject:  # changed in QuickBooks since we wrote it (5010): void the current version
+        current = client.read("Payment", link.qbo_id)
+        token = str(current.get("SyncToken", ""))
+        voided = client.void(
+            "Payment", entity_id=link.qbo_id, sync_token=token, request_id=request_id(entry, "pv", token)
+        )
+    QuickBooksLink.objects.filter(pk=link.pk).update(
+        voided=True,
+        sync_token=str(voided.get("SyncToken", link.sync_token)),
+        qbo_snapshot=voided,
+        updated_at=timezone.now(),
     )
+    invoice_link = _invoice_link_of_payment(connection, link.qbo_snapshot or {})
+    invoice = Invoice.objects.filter(pk=invoice_link.object_id).first() if invoice_link is not None else None
+    done = f"Voided payment {link.qbo_id} in QuickBooks (it was deleted or refunded here)"
+    if invoice is None:
+        return PushResult(SyncStatus.SUCCEEDED, f"{done}.", qbo_id=link.qbo_id)
+    return _balance_checked(
+        entry,
+        connection,
+        client,
+        invoice=invoice,
+        invoice_link=invoice_link,
+        qbo_id=link.qbo_id,
+        done=done,
+        payload=None,
+    )
+
+
+def _invoice_link_of_payment(connection, qbo_payment: dict) -> QuickBooksLink | None:
+    """The link of the invoice (ours) a QuickBooks payment we pushed was applied to."""
+    return QuickBooksLink.objects.filter(
+        company_id=connection.company_id,
+        realm_id=connection.realm_id,
+        object_type=LinkType.INVOICE,
+        qbo_id__in=list(_applied_to_invoices(qbo_payment)),
+    ).first()
 
 
 def _mappings(company_id: int, realm_id: str, method: str) -> dict[str, str]:
@@ -424,6 +535,97 @@ def unapplied_payment_resolve(
         row.save(update_fields=["status", "reason", "updated_at"])
         logger.info("qbo.payment.unapplied_resolved company=%s id=%s", company.pk, row.pk)
     return row
+
+
+def apply_candidates(*, connection: QuickBooksConnection, customer_qbo_id: str, limit: int = 50) -> list[dict]:
+    """Our open invoices an unapplied QuickBooks payment of this customer can go on: same QuickBooks customer,
+    in QuickBooks (linked, not void), something still due. Oldest first."""
+    if not customer_qbo_id:
+        return []
+    key = {"company_id": connection.company_id, "realm_id": connection.realm_id}
+    clients = QuickBooksLink.objects.filter(**key, object_type=LinkType.CLIENT, qbo_id=customer_qbo_id).values(
+        "object_id"
+    )
+    linked = QuickBooksLink.objects.filter(**key, object_type=LinkType.INVOICE, voided=False).values("object_id")
+    invoices = (
+        Invoice.objects.filter(
+            company_id=connection.company_id, client_id__in=clients, pk__in=linked, status=InvoiceStatus.FINALIZED
+        )
+        .filter(total__gt=F("amount_paid"))
+        .order_by("issue_date", "pk")[:limit]
+    )
+    return [
+        {"invoice_id": invoice.pk, "number": invoice.number, "due": f"{invoice.total - invoice.amount_paid:.2f}"}
+        for invoice in invoices
+    ]
+
+
+def unapplied_payment_apply(*, connection: QuickBooksConnection, unapplied_id: int, invoice_id: int, user=None) -> str:
+    """Apply what is left unapplied of a QuickBooks payment to one of our invoices: the payment is changed in
+    QuickBooks (one more line: QuickBooks keeps the books), then recorded here from QuickBooks' answer, exactly as
+    if it had been applied there. At most what is due here and what is unapplied there. Returns what was done."""
+    from integrations.services.api import client_for
+    from integrations.services.push import _link
+
+    row = QuickBooksUnappliedPayment.objects.get(
+        company_id=connection.company_id, realm_id=connection.realm_id, pk=unapplied_id
+    )
+    if row.status != UnappliedStatus.OPEN:
+        raise PushRefused("This payment is no longer waiting to be applied; press “Check now” to see it as it is.")
+    invoice = Invoice.objects.filter(company_id=connection.company_id, pk=invoice_id).first()
+    if invoice is None:
+        raise Invoice.DoesNotExist("No such invoice.")
+    invoice_link = _link(connection, LinkType.INVOICE, invoice.pk)
+    if invoice.status != InvoiceStatus.FINALIZED or invoice.total <= invoice.amount_paid:
+        raise PushRefused(f"Invoice {invoice.number} has nothing due; choose an open invoice.")
+    if invoice_link is None or invoice_link.voided:
+        raise PushRefused(f"Invoice {invoice.number} is not in QuickBooks yet; send it first, then apply the payment.")
+    client = client_for(connection)
+    current = client.read("Payment", row.qbo_payment_id)  # the current SyncToken, lines and unapplied amount
+    customer_id = str((current.get("CustomerRef") or {}).get("value") or "")
+    customer_link = _link(connection, LinkType.CLIENT, invoice.client_id)
+    if customer_link is None or customer_link.qbo_id != customer_id:
+        name = (current.get("CustomerRef") or {}).get("name") or customer_id
+        raise PushRefused(
+            f"This payment is from {name} in QuickBooks, and invoice {invoice.number} belongs to another customer."
+        )
+    unapplied = _money(current.get("UnappliedAmt"))
+    if unapplied <= ZERO:
+        raise PushRefused(
+            "Nothing of this payment is unapplied in QuickBooks any more (it is applied to invoices there); "
+            "change it in QuickBooks."
+        )
+    amount = min(unapplied, invoice.total - invoice.amount_paid)
+    lines = [line for line in current.get("Line") or [] if isinstance(line, dict)]
+    for line in lines:
+        if any(str(linked.get("TxnId")) == invoice_link.qbo_id for linked in line.get("LinkedTxn") or []):
+            line["Amount"] = float(_money(line.get("Amount")) + amount)  # one line per invoice in QuickBooks
+            break
+    else:
+        lines.append({"Amount": float(amount), "LinkedTxn": [{"TxnId": invoice_link.qbo_id, "TxnType": "Invoice"}]})
+    sync_token = str(current.get("SyncToken", ""))
+    updated = client.sparse_update(
+        "Payment",
+        {"Id": row.qbo_payment_id, "SyncToken": sync_token, "Line": lines},
+        request_id=f"attune-apply-{row.pk}-{sync_token}"[:50],
+    )
+    with transaction.atomic():
+        outcome = payment_apply_from_quickbooks(
+            connection=connection, qbo_payment_id=row.qbo_payment_id, qbo_payment=updated
+        )
+    from integrations.services.events import count_reads
+
+    count_reads(connection.pk, 1)  # the Payment read (the update's answer needed no second one)
+    who = getattr(user, "username", "") if user is not None else ""
+    logger.info(
+        "qbo.payment.unapplied_applied company=%s id=%s invoice=%s amount=%s by=%s",
+        connection.company_id,
+        row.pk,
+        invoice.pk,
+        amount,
+        who,
+    )
+    return f"Applied {amount:.2f} of QuickBooks payment {row.qbo_payment_id} to invoice {invoice.number}. {outcome}"
 
 
 def payments_sweep(*, limit: int = 500) -> int:

@@ -33,8 +33,14 @@ from integrations.models import (
 
 logger = logging.getLogger("qbo.reconciliation")
 
-PUSH, LINK, RESOLVE, VOID = "push", "link", "resolve", "void"
-FIX_LABELS = {PUSH: "Push again", LINK: "Link", RESOLVE: "Mark as handled", VOID: "Void in QuickBooks"}
+PUSH, LINK, RESOLVE, VOID, APPLY = "push", "link", "resolve", "void", "apply"
+FIX_LABELS = {
+    PUSH: "Push again",
+    LINK: "Link",
+    RESOLVE: "Mark as handled",
+    VOID: "Void in QuickBooks",
+    APPLY: "Apply to invoice",
+}
 KIND_LABELS = {
     "missing_there": "Missing in QuickBooks",
     "missing_here": "Missing here",
@@ -52,7 +58,9 @@ def _fix_for(row: dict) -> str:
     if row["kind"] == "missing_here":
         return LINK if row.get("invoice_id") else ""
     if row["kind"] == "unapplied_payment":
-        return RESOLVE if row.get("unapplied_id") else ""
+        if not row.get("unapplied_id"):
+            return ""
+        return APPLY if row.get("candidates") else RESOLVE
     if row["status"] == InvoiceStatus.VOID:
         return VOID
     return PUSH
@@ -60,8 +68,10 @@ def _fix_for(row: dict) -> str:
 
 def _payment_rows(connection: QuickBooksConnection) -> list[dict]:
     """QuickBooks payments (or parts of them) that could not be put on one of our invoices: a person applies
-    them in QuickBooks (the change then comes back by itself) and marks them handled here."""
+    them to one of the customer's open invoices (`candidates`), or handles them in QuickBooks and marks them
+    handled here."""
     from integrations.selectors import unapplied_payments
+    from integrations.services.payments import apply_candidates
 
     return [
         {
@@ -73,6 +83,7 @@ def _payment_rows(connection: QuickBooksConnection) -> list[dict]:
             "status": "",
             "differences": [{"field": "amount", "label": "Amount", "ours": "—", "quickbooks": f"{payment.amount:.2f}"}],
             "text": payment.reason or "A payment in QuickBooks that is not applied to an invoice here",
+            "candidates": apply_candidates(connection=connection, customer_qbo_id=payment.customer_qbo_id),
         }
         for payment in unapplied_payments(company=connection.company).filter(realm_id=connection.realm_id)
     ]
@@ -133,14 +144,25 @@ def reconciliation_row(*, company, review_id: int, index: int, realm_id: str) ->
     return review, review.rows[index]
 
 
-def reconciliation_fix(*, connection: QuickBooksConnection, review_id: int, index: int, user) -> str:
-    """Carry out the row's fix: push again, void there, link, or record the payment here. Returns what was done."""
+def reconciliation_fix(
+    *,
+    connection: QuickBooksConnection,
+    review_id: int,
+    index: int,
+    user,
+    invoice_id: int | None = None,
+    choice: str = "",
+) -> str:
+    """Carry out the row's fix: push again, void there, link, or record the payment here (apply an unapplied
+    QuickBooks payment to `invoice_id`; `choice="resolve"` marks it handled instead). Returns what was done."""
     from integrations.services.sync import sync_enqueue, sync_now
 
     review, row = reconciliation_row(
         company=connection.company, review_id=review_id, index=index, realm_id=connection.realm_id
     )
     fix = row.get("fix") or ""
+    if fix == APPLY and choice == RESOLVE:
+        fix = RESOLVE
     if not fix:
         raise ValidationError("This difference has no one-click fix; see the guide for what to check.")
     if row.get("fixed"):
@@ -150,6 +172,15 @@ def reconciliation_fix(*, connection: QuickBooksConnection, review_id: int, inde
         invoice = Invoice.objects.filter(company_id=connection.company_id, pk=row["invoice_id"]).first()
         if invoice is None:
             raise Http404("No such invoice.")
+    applied = ""
+    if fix == APPLY:  # QuickBooks is called first, outside the transaction that marks the row done
+        from integrations.services.payments import unapplied_payment_apply
+
+        if not invoice_id or invoice_id not in {c["invoice_id"] for c in row.get("candidates") or []}:
+            raise ValidationError("Choose one of the customer's open invoices to apply this payment to.")
+        applied = unapplied_payment_apply(
+            connection=connection, unapplied_id=row["unapplied_id"], invoice_id=invoice_id, user=user
+        )
     with transaction.atomic():
         if fix == PUSH:
             sync_now(invoice=invoice, user=user)
@@ -182,6 +213,8 @@ def reconciliation_fix(*, connection: QuickBooksConnection, review_id: int, inde
             snapshot = row.get("snapshot") or {"Id": row["qbo_id"]}
             _link(connection, LinkType.INVOICE, invoice, {"state": "", "qbo_id": row["qbo_id"], "snapshot": snapshot})
             done = f"Invoice {invoice.number} is linked to QuickBooks invoice {row['qbo_id']}."
+        elif fix == APPLY:
+            done = applied
         else:
             from integrations.services.payments import unapplied_payment_resolve
 

@@ -239,7 +239,7 @@ def _create(company: SimCompany, entity_type: str, data: dict, options: set[str]
 def _update(company: SimCompany, entity_type: str, data: dict, options: set[str]) -> SimEntity:
     entity = _existing_for_update(company, entity_type, data)
     if entity_type == "Payment":
-        raise faults.unsupported_operation("update on Payment (only create, read, query, delete, void)")
+        return sales.update_payment(company, entity, data, sparse=_is_sparse(data))
     if entity.voided:
         raise faults.business_validation("This transaction has been voided and can't be changed.")
     incoming = writable_fields(entity_type, data)
@@ -293,6 +293,10 @@ def write(company: SimCompany, entity_type: str, data, *, operation: str = "", i
             "simulator.api.deleted realm=%s type=%s id=%s", company.realm_id, entity_type, entity.entity_id
         )
         return envelope(company, entity_type, {"status": "Deleted", "domain": "QBO", "Id": entity.entity_id})
+    if operation == "void" and entity_type != "Invoice":
+        # Intuit voids payments and sales receipts by a sparse update with include=void; `operation=void` is the
+        # invoice's form only (QBO-REFERENCE §2.1, python-quickbooks VoidMixin).
+        raise faults.unsupported_operation(f"operation=void on {entity_type} (use operation=update&include=void)")
     if operation == "void" or (operation == "update" and "void" in options):
         entity = _existing_for_update(company, entity_type, data)
         if entity_type == "Invoice":

@@ -59,6 +59,14 @@ def void_or_delete(company: SimCompany, entity_type: str, entity_id: str, operat
         raise faults.object_not_found(entity_type, entity_id)
     if operation == "void" and entity.voided:
         raise faults.business_validation(f"{entity_type} {entity_id} is already void.")
+    if operation == "void" and entity_type == "Payment":
+        return accounting.write(
+            company,
+            entity_type,
+            {"Id": entity.entity_id, "SyncToken": str(entity.sync_token), "sparse": True},
+            operation="update",
+            include="void",
+        )
     return accounting.write(
         company,
         entity_type,

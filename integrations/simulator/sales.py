@@ -574,6 +574,39 @@ def unapply_payment(company: SimCompany, payment: SimEntity) -> None:
                 _apply_to_invoice(invoice, payment.entity_id, -money(line["Amount"]), now=now)
 
 
+PAYMENT_WRITABLE = (
+    "CustomerRef",
+    "TotalAmt",
+    "TxnDate",
+    "Line",
+    "PaymentRefNum",
+    "PrivateNote",
+    "DepositToAccountRef",
+    "CurrencyRef",
+    "ExchangeRate",
+    *PAYMENT_PASSTHROUGH,
+)
+
+
+def update_payment(company: SimCompany, payment: SimEntity, data: dict, *, sparse: bool) -> SimEntity:
+    """Full or sparse update of a payment. `Line` replaces the payment's applications (QuickBooks keeps one
+    line per invoice); the old applications are given back first, so the new amounts are checked against the
+    invoices' open balances as they would be without this payment."""
+    if payment.voided:
+        raise faults.business_validation("This transaction has been voided and can't be changed.")
+    incoming = {key: data[key] for key in PAYMENT_WRITABLE if key in data}
+    if sparse:
+        stored = {key: payment.body[key] for key in PAYMENT_WRITABLE if key in payment.body}
+        merged = {**stored, **{key: value for key, value in incoming.items() if not is_empty(value)}}
+    else:
+        merged = incoming  # full: what is not sent is cleared (and required fields are checked again)
+    unapply_payment(company, payment)
+    body, columns, to_apply = build_payment(company, merged)
+    saved = save_entity(payment, body, columns=columns)
+    apply_payment(company, saved, to_apply)
+    return saved
+
+
 def void_payment(company: SimCompany, payment: SimEntity) -> SimEntity:
     unapply_payment(company, payment)
     body = dict(payment.body)

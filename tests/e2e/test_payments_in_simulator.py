@@ -110,3 +110,39 @@ def test_after_a_month_offline_the_payment_query_catches_up(connected_acme, live
     assert cdc_sweep() >= 1
     invoice.refresh_from_db()
     assert invoice.amount_paid == Decimal("8.00")
+
+
+def test_unapplied_quickbooks_payment_is_applied_from_the_reconciliation_and_the_books_agree(connected_acme, live_app):
+    from integrations.models import LinkType, QuickBooksLink, QuickBooksUnappliedPayment
+    from integrations.services.api import client_for
+    from integrations.services.reconciliation import reconciliation_check, reconciliation_fix
+
+    invoice = connected_acme.invoice(finalize=True)  # 108.00
+    flush(live_app)
+    connection = connected_acme.company.quickbooks_connection
+    customer = QuickBooksLink.objects.get(object_type=LinkType.CLIENT, object_id=invoice.client_id)
+    # Received in QuickBooks as a credit on the customer, applied to nothing.
+    client_for(connection).create(
+        "Payment", {"CustomerRef": {"value": customer.qbo_id}, "TotalAmt": 40.0}, request_id="direct-unapplied-1"
+    )
+    flush(live_app)
+    unapplied = QuickBooksUnappliedPayment.objects.get()
+    assert unapplied.amount == Decimal("40.00") and unapplied.status == "open"
+
+    review = reconciliation_check(connection=connection)
+    index, row = next((i, r) for i, r in enumerate(review.rows) if r["kind"] == "unapplied_payment")
+    assert row["fix"] == "apply" and [c["invoice_id"] for c in row["candidates"]] == [invoice.pk]
+    done = reconciliation_fix(
+        connection=connection, review_id=review.pk, index=index, user=None, invoice_id=invoice.pk
+    )
+    assert "Applied 40.00" in done
+    invoice.refresh_from_db()
+    assert invoice.amount_paid == Decimal("40.00")
+    qbo_invoice = client_for(connection).read("Invoice", QuickBooksLink.objects.get(object_type="invoice").qbo_id)
+    assert Decimal(str(qbo_invoice["Balance"])) == Decimal("68.00")  # QuickBooks holds the same
+    unapplied.refresh_from_db()
+    assert unapplied.status == "resolved"
+
+    flush(live_app)  # QuickBooks announces the payment's change: applied once, not twice
+    assert Payment.objects.count() == 1
+    assert [r["kind"] for r in reconciliation_check(connection=connection).rows] == []  # the books agree

@@ -114,17 +114,41 @@ def test_fault_inside_query_response_keeps_the_watermark(connected, intuit):
     assert connected.cdc_watermark == mark
 
 
-def test_full_answer_is_paged_from_the_newest_change(connected, intuit):
+def test_full_answer_is_followed_by_payment_pages_from_the_newest_change(connected, intuit):
     base = dt.datetime(2026, 11, 29, 9, 0, tzinfo=dt.UTC)
     full = [payment_row(str(n), when=(base + dt.timedelta(seconds=n)).isoformat()) for n in range(1000)]
-    intuit.add(responses.GET, f"{API}/cdc", json=cdc_answer(payments=full))
+    intuit.add(responses.GET, f"{API}/cdc", json=cdc_answer(payments=full))  # the usual call: full
+    intuit.add(responses.GET, f"{API}/cdc", json=cdc_answer(payments=full))  # Payment alone, from the same time
     intuit.add(responses.GET, f"{API}/cdc", json=cdc_answer(payments=[payment_row("2000")]))
-    cdc_pull(connection_id=connected.pk, now=base + dt.timedelta(minutes=10))
+    now = base + dt.timedelta(minutes=10)
+    cdc_pull(connection_id=connected.pk, now=now)
     calls = calls_to(intuit, "GET", "/cdc")
-    assert len(calls) == 2
-    second_since = dt.datetime.fromisoformat(query_of(calls[1].request.url)["changedSince"])
-    assert second_since == base + dt.timedelta(seconds=999)
+    assert [query_of(c.request.url)["entities"] for c in calls] == ["Payment,Invoice,Customer", "Payment", "Payment"]
+    third_since = dt.datetime.fromisoformat(query_of(calls[2].request.url)["changedSince"])
+    assert third_since == base + dt.timedelta(seconds=999)
     assert QuickBooksWebhookEvent.objects.filter(source="cdc").count() == 1001
+    connected.refresh_from_db()
+    assert connected.cdc_watermark == now and connected.reads_this_month == 3
+
+
+def test_more_changes_than_one_run_reads_resumes_where_it_stopped(connected, intuit, monkeypatch):
+    monkeypatch.setattr("integrations.services.cdc.MAX_PAGES", 2)
+    base = dt.datetime(2026, 11, 29, 9, 0, tzinfo=dt.UTC)
+
+    def page(start):
+        return cdc_answer(
+            payments=[
+                payment_row(str(n), when=(base + dt.timedelta(seconds=n)).isoformat())
+                for n in range(start, start + 1000)
+            ]
+        )
+
+    for start in (0, 0, 999):
+        intuit.add(responses.GET, f"{API}/cdc", json=page(start))
+    cdc_pull(connection_id=connected.pk, now=base + dt.timedelta(minutes=10))
+    connected.refresh_from_db()
+    assert connected.cdc_watermark < base + dt.timedelta(seconds=1998)  # not "now": the rest is read next time
+    assert connected.cdc_watermark >= base + dt.timedelta(seconds=1998) - dt.timedelta(minutes=3)
 
 
 def test_past_thirty_days_falls_back_to_a_payment_query(connected, intuit):

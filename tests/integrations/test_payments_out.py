@@ -184,3 +184,154 @@ def test_local_payment_whose_enqueue_was_lost_is_queued_by_the_sweeper(connected
     assert payments_sweep() == 1
     assert payment_entry(payment).status == SyncStatus.PENDING
     assert payments_sweep() == 0
+
+
+# --- a payment deleted or refunded here is voided in QuickBooks ------------------------------------------------
+
+
+def pushed_payment(tenant, invoice, captured, intuit, amount="50.00"):
+    """A payment recorded here and created in QuickBooks (Id 77, applied to invoice 130)."""
+    link_invoice(tenant, invoice)
+    payment = pay(tenant, invoice, captured, amount=amount)
+    add_payment_created(intuit)
+    add_invoice_read(intuit, balance=float(Decimal("110.00") - Decimal(amount)))
+    entry, _ = run_due(payment_entry(payment))
+    assert entry.status == SyncStatus.SUCCEEDED, entry.message
+    intuit.reset()
+    return payment
+
+
+def add_payment_voided(intuit, qbo_id="77", stale_first=False):
+    answers = []
+    if stale_first:
+        answers.append((400, {}, json.dumps({"Fault": {"Error": [{"Message": "Stale Object Error", "code": "5010"}]}})))
+
+    def answer(request):
+        if answers:
+            return answers.pop(0)
+        body = json.loads(request.body)
+        return (
+            200,
+            {},
+            json.dumps({"Payment": {"Id": qbo_id, "SyncToken": str(int(body["SyncToken"]) + 1), "TotalAmt": 0}}),
+        )
+
+    intuit.add_callback(responses.POST, f"{API}/payment", callback=answer)
+
+
+@pytest.mark.parametrize("reason", ["deleted", "refunded"])
+def test_payment_removed_here_is_voided_in_quickbooks_and_the_balance_checked(
+    connected, tenant, captured, intuit, dispatched, reason
+):
+    invoice = finalize(tenant, captured)
+    payment = pushed_payment(tenant, invoice, captured, intuit)
+    with captured(execute=True):
+        billing.payment_remove(payment=payment, reason=reason)
+    entry = QuickBooksSyncLog.objects.filter(entity_type="payment", object_id=payment.pk).first()
+    assert entry.operation == "void" and entry.status == SyncStatus.PENDING and entry.pk in dispatched
+    add_payment_voided(intuit)
+    add_invoice_read(intuit, balance=110, sync_token="2")
+    entry, _ = run_due(entry)
+    assert entry.status == SyncStatus.SUCCEEDED, entry.message
+    assert "Voided payment 77" in entry.message and "balance due agrees (110.00)" in entry.message
+    call = calls_to(intuit, "POST", "/payment")[0]
+    assert "operation=update" in call.request.url and "include=void" in call.request.url  # Intuit's payment void
+    assert json.loads(call.request.body) == {"Id": "77", "SyncToken": "0", "sparse": True}
+    assert QuickBooksLink.objects.get(object_type=LinkType.PAYMENT, object_id=payment.pk).voided
+    assert QuickBooksLink.objects.get(object_type=LinkType.INVOICE, object_id=invoice.pk).sync_token == "2"
+
+
+def test_void_of_a_payment_changed_in_quickbooks_rereads_its_sync_token(
+    connected, tenant, captured, intuit, dispatched
+):
+    invoice = finalize(tenant, captured)
+    payment = pushed_payment(tenant, invoice, captured, intuit)
+    with captured(execute=True):
+        billing.payment_remove(payment=payment)
+    add_payment_voided(intuit, stale_first=True)
+    intuit.add(responses.GET, f"{API}/payment/77", json={"Payment": {"Id": "77", "SyncToken": "3"}})
+    add_invoice_read(intuit, balance=110)
+    entry, _ = run_due(QuickBooksSyncLog.objects.filter(entity_type="payment", object_id=payment.pk).first())
+    assert entry.status == SyncStatus.SUCCEEDED, entry.message
+    voids = calls_to(intuit, "POST", "/payment")
+    assert [json.loads(c.request.body)["SyncToken"] for c in voids] == ["0", "3"]
+
+
+def test_balance_disagreement_after_the_void_is_drift(connected, tenant, captured, intuit, dispatched):
+    invoice = finalize(tenant, captured)
+    payment = pushed_payment(tenant, invoice, captured, intuit)
+    with captured(execute=True):
+        billing.payment_remove(payment=payment)
+    add_payment_voided(intuit)
+    add_invoice_read(intuit, balance=60)  # QuickBooks did not give the balance back
+    entry, _ = run_due(QuickBooksSyncLog.objects.filter(entity_type="payment", object_id=payment.pk).first())
+    assert entry.status == SyncStatus.DRIFT
+    assert entry.drift["differences"][0] == {
+        "field": "Balance",
+        "label": "Balance due",
+        "ours": "110.00",
+        "quickbooks": "60.00",
+    }
+
+
+def test_payment_removed_before_its_push_sends_nothing(connected, tenant, captured, intuit, dispatched):
+    invoice = finalize(tenant, captured)
+    link_invoice(tenant, invoice)
+    payment = pay(tenant, invoice, captured)
+    with captured(execute=True):
+        billing.payment_remove(payment=payment)
+    entries = QuickBooksSyncLog.objects.filter(entity_type="payment", object_id=payment.pk)
+    assert entries.count() == 1 and entries.get().operation == "void"  # the waiting push became the void
+    entry, _ = run_due(entries.get())
+    assert entry.status == SyncStatus.SKIPPED and "before it reached QuickBooks" in entry.message
+    assert not intuit.calls
+
+
+def test_payment_removed_while_its_push_runs_is_voided_after_it(connected, tenant, captured, intuit, dispatched):
+    invoice = finalize(tenant, captured)
+    link_invoice(tenant, invoice)
+    payment = pay(tenant, invoice, captured)
+    entry = payment_entry(payment)
+    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(status=SyncStatus.RUNNING)
+    with captured(execute=True):
+        billing.payment_remove(payment=payment)
+    entry.refresh_from_db()
+    assert entry.rerun_requested  # its outcome queues a follower, which voids what the push made
+
+
+def test_removal_after_a_lost_create_replays_it_then_voids(connected, tenant, captured, intuit, dispatched):
+    invoice = finalize(tenant, captured)
+    link_invoice(tenant, invoice)
+    payment = pay(tenant, invoice, captured)
+    intuit.add(responses.POST, f"{API}/payment", body=ConnectionError("answer lost"))
+    entry, _ = run_due(payment_entry(payment))
+    assert entry.status == SyncStatus.PENDING and entry.create_request_id
+    sent_rid = entry.create_request_id
+    intuit.reset()
+    with captured(execute=True):
+        billing.payment_remove(payment=payment)
+    replays = []
+
+    def answer(request):
+        body = json.loads(request.body)
+        if "include=void" in request.url:
+            return 200, {}, json.dumps({"Payment": {"Id": "77", "SyncToken": "1", "TotalAmt": 0}})
+        replays.append(request.url)
+        return 200, {}, json.dumps({"Payment": {**body, "Id": "77", "SyncToken": "0"}})
+
+    intuit.add_callback(responses.POST, f"{API}/payment", callback=answer)
+    add_invoice_read(intuit, balance=110)
+    entry, _ = run_due(QuickBooksSyncLog.objects.filter(entity_type="payment", object_id=payment.pk).first())
+    assert entry.status == SyncStatus.SUCCEEDED, entry.message
+    assert len(replays) == 1 and f"requestid={sent_rid}" in replays[0]  # Intuit answers what the lost create made
+    assert QuickBooksLink.objects.get(object_type=LinkType.PAYMENT, object_id=payment.pk).voided
+
+
+def test_quickbooks_payments_cannot_be_removed_here(connected, tenant, captured, dispatched):
+    from attune_qbo.billing.exceptions import PaymentRefused
+
+    invoice = finalize(tenant, captured)
+    payment = pay(tenant, invoice, captured, source=PaymentSource.QUICKBOOKS, external_id=f"qbo:{REALM}:7:130")
+    with pytest.raises(PaymentRefused, match="came from QuickBooks"):
+        billing.payment_remove(payment=payment)
+    assert not QuickBooksSyncLog.objects.filter(entity_type="payment").exists()

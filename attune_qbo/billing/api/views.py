@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -15,7 +16,7 @@ from attune_qbo.billing.api.serializers import (
     ProductSerializer,
     TaxRateSerializer,
 )
-from attune_qbo.billing.models import Client, Invoice, Product, TaxRate
+from attune_qbo.billing.models import Client, Invoice, Payment, PaymentRemoval, Product, TaxRate
 from attune_qbo.core.api_mixins import CompanyScopedAPIMixin
 from attune_qbo.tenants.permissions import IsCompanyAdmin, IsCompanyMember, IsCompanyStaff
 
@@ -55,7 +56,7 @@ class InvoiceViewSet(
     def get_permissions(self):
         if self.action == "finalize" or self.action == "record_payment":
             return [IsCompanyStaff()]
-        if self.action == "void":
+        if self.action in ("void", "remove_payment"):
             return [IsCompanyAdmin()]
         return [IsCompanyMember()]
 
@@ -108,6 +109,28 @@ class InvoiceViewSet(
         serializer.is_valid(raise_exception=True)
         services.payment_record(invoice=invoice, user=request.user, **serializer.validated_data)
         return self._respond(invoice, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses=InvoiceSerializer,
+        parameters=[
+            OpenApiParameter(
+                "reason",
+                str,
+                enum=PaymentRemoval.values,
+                description="deleted (recorded by mistake, the default) or refunded (money given back).",
+            )
+        ],
+        description="Take back a payment recorded here (admin). The invoice gets its balance back; a connected "
+        "QuickBooks voids its copy. Payments that came from QuickBooks are changed there (400).",
+    )
+    @action(detail=True, methods=["delete"], url_path=r"payments/(?P<payment_id>[0-9]+)")
+    def remove_payment(self, request, pk=None, payment_id=None):
+        invoice = self.get_object()
+        payment = get_object_or_404(Payment.objects.for_company(self.company), pk=payment_id, invoice=invoice)
+        reason = request.query_params.get("reason", PaymentRemoval.DELETED)
+        services.payment_remove(payment=payment, user=request.user, reason=reason)
+        return self._respond(invoice)
 
 
 class _SavedByServiceViewSet(
