@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0012_link_per_company'),
+        ('integrations', '0013_webhook_inbox'),
         ('tenants', '0002_api_tokens'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
