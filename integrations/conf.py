@@ -36,6 +36,30 @@ class QuickBooksConfig:
         return keys.quickbooks_client_secret()
 
 
+def rate_limits():
+    """Intuit's per-realm limits as the limiter paces them (QBO-REFERENCE §3.4; `QUICKBOOKS_RATE_*`)."""
+    from integrations.quickbooks.limiter import RateLimits
+
+    return RateLimits(
+        calls_per_window=int(settings.QUICKBOOKS_RATE_CALLS_PER_WINDOW),
+        batches_per_window=int(settings.QUICKBOOKS_RATE_BATCHES_PER_WINDOW),
+        concurrent=int(settings.QUICKBOOKS_RATE_CONCURRENT),
+        window_seconds=float(settings.QUICKBOOKS_RATE_WINDOW_SECONDS),
+        safety=float(settings.QUICKBOOKS_RATE_SAFETY),
+        max_wait_seconds=float(settings.QUICKBOOKS_RATE_MAX_WAIT_SECONDS),
+        fallback_share=float(settings.QUICKBOOKS_RATE_FALLBACK_SHARE),
+    )
+
+
+def realm_limiter():
+    """The limiter every client of this process uses (`QUICKBOOKS_RATE_LIMITER=false` turns pacing off)."""
+    from integrations.quickbooks.limiter import NoLimiter, RealmLimiter
+
+    if not settings.QUICKBOOKS_RATE_LIMITER:
+        return NoLimiter()
+    return RealmLimiter(rate_limits())
+
+
 def quickbooks_config() -> QuickBooksConfig:
     environment = settings.QUICKBOOKS_ENVIRONMENT
     if environment == Environment.SIMULATOR:

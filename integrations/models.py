@@ -91,6 +91,9 @@ class QuickBooksConnection(models.Model):
     cdc_watermark = models.DateTimeField(null=True, blank=True)
     reads_month = models.CharField(max_length=7, blank=True, help_text="YYYY-MM of reads_this_month.")
     reads_this_month = models.PositiveIntegerField(default=0)
+    # Bumped whenever one of the company's mappings changes (integrations/receivers.py): a worker's cached mapping
+    # table is good while this number is the one it was read with (the claim reads the connection anyway).
+    mappings_version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -302,6 +305,8 @@ class QuickBooksSyncLog(models.Model):
             models.Index(fields=["company", "entity_type", "object_id", "-created_at"], name="synclog_latest_idx"),
             models.Index(fields=["company", "status", "-updated_at"], name="synclog_company_status_idx"),
             models.Index(fields=["status", "next_attempt_at"], name="synclog_due_idx"),
+            # Workers claim the next due entry realm by realm (round robin, services/sync.py `sync_drain`).
+            models.Index(fields=["realm_id", "status", "next_attempt_at"], name="synclog_realm_due_idx"),
             # The activity page: newest first, optionally by status or invoice number (100,000 rows stay fast).
             models.Index(fields=["company", "-created_at", "-id"], name="synclog_activity_idx"),
             models.Index(fields=["company", "status", "-created_at"], name="synclog_activity_status_idx"),
@@ -737,3 +742,28 @@ class QuickBooksDesktopRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.request_id} ({self.status})"
+class QuickBooksRealmPace(models.Model):
+    """The per-realm limiter's shared state (integrations/quickbooks/limiter.py, decision 0013): one row per
+    QuickBooks company, shared by every worker and process through the database.
+
+    Times are Unix seconds. `next_call_at`/`next_batch_at` are the next free call slots (calls are paced evenly
+    at Intuit's per-minute limits, so no minute ever holds more); `in_flight` counts calls under way (reset once
+    `busy_until` passes, so a worker that died holding one cannot block the realm for long); `blocked_until` is
+    set by a 429. `month`, `reads` and `writes` count this calendar month's calls (Intuit meters reads).
+    """
+
+    realm_id = models.CharField(max_length=32, unique=True)
+    next_call_at = models.FloatField(default=0)
+    next_batch_at = models.FloatField(default=0)
+    blocked_until = models.FloatField(default=0)
+    in_flight = models.IntegerField(default=0)
+    busy_until = models.FloatField(default=0)
+    month = models.CharField(max_length=7, blank=True, help_text="YYYY-MM of reads and writes.")
+    reads = models.PositiveIntegerField(default=0)
+    writes = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "QuickBooks realm pace"
+
+    def __str__(self) -> str:
+        return f"pace of realm {self.realm_id}"

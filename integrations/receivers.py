@@ -1,9 +1,11 @@
 """Billing → outbox: the pending sync entry is written in the same transaction as the invoice change."""
 
+from django.db.models import F
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from attune_qbo.billing.signals import invoice_changed, payment_recorded, payment_removed
-from integrations.models import SyncOperation
+from integrations.models import QuickBooksConnection, QuickBooksMapping, SyncOperation
 
 
 @receiver(invoice_changed, dispatch_uid="quickbooks-outbox")
@@ -35,3 +37,11 @@ def queue_payment_void(sender, *, payment_id: int, company_id: int, invoice_numb
     from integrations.services.payments import payment_void_enqueue
 
     payment_void_enqueue(company_id=company_id, payment_id=payment_id, invoice_number=invoice_number)
+
+
+@receiver([post_save, post_delete], sender=QuickBooksMapping, dispatch_uid="quickbooks-mappings-version")
+def bump_mappings_version(sender, instance, **kwargs) -> None:
+    """Workers cache mapping tables per company; a new version (same transaction as the change) retires them."""
+    QuickBooksConnection.objects.filter(company_id=instance.company_id).update(
+        mappings_version=F("mappings_version") + 1
+    )

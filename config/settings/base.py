@@ -300,3 +300,22 @@ QUICKBOOKS_SIMULATOR_WEBHOOK_URL = env.str("QUICKBOOKS_SIMULATOR_WEBHOOK_URL", d
 # control/webhooks/flush; the test settings use it).
 QUICKBOOKS_SIMULATOR_WEBHOOK_DELIVERY = env.str("QUICKBOOKS_SIMULATOR_WEBHOOK_DELIVERY", default="background")
 QUICKBOOKS_SIMULATOR_WEBHOOK_FORMAT = env.str("QUICKBOOKS_SIMULATOR_WEBHOOK_FORMAT", default="cloudevents")
+
+# The per-realm limiter (integrations/quickbooks/limiter.py, decision 0013): calls are paced before they are sent at
+# Intuit's limits (QBO-REFERENCE §3.4), shared by every worker through the database. The window is Intuit's minute;
+# a benchmark against a time-scaled simulator shortens both. Pacing runs at RATE_SAFETY of each limit; a call that
+# would wait longer than RATE_MAX_WAIT_SECONDS is handed back to the outbox instead (not an attempt). When the
+# database cannot be used, each process paces at RATE_FALLBACK_SHARE of the limits (slower, never faster).
+QUICKBOOKS_RATE_LIMITER = env.bool("QUICKBOOKS_RATE_LIMITER", default=True)
+QUICKBOOKS_RATE_CALLS_PER_WINDOW = env.int("QUICKBOOKS_RATE_CALLS_PER_WINDOW", default=500)
+QUICKBOOKS_RATE_BATCHES_PER_WINDOW = env.int("QUICKBOOKS_RATE_BATCHES_PER_WINDOW", default=40)
+QUICKBOOKS_RATE_CONCURRENT = env.int("QUICKBOOKS_RATE_CONCURRENT", default=10)
+QUICKBOOKS_RATE_WINDOW_SECONDS = env.float("QUICKBOOKS_RATE_WINDOW_SECONDS", default=60)
+QUICKBOOKS_RATE_SAFETY = env.float("QUICKBOOKS_RATE_SAFETY", default=0.98)
+QUICKBOOKS_RATE_MAX_WAIT_SECONDS = env.float("QUICKBOOKS_RATE_MAX_WAIT_SECONDS", default=5)
+QUICKBOOKS_RATE_FALLBACK_SHARE = env.float("QUICKBOOKS_RATE_FALLBACK_SHARE", default=0.1)
+# Outbox workers: a worker drains due entries (round robin by realm) for up to this long, then hands over.
+QUICKBOOKS_DRAIN_SECONDS = env.float("QUICKBOOKS_DRAIN_SECONDS", default=30)
+# Intuit meters reads ("CorePlus", QBO-REFERENCE §0 #6): the monthly allowance and the share that warns admins.
+QUICKBOOKS_MONTHLY_READ_ALLOWANCE = env.int("QUICKBOOKS_MONTHLY_READ_ALLOWANCE", default=500_000)
+QUICKBOOKS_READ_WARNING_SHARE = env.float("QUICKBOOKS_READ_WARNING_SHARE", default=0.8)

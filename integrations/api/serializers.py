@@ -32,6 +32,10 @@ class ConnectionStatusSerializer(serializers.Serializer):
     auto_sync = serializers.BooleanField()
     last_failures = serializers.ListField(child=serializers.DictField())
     reads_this_month = serializers.IntegerField()
+    writes_this_month = serializers.IntegerField()
+    read_allowance = serializers.IntegerField()
+    read_share = serializers.FloatField()
+    usage_warning = serializers.CharField(allow_blank=True)
 
 
 class SyncLogSerializer(serializers.Serializer):

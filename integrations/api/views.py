@@ -73,8 +73,32 @@ class StatusView(CompanyScopedAPIMixin, APIView):
         `details_visible` is false and those fields are left out."""
         report = connections.connection_status(company=self.company)
         visible = visible_connection_status(report, self.membership)
-        serialized = ConnectionStatusSerializer({**asdict(report), **visible}).data
+        if visible["details_visible"]:  # calls per month are operational figures (staff and admins)
+            visible.update(_usage_fields(self.company))
+        serialized = ConnectionStatusSerializer({**asdict(report), **_usage_defaults(), **visible}).data
         return Response({name: value for name, value in serialized.items() if name in visible})
+
+
+def _usage_defaults() -> dict:
+    return {"writes_this_month": 0, "read_allowance": 0, "read_share": 0.0, "usage_warning": ""}
+
+
+def _usage_fields(company) -> dict:
+    """Reads and writes this month, the read allowance and its warning (integrations/services/usage.py)."""
+    from integrations.models import QuickBooksConnection
+    from integrations.services.usage import connection_usage
+
+    connection = QuickBooksConnection.objects.filter(company=company).first()
+    if connection is None:
+        return {}
+    usage = connection_usage(connection=connection)
+    return {
+        "reads_this_month": usage.reads,
+        "writes_this_month": usage.writes,
+        "read_allowance": usage.read_allowance,
+        "read_share": round(usage.read_share, 4),
+        "usage_warning": usage.warning,
+    }
 
 
 class SyncInvoiceView(CompanyScopedAPIMixin, APIView):

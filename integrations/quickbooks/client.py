@@ -3,7 +3,10 @@
 Every call: base URL of the environment, bearer token, `minorversion=75`, `Accept: application/json`, a
 mandatory timeout, `requestid` on writes (idempotency, §2.8), `intuit_tid` captured, errors typed once
 by `errors.from_response`. A 401 refreshes the token once (through the token provider, which goes through
-`connection_refresh`) and retries once. The client never touches the database itself.
+`connection_refresh`) and retries once. Before each request the realm's limiter (`limiter.py`) gives a slot at
+Intuit's pace; a 429 blocks the realm for its `Retry-After` (else 60 s, §3.4) for every worker, and is waited out
+here when that is a moment, else raised as `Throttled` for the outbox to reschedule (never an attempt). Apart from
+the limiter's shared pace, the client never touches the database.
 """
 
 from __future__ import annotations
@@ -13,14 +16,15 @@ import http.cookiejar
 import logging
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
 
-from integrations.conf import QuickBooksConfig
-from integrations.exceptions import QuickBooksError, Unauthorized, Unavailable, ValidationFailed
+from integrations.conf import QuickBooksConfig, realm_limiter
+from integrations.exceptions import QuickBooksError, Throttled, Unauthorized, Unavailable, ValidationFailed
 from integrations.quickbooks import errors
 from integrations.quickbooks.constants import INTUIT_TID_HEADER, MINOR_VERSION
 from integrations.quickbooks.types import CompanyInfo
@@ -31,6 +35,7 @@ QUERY_PAGE_SIZE = 1000  # §2.5: at most 1000 per response
 BATCH_MAX_ITEMS = 30  # §2.6
 REQUEST_ID_MAX_LENGTH = 50  # §2.8 (36 for batch)
 BATCH_REQUEST_ID_MAX_LENGTH = 36
+MAX_THROTTLE_WAITS = 3  # 429s waited out in place per request before the outbox takes over
 
 
 class TokenProvider(Protocol):
@@ -75,6 +80,9 @@ def pooled_session() -> requests.Session:
         session = requests.Session()
         # Shared by every tenant this thread serves: never keep cookies (auth is the per-call bearer token).
         session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        # requests re-reads the proxy variables of the environment on every call (a walk over os.environ per push);
+        # without any, that walk buys nothing. With proxies configured, requests keeps honouring them as usual.
+        session.trust_env = bool(urllib.request.getproxies())
         _thread_sessions.session = session
     return session
 
@@ -87,6 +95,7 @@ class QuickBooksClient:
         tokens: TokenProvider,
         config: QuickBooksConfig,
         session: requests.Session | None = None,
+        limiter=None,
     ) -> None:
         if not realm_id:
             raise ValueError("A QuickBooks client needs the connection's realm id.")
@@ -94,8 +103,11 @@ class QuickBooksClient:
         self.tokens = tokens
         self.config = config
         self.session = session or pooled_session()
+        self.limiter = limiter if limiter is not None else realm_limiter()
         self.last_intuit_tid = ""
         self.calls = 0
+        self.reads = 0
+        self.writes = 0
 
     # --- transport ------------------------------------------------------------------------------------
 
@@ -122,19 +134,27 @@ class QuickBooksClient:
             headers["Content-Type"] = "application/json"
         elif text_body is not None:
             headers["Content-Type"] = "application/text"
-        for attempt in (1, 2, 3):
+        read = method == "GET" or path == "query"  # metered by Intuit (CorePlus); writes are not
+        batch = path == "batch"
+        attempt, throttles = 1, 0
+        while attempt <= 3:
             token = self.tokens.access_token()
             try:
-                self.calls += 1
-                response = self.session.request(
-                    method,
-                    self.url(path),
-                    params=query,
-                    json=json_body,
-                    data=text_body.encode() if text_body is not None else None,
-                    headers={**headers, "Authorization": f"Bearer {token}"},
-                    timeout=self.config.http_timeout,
-                )
+                with self.limiter.permit(self.realm_id, batch=batch, read=read):
+                    self.calls += 1
+                    if read:
+                        self.reads += 1
+                    else:
+                        self.writes += 1
+                    response = self.session.request(
+                        method,
+                        self.url(path),
+                        params=query,
+                        json=json_body,
+                        data=text_body.encode() if text_body is not None else None,
+                        headers={**headers, "Authorization": f"Bearer {token}"},
+                        timeout=self.config.http_timeout,
+                    )
             except (requests.Timeout, requests.ConnectionError) as error:
                 logger.warning("qbo.client.unreachable method=%s path=%s error=%s", method, path, type(error).__name__)
                 unavailable = Unavailable(f"QuickBooks could not be reached ({type(error).__name__})")
@@ -148,6 +168,7 @@ class QuickBooksClient:
                     self.last_intuit_tid,
                 )
                 self.tokens.refresh_after_rejection(token)
+                attempt += 1
                 continue
             if response.status_code == 401 and attempt == 2:
                 # Refused right after an accepted refresh: Intuit's side may lag a moment. Once more, after a pause.
@@ -155,9 +176,21 @@ class QuickBooksClient:
                     "qbo.client.unauthorized.after_refresh realm=%s intuit_tid=%s", self.realm_id, self.last_intuit_tid
                 )
                 time.sleep(self.config.unauthorized_pause)
+                attempt += 1
                 continue
             if response.status_code >= 400:
                 error = errors.from_response(response)
+                if isinstance(error, Throttled):
+                    wait = error.retry_after if error.retry_after is not None else errors.DEFAULT_THROTTLE_WAIT_SECONDS
+                    # Every worker holds back for this realm, not only this one; not an attempt.
+                    self.limiter.throttled(self.realm_id, seconds=float(wait))
+                    throttles += 1
+                    logger.info(
+                        "qbo.client.throttled realm=%s wait=%s intuit_tid=%s", self.realm_id, wait, error.intuit_tid
+                    )
+                    if float(wait) <= self.limiter.max_wait and throttles <= MAX_THROTTLE_WAITS:
+                        continue  # a moment: the next slot waits the block out, here
+                    raise error
                 logger.warning(
                     "qbo.client.error method=%s path=%s status=%s code=%s intuit_tid=%s",
                     method,

@@ -13,10 +13,11 @@ the one client and keeps the links.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from attune_qbo.billing.models import Invoice, InvoiceStatus
@@ -78,6 +79,8 @@ class PushResult:
     qbo_id: str = ""
     payload: dict | None = None
     drift: dict | None = None
+    # Whether payments of this invoice may wait for it (recorded here): only then are they looked for.
+    payments_may_wait: bool = True
 
 
 @dataclass(frozen=True)
@@ -108,10 +111,13 @@ def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
 
     https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice
     """
-    invoice = (
-        Invoice.objects.select_related("client", "company")
-        .filter(pk=entry.object_id, company_id=entry.company_id)
-        .first()
+    invoice = next(
+        iter(
+            Invoice.objects.select_related("client", "company")
+            .filter(pk=entry.object_id, company_id=entry.company_id)
+            .order_by()
+        ),
+        None,
     )
     if invoice is None:
         return PushResult(SyncStatus.SKIPPED, "The invoice no longer exists here; nothing was sent.")
@@ -146,7 +152,10 @@ def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
         updated = _update(client, "Invoice", payload, current, entry, "iu", fingerprint)
         _store_write(link, updated, fingerprint, invoice.updated_at)
         verb = "Updated"
-    return _verified(invoice, link.qbo_snapshot, plan, profile, customer_id, verb=verb, status=SyncStatus.SUCCEEDED)
+    result = _verified(invoice, link.qbo_snapshot, plan, profile, customer_id, verb=verb, status=SyncStatus.SUCCEEDED)
+    if not invoice.amount_paid:
+        result = replace(result, payments_may_wait=False)  # no payment recorded here: none can be waiting
+    return result
 
 
 def _verified(invoice, answer: dict, plan: PushPlan, profile, customer_id: str, *, verb: str, status: str):
@@ -182,8 +191,6 @@ def _verified(invoice, answer: dict, plan: PushPlan, profile, customer_id: str, 
 
 def preflight(invoice, *, connection, profile: CompanyProfile) -> PushPlan:
     """Everything QuickBooks would refuse, checked before any call, with a message a person can act on."""
-    from integrations.services.mappings import mapping_table
-
     lines = list(
         invoice.lines.values_list(
             "description",
@@ -237,7 +244,7 @@ def preflight(invoice, *, connection, profile: CompanyProfile) -> PushPlan:
             f"No exchange rate is set on this invoice, so QuickBooks applied its own {invoice.currency} → "
             f"{profile.home_currency} rate: the {profile.home_currency} amounts in QuickBooks are QuickBooks'."
         )
-    mappings = mapping_table(company_id=invoice.company_id, realm_id=connection.realm_id)
+    mappings = _mapping_table(connection)
     resolved, missing = [], []
     taxable_rates: dict[int, str] = {}
     for line in lines:
@@ -272,6 +279,25 @@ def preflight(invoice, *, connection, profile: CompanyProfile) -> PushPlan:
         unique = list(dict.fromkeys(missing))
         raise MappingIncomplete("Before this invoice can go to QuickBooks: " + "; ".join(unique) + ".")
     return PushPlan(lines=resolved, tax=tax, notes=notes)
+
+
+_mapping_tables: dict[tuple, tuple[int, object]] = {}
+
+
+def _mapping_table(connection):
+    """The company's mapping table in this realm, cached per worker while `connection.mappings_version` (read fresh
+    with every claim, bumped by every mapping change) is the version it was read with."""
+    from integrations.services.mappings import mapping_table
+
+    key = (connection.pk, connection.realm_id, connection.created_at)
+    cached = _mapping_tables.get(key)
+    if cached is not None and cached[0] == connection.mappings_version:
+        return cached[1]
+    table = mapping_table(company_id=connection.company_id, realm_id=connection.realm_id)
+    if len(_mapping_tables) > 1000:
+        _mapping_tables.clear()
+    _mapping_tables[key] = (connection.mappings_version, table)
+    return table
 
 
 def _us_sales_tax(invoice, profile: CompanyProfile, mappings, taxable_rates: dict[int, str], missing) -> InvoiceTax:
@@ -340,8 +366,10 @@ def _save_link(
         "object_id": object_id,
     }
     try:
-        with transaction.atomic():
-            return QuickBooksLink.objects.create(**key, **values)
+        if db_connection.in_atomic_block:
+            with transaction.atomic():  # a savepoint: a refused insert must not spoil the caller's transaction
+                return QuickBooksLink.objects.create(**key, **values)
+        return QuickBooksLink.objects.create(**key, **values)  # autocommit (the worker): one statement
     except IntegrityError:
         if QuickBooksLink.objects.filter(**key).update(**values, updated_at=timezone.now()):
             return QuickBooksLink.objects.get(**key)  # another worker linked this object meanwhile

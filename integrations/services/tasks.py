@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from integrations.services.connections import connection_refresh_sweep
-from integrations.services.sync import sync_run, sync_sweep
+from integrations.services.sync import sync_drain, sync_sweep
 
 # Scheduled by migrations integrations/0002 (refresh_sweep, every 45 min), 0005 (sync_sweeper, every minute) and
 # 0010 (cdc_sweeper, every QUICKBOOKS_CDC_MINUTES).
@@ -15,7 +15,13 @@ def refresh_sweep() -> str:
 
 
 def run_sync(entry_id: int) -> str:
-    return sync_run(entry_id=entry_id)
+    """Queued for each new entry: a turn at the outbox that starts with this entry if it is due."""
+    return sync_drain(first_entry_id=entry_id)
+
+
+def drain() -> str:
+    """A turn at the outbox handed over by a worker whose turn ended with work left."""
+    return sync_drain()
 
 
 def sync_sweeper() -> str:

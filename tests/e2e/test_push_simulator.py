@@ -94,6 +94,12 @@ def test_throttling_from_the_simulator_is_waited_out(connected_acme, live_app):
     assert (entry.status, entry.throttled, entry.error_code) == ("pending", 1, "3001")
     assert 50 < (entry.next_attempt_at - timezone.now()).total_seconds() <= 60
     QuickBooksSyncLog.objects.filter(pk=entry.pk).update(next_attempt_at=timezone.now())
+    # The 429 blocked the realm for every worker: sent early, the entry is handed back without a call or an attempt.
+    assert sync_run(entry_id=entry.pk) == "paced"
+    from integrations.models import QuickBooksRealmPace
+
+    QuickBooksRealmPace.objects.filter(realm_id=US_REALM).update(blocked_until=0, next_call_at=0)  # a minute later
+    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(next_attempt_at=timezone.now())
     sync_run(entry_id=entry.pk)
     entry.refresh_from_db()
-    assert entry.status == "succeeded"
+    assert entry.status == "succeeded" and entry.attempts == 1
