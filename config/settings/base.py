@@ -300,3 +300,10 @@ QUICKBOOKS_SIMULATOR_WEBHOOK_URL = env.str("QUICKBOOKS_SIMULATOR_WEBHOOK_URL", d
 # control/webhooks/flush; the test settings use it).
 QUICKBOOKS_SIMULATOR_WEBHOOK_DELIVERY = env.str("QUICKBOOKS_SIMULATOR_WEBHOOK_DELIVERY", default="background")
 QUICKBOOKS_SIMULATOR_WEBHOOK_FORMAT = env.str("QUICKBOOKS_SIMULATOR_WEBHOOK_FORMAT", default="cloudevents")
+
+# "Send existing invoices" (integrations/services/backfill.py): batch requests a minute per realm (Intuit allows 40,
+# QBO-REFERENCE §3.4) and how long a worker's claim on a run lasts without news before another worker resumes it.
+QUICKBOOKS_BACKFILL_BATCHES_PER_MINUTE = env.float("QUICKBOOKS_BACKFILL_BATCHES_PER_MINUTE", default=40)
+QUICKBOOKS_BACKFILL_LEASE_SECONDS = env.float("QUICKBOOKS_BACKFILL_LEASE_SECONDS", default=120)
+# The simulator's clock for Intuit's per-minute limits: 10 means a "minute" lasts 6 s (same ratios), for benchmarks.
+QUICKBOOKS_SIMULATOR_TIME_SCALE = env.float("QUICKBOOKS_SIMULATOR_TIME_SCALE", default=1)
