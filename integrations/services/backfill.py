@@ -574,11 +574,14 @@ def _send(run: QuickBooksBackfill, client: QuickBooksClient, items: list[Prepare
 
 
 def _pause(run: QuickBooksBackfill, seconds: float, message: str) -> None:
+    """Wait, renewing the run's lease every few seconds so no other worker takes it meanwhile."""
     QuickBooksBackfill.objects.filter(pk=run.pk).update(message=message[:500])
-    deadline = time.monotonic() + max(seconds, 0.5)
-    while (left := deadline - time.monotonic()) > 0:
+    remaining = max(seconds, 0.5)
+    while remaining > 0:
         _renew(run)
-        time.sleep(min(left, 5.0))
+        step = min(remaining, 5.0)
+        time.sleep(step)
+        remaining -= step
 
 
 # --- recording ---------------------------------------------------------------------------------------------
