@@ -390,3 +390,23 @@ def test_since_limits_the_invoices_sent(tenant, connected, quickbooks):
 def test_a_company_without_quickbooks_cannot_start(other_tenant):
     with pytest.raises(Exception, match="not connected"):
         backfill.backfill_start(company=make_tenant("Gamma").company, dispatch=False)
+
+
+def test_settings_page_offers_the_button_and_shows_live_progress(
+    tenant, connected, quickbooks, page_client_for, captured
+):
+    historical(tenant, connected, 3)
+    page = page_client_for(tenant.admin)
+    html = page.get("/settings/integrations/quickbooks/").content.decode()
+    assert "Send existing invoices" in html and "3 finalized invoices" in html
+    with captured(execute=False):
+        response = page.post("/settings/integrations/quickbooks/backfill/", {"since": ""})
+    assert response.status_code == 302
+    html = page.get("/settings/integrations/quickbooks/").content.decode()
+    assert 'hx-trigger="every 2s"' in html and "0 of 3 invoices" in html  # polled while live
+    backfill.backfill_run(QuickBooksBackfill.objects.get().pk)
+    fragment = page.get("/settings/integrations/quickbooks/backfill/progress/", HTTP_HX_REQUEST="true").content.decode()
+    assert "every 2s" not in fragment and "Done: 3 sent" in fragment  # the polling stops when done
+    refused = page.post("/settings/integrations/quickbooks/backfill/", {"since": "13/13/2026"}, follow=True)
+    assert "must be a date" in refused.content.decode()
+    assert page_client_for(tenant.member).post("/settings/integrations/quickbooks/backfill/").status_code in (302, 403)
