@@ -355,11 +355,11 @@ def backfill_run(run_id: int, *, progress: Callable[[QuickBooksBackfill], None] 
                 return "done"
             if not items:
                 continue  # every claimed item was refused before any call (recorded); claim the next ones
-            wait = last_sent + _batch_interval() - time.monotonic()
+            wait = last_sent + _batch_interval() - time.monotonic()  # paced start to start: 40 a minute
             if wait > 0:
                 time.sleep(wait)
-            answer = _send(run, client, items)
             last_sent = time.monotonic()
+            answer = _send(run, client, items)
             _record(run, connection, client, items, answer)
     except BackfillStopped as stop:
         logger.warning("qbo.backfill.stopped run=%s reason=%s", run.pk, stop)
