@@ -127,9 +127,7 @@ def bench_per_call(company, ids: list[int], base: str, scale: float, workers: in
     from integrations.services.sync import sync_run
 
     print(f"\n## One call per invoice: {len(ids)} invoices through the outbox, {workers} worker threads")
-    entries = set(
-        QuickBooksSyncLog.objects.filter(object_id__in=ids, status="pending").values_list("pk", flat=True)
-    )
+    entries = set(QuickBooksSyncLog.objects.filter(object_id__in=ids, status="pending").values_list("pk", flat=True))
     QuickBooksSyncLog.objects.filter(pk__in=entries).update(next_attempt_at=dt.datetime.now(dt.UTC))
     before = simulator_state(base)
 

@@ -232,7 +232,11 @@ class BackfillView(CompanyScopedAPIMixin, APIView):
         run = backfill.backfill_start(company=self.company, user=request.user, since=form.validated_data.get("since"))
         return Response(BackfillSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses=BackfillSerializer, summary="The latest backfill and its progress")
+    @extend_schema(
+        responses=BackfillSerializer,
+        summary="The latest backfill and its progress",
+        operation_id="quickbooks_backfill_latest",
+    )
     def get(self, request):
         """The company's latest run (404 when it never ran one)."""
         from django.http import Http404
@@ -248,7 +252,9 @@ class BackfillView(CompanyScopedAPIMixin, APIView):
 class BackfillDetailView(CompanyScopedAPIMixin, APIView):
     permission_classes = [IsCompanyStaff]
 
-    @extend_schema(responses=BackfillSerializer, summary="One backfill and its progress")
+    @extend_schema(
+        responses=BackfillSerializer, summary="One backfill and its progress", operation_id="quickbooks_backfill_get"
+    )
     def get(self, request, pk: int):
         """One run of the company (another company's run is a 404)."""
         from integrations.services import backfill
