@@ -756,8 +756,15 @@ def _save_outcomes(run, connection, outcomes: list[Outcome], *, batch_done: bool
         if batch_done:
             changes.update(batch=None, batch_request_id="")
         QuickBooksBackfill.objects.filter(pk=run.pk).update(**changes)
-    if any(o.status in (SyncStatus.SUCCEEDED, SyncStatus.DRIFT) for o in outcomes if o.kind == KIND_INVOICE):
+    sent = [
+        o.object_id for o in outcomes if o.kind == KIND_INVOICE and o.status in (SyncStatus.SUCCEEDED, SyncStatus.DRIFT)
+    ]
+    if sent:
+        from integrations.services.payments import payments_wake
+
         QuickBooksConnection.objects.filter(pk=connection.pk).update(last_synced_at=now)
+        for invoice_id in sent:  # payments waiting for their invoice to reach QuickBooks go now
+            payments_wake(company_id=run.company_id, invoice_id=invoice_id)
     fresh = QuickBooksBackfill.objects.get(pk=run.pk)
     for name in ("succeeded", "drift", "failed", "customers_done", "deferred", "batch", "batch_request_id", "message"):
         setattr(run, name, getattr(fresh, name))

@@ -153,6 +153,18 @@ def historical(tenant, connected, count: int, *, clients: int = 1) -> list:
     return invoices
 
 
+def customer_already_linked(tenant, connected, quickbooks) -> None:
+    """The tenant's client has QuickBooks customer 58, linked before the backfill."""
+    quickbooks.customers["Alpha Client"] = {"DisplayName": "Alpha Client", "Id": "58", "SyncToken": "0"}
+    QuickBooksLink.objects.create(
+        company=tenant.company,
+        realm_id=connected.realm_id,
+        object_type="client",
+        object_id=tenant.client.pk,
+        qbo_id="58",
+    )
+
+
 def run(company, **kwargs) -> QuickBooksBackfill:
     started = backfill.backfill_start(company=company, dispatch=False, **kwargs)
     backfill.backfill_run(started.pk)
@@ -183,14 +195,7 @@ def test_customers_go_first_then_invoices_in_batches_of_30_each_linked_and_logge
 
 def test_a_batch_where_some_items_fail_fails_only_those(tenant, connected, quickbooks):
     invoices = historical(tenant, connected, 5)
-    quickbooks.customers["Alpha Client"] = {"DisplayName": "Alpha Client", "Id": "58", "SyncToken": "0"}
-    QuickBooksLink.objects.create(
-        company=tenant.company,
-        realm_id=connected.realm_id,
-        object_type="client",
-        object_id=tenant.client.pk,
-        qbo_id="58",
-    )
+    customer_already_linked(tenant, connected, quickbooks)
     quickbooks.item_faults[backfill.bid_for("i", invoices[1].pk)] = fault(
         "610", "Object Not Found", detail="Something you're trying to use has been made inactive"
     )
@@ -275,14 +280,7 @@ def test_duplicate_name_links_the_existing_customer(tenant, connected, quickbook
 
 def test_duplicate_number_follows_the_adoption_policy(tenant, connected, quickbooks):
     invoices = historical(tenant, connected, 2)
-    quickbooks.customers["Alpha Client"] = {"DisplayName": "Alpha Client", "Id": "58", "SyncToken": "0"}
-    QuickBooksLink.objects.create(
-        company=tenant.company,
-        realm_id=connected.realm_id,
-        object_type="client",
-        object_id=tenant.client.pk,
-        qbo_id="58",
-    )
+    customer_already_linked(tenant, connected, quickbooks)
     quickbooks.invoices.append(  # someone typed invoice 1 into QuickBooks, with the same figures
         {
             "Id": "9",
