@@ -375,8 +375,9 @@ def backfill_run(run_id: int, *, progress: Callable[[QuickBooksBackfill], None] 
 
 
 class _Pace:
-    """Batch requests on a fixed schedule (40 a minute): a slow batch is caught up by sending the next one at once,
-    but never more than one early, so no minute gets more than Intuit allows (±1 at a window's edge)."""
+    """Batch requests on a fixed schedule (40 a minute): slots missed while a batch was slow are caught up, with at
+    most one interval of credit, so the average stays at the limit and no minute gets more than Intuit allows
+    (±1 at a window's edge)."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval

@@ -408,3 +408,21 @@ def test_settings_page_offers_the_button_and_shows_live_progress(
     refused = page.post("/settings/integrations/quickbooks/backfill/", {"since": "13/13/2026"}, follow=True)
     assert "must be a date" in refused.content.decode()
     assert page_client_for(tenant.member).post("/settings/integrations/quickbooks/backfill/").status_code in (302, 403)
+
+
+def test_pace_keeps_the_schedule_and_catches_up_a_slow_batch_with_bounded_credit(monkeypatch):
+    clock, slept = [1000.0], []
+    monkeypatch.setattr(backfill.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(
+        backfill.time, "sleep", lambda seconds: (slept.append(seconds), clock.__setitem__(0, clock[0] + seconds))
+    )
+    pace = backfill._Pace(1.5)
+    pace.wait()  # the first goes at once
+    clock[0] += 0.5  # a quick batch: the next waits for its slot
+    pace.wait()
+    assert slept == [1.0]
+    clock[0] += 4.0  # a slow batch (its answer took 4 s): the missed slot is caught up, one interval's credit
+    pace.wait()
+    pace.wait()
+    pace.wait()  # ...and then back on schedule
+    assert slept[1:] == [pytest.approx(1.5)]
