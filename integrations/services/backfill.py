@@ -423,18 +423,22 @@ def _finish(run: QuickBooksBackfill) -> None:
 
 
 def _current_batch(run: QuickBooksBackfill, connection: QuickBooksConnection) -> list[PreparedItem] | None:
-    """The claimed batch (re-built for a re-send), or the next one claimed now. None: nothing left."""
+    """The claimed batch (re-built for a re-send), or the next one claimed now. None: nothing left.
+
+    A new claim (cursor, batch, requestid) is saved in the same transaction as the outcomes of the items refused
+    before any call (pre-flight), so a worker killed in between never records them twice."""
     if run.batch:
-        return _prepare(run, connection, [(kind, object_id) for kind, object_id, _ in run.batch])
-    claimed = _claim_next(run, connection)
-    if claimed is None:
-        return None
-    prepared = _prepare(run, connection, claimed)
+        prepared, refused = _prepare(run, connection, [(kind, object_id) for kind, object_id, _ in run.batch])
+        if not refused:
+            return prepared
+    else:
+        claimed = _claim_next(run, connection)
+        if claimed is None:
+            return None
+        prepared, refused = _prepare(run, connection, claimed)
+        run.batch_request_id = f"bf{run.pk}-{run.batches_sent + 1}-{uuid.uuid4().hex[:8]}"[:36]
     run.batch = [[item.kind, item.object_id, item.bid] for item in prepared]
-    run.batch_request_id = f"bf{run.pk}-{run.batches_sent + 1}-{uuid.uuid4().hex[:8]}"[:36]
-    QuickBooksBackfill.objects.filter(pk=run.pk).update(
-        batch=run.batch, batch_request_id=run.batch_request_id, phase=run.phase, cursor=run.cursor
-    )
+    _save_outcomes(run, connection, refused, batch_done=False, claim=True)
     return prepared
 
 
@@ -464,7 +468,7 @@ def _claim_next(run: QuickBooksBackfill, connection: QuickBooksConnection) -> li
         return None
 
 
-def _prepare(run, connection, claimed: list[tuple[str, int]]) -> list[PreparedItem]:
+def _prepare(run, connection, claimed: list[tuple[str, int]]) -> tuple[list[PreparedItem], list[Outcome]]:
     from integrations.services.push import PushRefused, company_profile, preflight
 
     profile = company_profile(connection)
@@ -486,7 +490,7 @@ def _prepare(run, connection, claimed: list[tuple[str, int]]) -> list[PreparedIt
                     {"client": our, "payload": payload},
                 )
             )
-        return prepared
+        return prepared, []
     invoices = Invoice.objects.select_related("client", "company").filter(company_id=connection.company_id).in_bulk(ids)
     customer_ids = dict(
         QuickBooksLink.objects.filter(
@@ -550,9 +554,7 @@ def _prepare(run, connection, claimed: list[tuple[str, int]]) -> list[PreparedIt
                 {"invoice": invoice, "plan": plan, "payload": payload, "customer_id": customer_id, "profile": profile},
             )
         )
-    if refused:
-        _save_outcomes(run, connection, refused, batch_done=False)
-    return prepared
+    return prepared, refused
 
 
 # --- sending -----------------------------------------------------------------------------------------------
@@ -728,8 +730,11 @@ def _duplicate_number(run, connection, client: QuickBooksClient, item: PreparedI
     )
 
 
-def _save_outcomes(run, connection, outcomes: list[Outcome], *, batch_done: bool, intuit_tid: str = "") -> None:
-    """Links, sync log rows and the run's counters in one transaction; the claimed batch is released with them."""
+def _save_outcomes(
+    run, connection, outcomes: list[Outcome], *, batch_done: bool, claim: bool = False, intuit_tid: str = ""
+) -> None:
+    """Links, sync log rows and the run's counters in one transaction; the claimed batch is released with them
+    (`batch_done`), or saved with them (`claim`: the new batch, its requestid, the cursor and phase)."""
     from integrations.services.push import PushRefused, _save_link
 
     now = timezone.now()
@@ -768,6 +773,8 @@ def _save_outcomes(run, connection, outcomes: list[Outcome], *, batch_done: bool
             changes["message"] = ("Customer problem: " + customer_failures[-1])[:500]
         if batch_done:
             changes.update(batch=None, batch_request_id="")
+        if claim:
+            changes.update(batch=run.batch, batch_request_id=run.batch_request_id, phase=run.phase, cursor=run.cursor)
         QuickBooksBackfill.objects.filter(pk=run.pk).update(**changes)
     sent = [
         o.object_id for o in outcomes if o.kind == KIND_INVOICE and o.status in (SyncStatus.SUCCEEDED, SyncStatus.DRIFT)
