@@ -429,12 +429,12 @@ def test_pace_keeps_the_schedule_and_catches_up_a_slow_batch_with_bounded_credit
 
 
 def test_an_invoice_refused_before_sending_is_recorded_once_and_not_sent(tenant, connected, quickbooks):
-    invoices = historical(tenant, connected, 3)
-    from attune_qbo.billing.models import Invoice
+    from attune_qbo.billing.models import Client
 
-    Invoice.objects.filter(pk=invoices[1].pk).update(number="X" * 30)  # longer than QuickBooks' 21 characters
+    invoices = historical(tenant, connected, 3, clients=2)  # invoice 1 is for "Client 1"
+    Client.objects.filter(pk=invoices[1].client_id).update(display_name="Client: One")  # ":" is refused by QBO
     result = run(tenant.company)
     assert (result.succeeded, result.failed, result.total) == (2, 1, 3)
     refused = invoice_logs(tenant.company).get(status="failed")
-    assert refused.object_id == invoices[1].pk and "21" in refused.message
+    assert refused.object_id == invoices[1].pk and "“:”" in refused.message
     assert backfill.bid_for("i", invoices[1].pk) not in [bid for b in quickbooks.batches for bid in b["bids"]]
