@@ -48,6 +48,8 @@ urlpatterns = [
     path(
         "quickbooks/invoices/<int:invoice_id>/panel/", views.quickbooks_invoice_panel, name="quickbooks-invoice-panel"
     ),
+    path("quickbooks/backfill/", views.quickbooks_backfill, name="quickbooks-backfill"),
+    path("quickbooks/backfill/progress/", views.quickbooks_backfill_progress, name="quickbooks-backfill-progress"),
 ]
 
 # Exports (CSV for QuickBooks Online's import, IIF for QuickBooks Desktop): integrations/exports/views.py.

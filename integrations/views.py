@@ -6,7 +6,7 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -181,6 +181,8 @@ def quickbooks_settings(request):
         )
         context["choices_read_at"] = selectors.choices_read_at(connection=connection)
         context["adoption_prompt"] = _adoption_prompt(connection)
+    if is_staff and connection is not None and connection.is_connected:
+        context["backfill"] = _backfill_context(request.company, connection)
     return render(request, "integrations/quickbooks_settings.html", context)
 
 
@@ -941,3 +943,54 @@ def quickbooks_reconciliation_csv(request):
     response = HttpResponse(reconciliation_csv(review), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="quickbooks-reconciliation.csv"'
     return response
+
+
+# --- send existing invoices (batch) ------------------------------------------------------------------------
+
+
+def _backfill_context(company, connection) -> dict:
+    from integrations.services import backfill
+
+    run = backfill.backfill_latest(company=company)
+    waiting = 0 if run is not None and run.is_live else backfill.backfill_candidates(connection=connection).count()
+    return {"run": run, "waiting": waiting}
+
+
+@require_POST
+@company_required(Role.ADMIN)
+def quickbooks_backfill(request):
+    """ "Send existing invoices": start (or resume) the batch send; its progress shows on the settings page."""
+    import datetime as dt
+
+    from integrations.services import backfill
+
+    connection = _connection_or_redirect(request)
+    if connection is None:
+        return redirect(SETTINGS_PAGE)
+    since = None
+    if request.POST.get("since"):
+        try:
+            since = dt.date.fromisoformat(request.POST["since"])
+        except ValueError:
+            messages.error(request, "“Issued from” must be a date (YYYY-MM-DD).")
+            return redirect(SETTINGS_PAGE)
+    try:
+        run = backfill.backfill_start(company=request.company, user=request.user, since=since)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Sending {run.total} invoice{'s' if run.total != 1 else ''} to QuickBooks.")
+    return redirect(SETTINGS_PAGE)
+
+
+@require_GET
+@company_required(Role.STAFF)
+def quickbooks_backfill_progress(request):
+    """The progress card (htmx polls it every 2 s while a run is live)."""
+    from integrations import selectors
+
+    connection = selectors.connection_for(company=request.company)
+    if connection is None or not connection.is_connected:
+        return HttpResponse("")
+    context = {"backfill": _backfill_context(request.company, connection), "is_admin": _is(request, Role.ADMIN)}
+    return render(request, "integrations/_backfill.html", context)

@@ -60,3 +60,29 @@ class SyncLogSerializer(serializers.Serializer):
 
     def get_triggered_by(self, entry) -> str:
         return entry.triggered_by.get_username() if entry.triggered_by else ""
+
+
+class BackfillStartSerializer(serializers.Serializer):
+    since = serializers.DateField(required=False, allow_null=True, help_text="Only invoices issued on or after.")
+
+
+class BackfillSerializer(serializers.Serializer):
+    """A "Send existing invoices" run and its progress."""
+
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    phase = serializers.CharField()
+    since = serializers.DateField(allow_null=True)
+    total = serializers.IntegerField()
+    processed = serializers.IntegerField()
+    percent = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    drift = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    customers_total = serializers.IntegerField()
+    customers_done = serializers.IntegerField()
+    batches_sent = serializers.IntegerField()
+    message = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()

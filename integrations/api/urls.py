@@ -26,6 +26,8 @@ urlpatterns = [
     # Intuit posts webhooks here: a plain csrf-exempt view (no auth but the signature; any content type).
     path("webhooks", views.quickbooks_webhook, name="api-quickbooks-webhooks"),
     path("sync-logs/<int:pk>/retry", views.SyncLogRetryView.as_view(), name="api-quickbooks-sync-log-retry"),
+    path("backfill", views.BackfillView.as_view(), name="api-quickbooks-backfill"),
+    path("backfill/<int:pk>", views.BackfillDetailView.as_view(), name="api-quickbooks-backfill-detail"),
 ]
 
 # Exports: integrations/api/exports.py.

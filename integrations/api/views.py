@@ -22,6 +22,8 @@ from attune_qbo.tenants.permissions import IsCompanyAdmin, IsCompanyMember, IsCo
 from integrations import selectors
 from integrations.api.serializers import (
     AuthorizeUrlSerializer,
+    BackfillSerializer,
+    BackfillStartSerializer,
     ConnectionStatusSerializer,
     DisconnectSerializer,
     SyncLogSerializer,
@@ -271,3 +273,57 @@ class ReconciliationView(CompanyScopedAPIMixin, APIView):
                 "rows": rows,
             }
         )
+
+
+# --- send existing invoices (backfill through the batch endpoint) ---------------------------------------------
+
+
+class BackfillView(CompanyScopedAPIMixin, APIView):
+    throttle_scope = "quickbooks-sync"
+
+    def get_permissions(self):
+        return [IsCompanyAdmin()] if self.request.method == "POST" else [IsCompanyStaff()]
+
+    @extend_schema(
+        request=BackfillStartSerializer,
+        responses={202: BackfillSerializer, 409: None},
+        summary="Send existing invoices to QuickBooks (batch)",
+    )
+    def post(self, request):
+        """Starts sending the company's finalized invoices that QuickBooks never received, in batches of 30
+        (customers first), or resumes its stopped run. 409 `backfill_running` while a run is going."""
+        from integrations.services import backfill
+
+        form = BackfillStartSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        run = backfill.backfill_start(company=self.company, user=request.user, since=form.validated_data.get("since"))
+        return Response(BackfillSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        responses=BackfillSerializer,
+        summary="The latest backfill and its progress",
+        operation_id="quickbooks_backfill_latest",
+    )
+    def get(self, request):
+        """The company's latest run (404 when it never ran one)."""
+        from django.http import Http404
+
+        from integrations.services import backfill
+
+        run = backfill.backfill_latest(company=self.company)
+        if run is None:
+            raise Http404("This company has not sent its existing invoices yet.")
+        return Response(BackfillSerializer(run).data)
+
+
+class BackfillDetailView(CompanyScopedAPIMixin, APIView):
+    permission_classes = [IsCompanyStaff]
+
+    @extend_schema(
+        responses=BackfillSerializer, summary="One backfill and its progress", operation_id="quickbooks_backfill_get"
+    )
+    def get(self, request, pk: int):
+        """One run of the company (another company's run is a 404)."""
+        from integrations.services import backfill
+
+        return Response(BackfillSerializer(backfill.backfill_get(company=self.company, pk=pk)).data)

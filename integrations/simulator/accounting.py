@@ -15,7 +15,7 @@ from . import faults, query, sales
 from .faults import PACIFIC, ApiFault, qbo_time
 from .models import SimCompany, SimEntity, SimIdempotentResponse, TaxStyle
 from .name_lists import build_customer, build_item
-from .store import create_entity, find, is_empty, lock_company, render, save_entity
+from .store import create_entity, find, is_empty, is_unseen, lock_company, render, save_entity, unseen
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ CDC_MAX_OBJECTS = 1000
 BATCH_MAX_ITEMS = 30
 REQUEST_ID_MAX = 50
 BATCH_REQUEST_ID_MAX = 36
+BATCH_ID_MAX = 10  # each bId when the batch carries a requestid (§2.8)
 READ_ONLY_FIELDS = ("Id", "SyncToken", "MetaData", "domain", "sparse", "status", "time")
 # Computed by QuickBooks: never taken from a request (create or update).
 COMPUTED_FIELDS = {
@@ -177,6 +178,7 @@ def run_query(company: SimCompany, text: str) -> dict:
             return {"totalCount": 1}
         return {parsed.entity: [single], "startPosition": 1, "maxResults": 1}
     rows, total = query.run(company, parsed)
+    rows = [row for row in rows if not is_unseen(row.entity_type, row.entity_id)]  # inside a batch (§2.6)
     if parsed.count:
         return {"totalCount": total}
     if not rows:
@@ -354,12 +356,12 @@ def idempotent(company: SimCompany, request_id: str, perform) -> tuple[int, dict
 # --- Batch -----------------------------------------------------------------------------------------------
 
 
-def _batch_item(company: SimCompany, item) -> dict:
+def _batch_item(company: SimCompany, item, written: set[tuple[str, str]]) -> dict:
     if not isinstance(item, dict) or not item.get("bId"):
         raise faults.malformed_request("Each BatchItemRequest needs a bId")
     bid = str(item["bId"])
     try:
-        with transaction.atomic():
+        with transaction.atomic(), unseen(written):
             if "Query" in item:
                 return {"bId": bid, "QueryResponse": run_query(company, item["Query"])}
             entity_keys = [key for key in item if key in ENTITY_SLUGS.values()]
@@ -373,13 +375,25 @@ def _batch_item(company: SimCompany, item) -> dict:
             if operation == "update" and "void" in _options(options):
                 operation = "void"
             response = write(company, entity_type, item[entity_type], operation=operation, include=options)
+            if operation == "create" and response[entity_type].get("Id"):
+                written.add((entity_type, str(response[entity_type]["Id"])))
             return {"bId": bid, entity_type: response[entity_type]}
     except ApiFault as fault:
         return {"bId": bid, "Fault": fault.fault()}
 
 
+def check_batch_ids(data) -> None:
+    """With a requestid, each bId is at most 10 characters (§2.8): the whole batch is refused otherwise."""
+    items = data.get("BatchItemRequest") if isinstance(data, dict) else None
+    for item in items if isinstance(items, list) else []:
+        bid = str(item.get("bId") or "") if isinstance(item, dict) else ""
+        if len(bid) > BATCH_ID_MAX:
+            raise faults.string_length("bId", BATCH_ID_MAX, len(bid))
+
+
 def batch(company: SimCompany, data) -> dict:
-    """Items run one after another, each in its own savepoint; a refused item doesn't undo the others."""
+    """Items run one after another, each in its own savepoint; a refused item doesn't undo the others, and no
+    item sees what an earlier item of the same batch created (§2.6). A Fault in an item comes with HTTP 200."""
     items = data.get("BatchItemRequest") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise faults.required_param("BatchItemRequest")
@@ -388,8 +402,9 @@ def batch(company: SimCompany, data) -> dict:
     bids = [str(item.get("bId")) for item in items if isinstance(item, dict)]
     if len(set(bids)) != len(bids):
         raise faults.malformed_request("bId values must be unique within a batch")
+    written: set[tuple[str, str]] = set()
     return {
-        "BatchItemResponse": [_batch_item(company, item) for item in items],
+        "BatchItemResponse": [_batch_item(company, item, written) for item in items],
         "time": qbo_time(),
     }
 
@@ -397,6 +412,11 @@ def batch(company: SimCompany, data) -> dict:
 def batch_size(data) -> int:
     items = data.get("BatchItemRequest") if isinstance(data, dict) else None
     return len(items) if isinstance(items, list) else 1
+
+
+def batch_queries(data) -> int:
+    items = data.get("BatchItemRequest") if isinstance(data, dict) else None
+    return sum(1 for i in items if isinstance(i, dict) and "Query" in i) if isinstance(items, list) else 0
 
 
 def batch_writes(data) -> bool:

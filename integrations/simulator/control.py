@@ -95,6 +95,13 @@ def send_retry_after(row: SimControl | None = None) -> bool:
     return bool(getattr(settings, "QUICKBOOKS_SIMULATOR_SEND_RETRY_AFTER", True))
 
 
+def time_scale(row: SimControl | None = None) -> float:
+    """How many times faster than real time the per-minute limits pass (1 = Intuit's own minute)."""
+    row = row or control_row()
+    value = row.time_scale if row.time_scale is not None else getattr(settings, "QUICKBOOKS_SIMULATOR_TIME_SCALE", 1)
+    return max(float(value or 1), 0.001)
+
+
 def arm_fault(*, target: str, kind: str, count: int = 1, realm_id: str = "", seconds=None) -> SimFaultSwitch:
     """Make the next `count` calls to `target` (for `realm_id`, or any realm) fail with `kind`."""
     if target not in FaultTarget.values:
@@ -182,6 +189,13 @@ def update_settings(data: dict) -> SimControl:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ControlError(f"{name} must be a positive integer")
             setattr(row, name, value)
+    if "time_scale" in data:
+        value = data["time_scale"]
+        if value is not None and (
+            not isinstance(value, int | float) or isinstance(value, bool) or not 0.01 <= value <= 1000
+        ):
+            raise ControlError("time_scale must be a number between 0.01 and 1000, or null (follow the setting)")
+        row.time_scale = None if value is None else float(value)
     if "tax_rounding" in data:
         if data["tax_rounding"] not in ("half_up", "down"):
             raise ControlError("tax_rounding must be half_up or down")
@@ -207,6 +221,7 @@ def settings_snapshot(row: SimControl | None = None) -> dict:
         "requests_per_minute": row.requests_per_minute,
         "concurrent_requests": row.concurrent_requests,
         "batch_requests_per_minute": row.batch_requests_per_minute,
+        "time_scale": time_scale(row),
         "tax_rounding": row.tax_rounding,
     }
 
@@ -218,8 +233,17 @@ def count_token_call(realm_id: str) -> None:
         SimCompany.objects.filter(realm_id=realm_id).update(token_calls=F("token_calls") + 1)
 
 
-def count_api_calls(company: SimCompany, calls: int = 1) -> None:
-    SimCompany.objects.filter(pk=company.pk).update(api_calls=F("api_calls") + calls)
+def count_api_calls(
+    company: SimCompany, calls: int = 1, *, reads: int = 0, writes: int = 0, batch_items: int = 0, batch: bool = False
+) -> None:
+    """Meter one request: `calls` metered calls (a batch's items each count, §2.6) and the same by kind."""
+    SimCompany.objects.filter(pk=company.pk).update(
+        api_calls=F("api_calls") + calls,
+        read_calls=F("read_calls") + reads,
+        write_calls=F("write_calls") + writes,
+        batch_items=F("batch_items") + batch_items,
+        batch_requests=F("batch_requests") + (1 if batch else 0),
+    )
 
 
 @transaction.atomic
@@ -283,6 +307,12 @@ def state(realm_id: str | None = None) -> dict:
                 "name": company.name,
                 "token_calls": company.token_calls,
                 "api_calls": company.api_calls,
+                "calls": {
+                    "reads": company.read_calls,
+                    "writes": company.write_calls,
+                    "batch_requests": company.batch_requests,
+                    "batch_items": company.batch_items,
+                },
                 "latency_ms": company.latency_ms,
                 "active_grants": SimGrant.objects.filter(company=company, revoked_at__isnull=True).count(),
                 "counts": {

@@ -6,6 +6,7 @@ and (for `timeout_after_write`) a late answer.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from contextlib import nullcontext
 
@@ -36,8 +37,13 @@ def handle(
     writing: bool = False,
     calls: int = 1,
     is_batch: bool = False,
+    batch_reads: int = 0,
 ):
-    """Run `perform(company) -> (status, body)` as an Accounting API call for `realm_id`."""
+    """Run `perform(company) -> (status, body)` as an Accounting API call for `realm_id`.
+
+    Throttles (QBO-REFERENCE §3.4): a batch is one request against the 500 a minute and one against the 40 batch
+    requests a minute; its items are metered like calls (`calls`, §2.6) but do not use up the 500.
+    """
     try:
         oauth.authenticate_bearer(request.headers.get("Authorization", ""), realm_id)
     except ApiFault as fault:
@@ -49,29 +55,38 @@ def handle(
     settings_row = control.control_row()
     limited = control.rate_limits_enabled(settings_row)
     send_retry_after = control.send_retry_after(settings_row)
+    scale = control.time_scale(settings_row)
     try:
         slot = (
             limits.concurrency_slot(realm_id, settings_row.concurrent_requests) if limited else nullcontext()
         )
         with slot:
             if limited:
-                limits.take_from_window(realm_id, "all", calls, settings_row.requests_per_minute)
-                if is_batch:
-                    limits.take_from_window(realm_id, "batch", 1, settings_row.batch_requests_per_minute)
-            return _perform(request, company, perform, writing, calls, send_retry_after)
+                if is_batch:  # checked first: a batch refused here does not use up one of the 500
+                    limits.take_from_window(
+                        realm_id, "batch", 1, settings_row.batch_requests_per_minute, time_scale=scale
+                    )
+                limits.take_from_window(
+                    realm_id, "all", 1 if is_batch else calls, settings_row.requests_per_minute, time_scale=scale
+                )
+            if is_batch:
+                control.count_api_calls(company, calls, batch_items=calls, reads=batch_reads, batch=True)
+            else:
+                control.count_api_calls(company, calls, reads=0 if writing else calls, writes=calls if writing else 0)
+            return _perform(request, company, perform, writing, send_retry_after, scale)
     except limits.LimitExceeded as exceeded:
         logger.info("simulator.api.throttled realm=%s", realm_id)
         return _fault_response(_throttle(exceeded.retry_after, send_retry_after), company)
 
 
-def _perform(request, company: SimCompany, perform, writing: bool, calls: int, send_retry_after: bool):
-    control.count_api_calls(company, calls)
+def _perform(request, company: SimCompany, perform, writing: bool, send_retry_after: bool, scale: float):
     injected = control.take_fault(FaultTarget.API, company.realm_id, writing=writing)
     if injected is not None:
         if injected.kind == FaultKind.HTTP_401:
             return _fault_response(faults.authentication_failed(), company)
         if injected.kind == FaultKind.HTTP_429:
-            return _fault_response(_throttle(INJECTED_THROTTLE_RETRY_AFTER, send_retry_after), company)
+            wait = max(1, math.ceil(INJECTED_THROTTLE_RETRY_AFTER / scale))  # Intuit's minute, time-scaled
+            return _fault_response(_throttle(wait, send_retry_after), company)
         if injected.kind == FaultKind.HTTP_500:
             return _fault_response(faults.system_failure(), company)
         if injected.kind == FaultKind.TIMEOUT:

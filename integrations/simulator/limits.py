@@ -1,8 +1,10 @@
 """Intuit's per-realm throttles (QBO-REFERENCE §3.4): requests per minute, batch requests per minute and
 requests in flight at once.
 
-Per-minute counts are fixed calendar-minute windows in the database (shared by every thread and
-process). In-flight counts are per process, under a lock: the simulator is served by one process
+Per-minute counts are fixed windows in the database (shared by every thread and process). A window
+lasts one minute divided by the time scale (`QUICKBOOKS_SIMULATOR_TIME_SCALE`, or the control API's
+`time_scale`): at 10, a "minute" of Intuit's limits lasts 6 s, so a benchmark sees the same ratios ten
+times faster. In-flight counts are per process, under a lock: the simulator is served by one process
 (runserver's threads), which is what the run command and the end-to-end tests use.
 """
 
@@ -56,24 +58,42 @@ def concurrency_slot(realm_id: str, maximum: int):
                 del _in_flight[realm_id]
 
 
-def _window_start(now: datetime) -> datetime:
-    return now.replace(second=0, microsecond=0)
+def window_seconds(time_scale: float = 1.0) -> float:
+    """How long one of Intuit's "minutes" lasts in the simulator."""
+    return 60.0 / max(float(time_scale or 1.0), 0.001)
 
 
-def seconds_to_next_window(now: datetime | None = None) -> int:
+def _window_start(now: datetime, time_scale: float = 1.0) -> datetime:
+    if time_scale == 1.0:
+        return now.replace(second=0, microsecond=0)
+    length = window_seconds(time_scale)
+    epoch = now.timestamp()
+    return datetime.fromtimestamp(epoch - (epoch % length), tz=now.tzinfo)
+
+
+def seconds_to_next_window(now: datetime | None = None, time_scale: float = 1.0) -> int:
+    """Whole seconds until the window ends (Retry-After carries whole seconds; at least 1)."""
     now = now or timezone.now()
-    remaining = (_window_start(now) + timedelta(minutes=1) - now).total_seconds()
+    remaining = (
+        _window_start(now, time_scale) + timedelta(seconds=window_seconds(time_scale)) - now
+    ).total_seconds()
     return max(1, math.ceil(remaining))
 
 
 def take_from_window(
-    realm_id: str, bucket: str, amount: int, maximum: int, now: datetime | None = None
+    realm_id: str,
+    bucket: str,
+    amount: int,
+    maximum: int,
+    now: datetime | None = None,
+    *,
+    time_scale: float = 1.0,
 ) -> None:
-    """Count `amount` calls in this minute's window; raise LimitExceeded if that would pass `maximum`."""
+    """Count `amount` calls in this window; raise LimitExceeded if that would pass `maximum`."""
     now = now or timezone.now()
-    start = _window_start(now)
+    start = _window_start(now, time_scale)
     if amount > maximum:
-        raise LimitExceeded(seconds_to_next_window(now))
+        raise LimitExceeded(seconds_to_next_window(now, time_scale))
     try:
         with transaction.atomic():
             _, created = SimRateWindow.objects.get_or_create(
@@ -87,7 +107,7 @@ def take_from_window(
         realm_id=realm_id, bucket=bucket, window_start=start, count__lte=maximum - amount
     ).update(count=F("count") + amount)
     if not taken:
-        raise LimitExceeded(seconds_to_next_window(now))
+        raise LimitExceeded(seconds_to_next_window(now, time_scale))
 
 
 def forget_old_windows(now: datetime | None = None) -> None:

@@ -41,7 +41,13 @@ class SimCompany(models.Model):
     # Per-realm knobs and counters (F() updates; read by the control API).
     latency_ms = models.PositiveIntegerField(default=0)
     token_calls = models.PositiveIntegerField(default=0)
-    api_calls = models.PositiveIntegerField(default=0)
+    api_calls = models.PositiveIntegerField(default=0)  # metered calls: each batch item counts as one (§2.6)
+    # Calls by kind (control API `state`): reads (GET, query, CDC; Intuit's metered "CorePlus"), single writes,
+    # batch requests, and the items inside them (a batch Query item also counts as a read).
+    read_calls = models.PositiveIntegerField(default=0)
+    write_calls = models.PositiveIntegerField(default=0)
+    batch_requests = models.PositiveIntegerField(default=0)
+    batch_items = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["id"]
@@ -152,6 +158,9 @@ class SimControl(models.Model):
     requests_per_minute = models.PositiveIntegerField(default=500)
     concurrent_requests = models.PositiveIntegerField(default=10)
     batch_requests_per_minute = models.PositiveIntegerField(default=40)
+    # How fast the simulator's "minute" passes for the per-minute limits: 10 = a minute lasts 6 s (None = the
+    # Django setting QUICKBOOKS_SIMULATOR_TIME_SCALE).
+    time_scale = models.FloatField(null=True, blank=True)
     token_calls = models.PositiveIntegerField(default=0)
     # How computed tax is rounded to cents: half up (as modelled on Intuit), or down — a switch for tests that
     # need QuickBooks to disagree with the app by a cent.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -37,8 +39,27 @@ def lock_company(company: SimCompany) -> SimCompany:
     return SimCompany.objects.select_for_update().get(pk=company.pk)
 
 
+# Objects written by earlier items of the batch being run: later items of the same batch cannot see them
+# (QBO-REFERENCE §2.6, "items cannot see earlier items in the same batch").
+_unseen: contextvars.ContextVar[frozenset] = contextvars.ContextVar("sim_batch_unseen", default=frozenset())
+
+
+@contextmanager
+def unseen(objects: set[tuple[str, str]]):
+    """While running one batch item: `objects` ((entity type, id) pairs) do not exist for it."""
+    token = _unseen.set(frozenset(objects))
+    try:
+        yield
+    finally:
+        _unseen.reset(token)
+
+
+def is_unseen(entity_type: str, entity_id) -> bool:
+    return (entity_type, str(entity_id)) in _unseen.get()
+
+
 def find(company: SimCompany, entity_type: str, entity_id) -> SimEntity | None:
-    if entity_id is None:
+    if entity_id is None or is_unseen(entity_type, entity_id):
         return None
     return SimEntity.objects.filter(
         company=company, entity_type=entity_type, entity_id=str(entity_id)

@@ -74,13 +74,16 @@ def test_rate_limits_can_be_switched_off(client, api, settings):
     assert api.get("preferences").status_code == 200
 
 
-def test_batch_items_count_toward_the_minute_and_batches_have_their_own_limit(client, api):
-    configure(client, requests_per_minute=5, batch_requests_per_minute=1)
+def test_a_batch_is_one_request_of_the_minute_and_batches_have_their_own_limit(client, api):
+    configure(client, requests_per_minute=3, batch_requests_per_minute=1)
     queries = [{"bId": str(i), "Query": "select * from Item"} for i in range(3)]
-    assert api.post("batch", {"BatchItemRequest": queries}).status_code == 200
+    assert api.post("batch", {"BatchItemRequest": queries}).status_code == 200  # 1 of 3 (its items are metered)
     assert_throttled(api.post("batch", {"BatchItemRequest": queries[:1]}))  # second batch this minute
-    assert api.get("preferences").status_code == 200  # 4 of 5 used
-    assert_throttled(api.post("batch", {"BatchItemRequest": queries}))
+    assert api.get("preferences").status_code == 200  # 2 of 3
+    assert api.get("preferences").status_code == 200  # 3 of 3
+    assert_throttled(api.get("preferences"))
+    calls = client.get("/simulator/control/state", {"realm_id": US_REALM_ID}).json()["calls"]
+    assert calls["batch_requests"] == 1 and calls["batch_items"] == 3 and calls["reads"] == 5
 
 
 def test_requests_in_flight_are_limited(client, api):

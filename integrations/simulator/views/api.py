@@ -78,6 +78,7 @@ def _writing(
     calls: int = 1,
     is_batch: bool = False,
     writes: bool = True,
+    batch_reads: int = 0,
 ):
     request_id = request.GET.get("requestid") or ""
 
@@ -85,9 +86,13 @@ def _writing(
         if data is None:
             raise faults.malformed_request("The request body is not valid JSON")
         accounting.check_request_id(request_id, request_id_max)
+        if is_batch and request_id:
+            accounting.check_batch_ids(data)
         return accounting.idempotent(company, request_id, lambda locked: perform(locked, data))
 
-    return gateway.handle(request, realm_id, run, writing=writes, calls=calls, is_batch=is_batch)
+    return gateway.handle(
+        request, realm_id, run, writing=writes, calls=calls, is_batch=is_batch, batch_reads=batch_reads
+    )
 
 
 @api_view(("POST",))
@@ -122,4 +127,5 @@ def batch(request, realm_id: str):
         calls=max(1, accounting.batch_size(data)),
         is_batch=True,
         writes=accounting.batch_writes(data),
+        batch_reads=accounting.batch_queries(data),
     )
