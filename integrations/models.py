@@ -626,55 +626,6 @@ class QuickBooksDesktopConnection(models.Model):
     disconnected_at = models.DateTimeField(null=True, blank=True)
     last_session_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
-class BackfillStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    STOPPED = "stopped", "Stopped (resume to finish)"
-
-
-class BackfillPhase(models.TextChoices):
-    CUSTOMERS = "customers", "Customers"
-    INVOICES = "invoices", "Invoices"
-    RETRIES = "retries", "Retrying items QuickBooks deferred"
-
-
-class QuickBooksBackfill(models.Model):
-    """One "Send existing invoices" run: historical invoices sent through Intuit's batch endpoint.
-
-    The row is the run's truth, so a killed worker resumes where it stopped: `cursor` is the last id (client in
-    the customers phase, invoice after) whose outcome is recorded, and `batch` is the batch claimed and maybe
-    sent, re-sent with the same `batch_request_id` so QuickBooks replays it instead of writing twice
-    (QBO-REFERENCE §2.8). Invoices considered are bounded by `last_invoice_id` (fixed at start): later ones go
-    through the ordinary outbox. At most one queued or running run per company (a constraint).
-    """
-
-    company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="quickbooks_backfills")
-    realm_id = models.CharField(max_length=32)
-    status = models.CharField(max_length=10, choices=BackfillStatus.choices, default=BackfillStatus.QUEUED)
-    phase = models.CharField(max_length=10, choices=BackfillPhase.choices, default=BackfillPhase.CUSTOMERS)
-    since = models.DateField(null=True, blank=True, help_text="Only invoices issued on or after this date.")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    last_invoice_id = models.BigIntegerField(default=0)
-    cursor = models.BigIntegerField(default=0)
-    batch = models.JSONField(null=True, blank=True, help_text="The claimed batch: [[kind, our id, bId], ...].")
-    batch_request_id = models.CharField(max_length=36, blank=True)
-    batches_sent = models.PositiveIntegerField(default=0)
-    # Items QuickBooks deferred (429/5010/5xx inside a batch): [[kind, our id, tries], ...], sent again at the end.
-    deferred = models.JSONField(default=list, blank=True)
-    total = models.PositiveIntegerField(default=0)
-    customers_total = models.PositiveIntegerField(default=0)
-    customers_done = models.PositiveIntegerField(default=0)
-    succeeded = models.PositiveIntegerField(default=0)
-    drift = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    message = models.CharField(max_length=500, blank=True)
-    worker = models.CharField(max_length=64, blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -816,6 +767,61 @@ class QuickBooksRealmPace(models.Model):
 
     def __str__(self) -> str:
         return f"pace of realm {self.realm_id}"
+
+
+class BackfillStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    STOPPED = "stopped", "Stopped (resume to finish)"
+
+
+class BackfillPhase(models.TextChoices):
+    CUSTOMERS = "customers", "Customers"
+    INVOICES = "invoices", "Invoices"
+    RETRIES = "retries", "Retrying items QuickBooks deferred"
+
+
+class QuickBooksBackfill(models.Model):
+    """One "Send existing invoices" run: historical invoices sent through Intuit's batch endpoint.
+
+    The row is the run's truth, so a killed worker resumes where it stopped: `cursor` is the last id (client in
+    the customers phase, invoice after) whose outcome is recorded, and `batch` is the batch claimed and maybe
+    sent, re-sent with the same `batch_request_id` so QuickBooks replays it instead of writing twice
+    (QBO-REFERENCE §2.8). Invoices considered are bounded by `last_invoice_id` (fixed at start): later ones go
+    through the ordinary outbox. At most one queued or running run per company (a constraint).
+    """
+
+    company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="quickbooks_backfills")
+    realm_id = models.CharField(max_length=32)
+    status = models.CharField(max_length=10, choices=BackfillStatus.choices, default=BackfillStatus.QUEUED)
+    phase = models.CharField(max_length=10, choices=BackfillPhase.choices, default=BackfillPhase.CUSTOMERS)
+    since = models.DateField(null=True, blank=True, help_text="Only invoices issued on or after this date.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_invoice_id = models.BigIntegerField(default=0)
+    cursor = models.BigIntegerField(default=0)
+    batch = models.JSONField(null=True, blank=True, help_text="The claimed batch: [[kind, our id, bId], ...].")
+    batch_request_id = models.CharField(max_length=36, blank=True)
+    batches_sent = models.PositiveIntegerField(default=0)
+    # Items QuickBooks deferred (429/5010/5xx inside a batch): [[kind, our id, tries], ...], sent again at the end.
+    deferred = models.JSONField(default=list, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    customers_total = models.PositiveIntegerField(default=0)
+    customers_done = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    drift = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    worker = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
         verbose_name = "QuickBooks backfill"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["company", "-created_at"], name="backfill_latest_idx")]
