@@ -306,6 +306,15 @@ class QuickBooksSyncLog(models.Model):
             models.Index(fields=["company", "-created_at", "-id"], name="synclog_activity_idx"),
             models.Index(fields=["company", "status", "-created_at"], name="synclog_activity_status_idx"),
             models.Index(fields=["company", "object_repr"], name="synclog_activity_number_idx"),
+            # At volume (issue 11): problems by cause, the admin's filters and searches, the superuser's list
+            # (every company, newest first) and the retention sweep (old rows by status). bench/pages.py.
+            models.Index(fields=["company", "error_code", "-created_at"], name="synclog_cause_idx"),
+            models.Index(fields=["company", "operation", "-created_at"], name="synclog_operation_idx"),
+            models.Index(fields=["company", "trigger", "-created_at"], name="synclog_trigger_idx"),
+            models.Index(fields=["company", "qbo_id"], name="synclog_qbo_id_idx"),
+            models.Index(fields=["intuit_tid"], name="synclog_intuit_tid_idx"),
+            models.Index(fields=["-created_at", "-id"], name="synclog_created_idx"),
+            models.Index(fields=["status", "created_at"], name="synclog_retention_idx"),
         ]
         constraints = [
             # One live entry per object, whatever its state: two could otherwise push the same invoice twice.
