@@ -25,8 +25,8 @@ from attune_qbo.billing.forms import (
 )
 from attune_qbo.billing.models import InvoiceStatus
 from attune_qbo.core.exceptions import ApplicationError
-from attune_qbo.core.pagination import BoundedPaginator
 from attune_qbo.core.integrations import invoice_list_cells, invoice_list_columns, invoice_panels
+from attune_qbo.core.pagination import BoundedPaginator
 from attune_qbo.tenants.models import Role
 from attune_qbo.tenants.views import company_required
 

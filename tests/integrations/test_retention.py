@@ -102,7 +102,6 @@ def test_the_setting_decides_the_age_and_a_negative_value_is_refused(tenant, set
 def test_pruning_goes_in_chunks_and_stops_at_its_time_budget(tenant):
     old = [entry(tenant, 1, "succeeded", days_ago=300 - i) for i in range(7)]
     entry(tenant, 1, "succeeded", days_ago=1)
-    queries = []
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
