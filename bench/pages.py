@@ -105,9 +105,9 @@ def main() -> None:
     settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "user": "1000000/min"}
     call_command("migrate", verbosity=0, interactive=False)
     if args.reuse:
-        from attune_qbo.tenants.models import Company
-
         from django.db import connection
+
+        from attune_qbo.tenants.models import Company
 
         with connection.cursor() as cursor:  # statistics for indexes added since the data was seeded
             cursor.execute("ANALYZE")
