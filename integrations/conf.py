@@ -29,6 +29,7 @@ class QuickBooksConfig:
     unauthorized_pause: float = 2.0
     refresh_per_minute: int = 3000
     refresh_chunk: int = 200
+    refresh_threads: int = 8
     sync_log_retention_days: int = 90
 
     @property
@@ -67,6 +68,7 @@ def quickbooks_config() -> QuickBooksConfig:
         unauthorized_pause=float(settings.QUICKBOOKS_UNAUTHORIZED_PAUSE_SECONDS),
         refresh_per_minute=_at_least(1, "QUICKBOOKS_REFRESH_PER_MINUTE"),
         refresh_chunk=_at_least(1, "QUICKBOOKS_REFRESH_CHUNK"),
+        refresh_threads=_at_least(1, "QUICKBOOKS_REFRESH_THREADS"),
         sync_log_retention_days=_at_least(0, "QUICKBOOKS_SYNC_LOG_RETENTION_DAYS"),
     )
 

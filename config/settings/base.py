@@ -278,6 +278,8 @@ QUICKBOOKS_REFRESH_WINDOW_MINUTES = env.int("QUICKBOOKS_REFRESH_WINDOW_MINUTES",
 # connections in under 4 minutes. Connections per queued chunk of the sweep.
 QUICKBOOKS_REFRESH_PER_MINUTE = env.int("QUICKBOOKS_REFRESH_PER_MINUTE", default=3000)
 QUICKBOOKS_REFRESH_CHUNK = env.int("QUICKBOOKS_REFRESH_CHUNK", default=200)
+# Refreshes in flight per worker (threads; each mostly waits for Intuit): the pace above still sets the rate.
+QUICKBOOKS_REFRESH_THREADS = env.int("QUICKBOOKS_REFRESH_THREADS", default=8)
 # Sync log rows that succeeded, were up to date or skipped are deleted after this many days (0 = keep them),
 # daily, except each object's latest row; failed, dead and drift rows stay until a newer push succeeded.
 QUICKBOOKS_SYNC_LOG_RETENTION_DAYS = env.int("QUICKBOOKS_SYNC_LOG_RETENTION_DAYS", default=90)

@@ -11,8 +11,10 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.core.mail import send_mail
@@ -763,47 +765,85 @@ def connection_refresh_due(*, company_id: int | None = None, force: bool = False
 
 
 class Pacer:
-    """Starts at most `per_second` calls a second from this process (sleeping between them when ahead)."""
+    """Starts at most `per_second` calls a second from this process, whichever of its threads makes them
+    (sleeping until the next free slot when ahead; never bunching calls to catch up when behind)."""
 
     def __init__(self, per_second: float, *, clock=None, sleep=None) -> None:
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
         self.clock, self.sleep = clock or time.monotonic, sleep or time.sleep
         self.next_at: float | None = None
+        self.lock = threading.Lock()
 
     def wait(self) -> None:
-        now = self.clock()
-        if self.next_at is not None and now < self.next_at:
-            self.sleep(self.next_at - now)
-            now = self.next_at
-        self.next_at = now + self.interval
+        with self.lock:
+            now = self.clock()
+            slot = now if self.next_at is None or self.next_at < now else self.next_at
+            self.next_at = slot + self.interval
+        if slot > now:
+            self.sleep(slot - now)
+
+
+def _refresh_one(connection_id: int, force: bool) -> str:
+    """Refresh one connection for the sweep; the SweepReport field its outcome counts in."""
+    try:
+        connection_refresh(connection_id=connection_id, force=force)
+        return "refreshed"
+    except ReconnectRequired:
+        return "needs_reconnect"
+    except (RefreshDeferred, ConfigurationError, NotConnected, QuickBooksConnection.DoesNotExist):
+        return "deferred"
+    except Exception:  # noqa: BLE001  one connection's bug must not strand the thousands after it
+        logger.exception("qbo.connection.refresh.error connection=%s", connection_id)
+        return "failed"
 
 
 def connection_refresh_many(
-    *, connection_ids, force: bool = False, per_minute: float | None = None, deadline: float | None = None
+    *,
+    connection_ids,
+    force: bool = False,
+    per_minute: float | None = None,
+    deadline: float | None = None,
+    threads: int = 1,
 ) -> tuple[SweepReport, list[int]]:
-    """Refresh these connections one after another at `per_minute` (default: the whole sweep pace). A failure
-    of one connection never stops the others: transient ones are retried by the next sweep, `invalid_grant`
-    marks only that connection. Stops at `deadline` (monotonic) and returns the ids it did not reach."""
+    """Refresh these connections at `per_minute` (default: the whole sweep's pace), `threads` at a time (each
+    refresh mostly waits for Intuit and the database; the pace, not the threads, sets the rate). A failure of
+    one connection never stops the others: transient ones are retried by the next sweep, `invalid_grant` marks
+    only that connection. Stops taking new ones at `deadline` (monotonic) and returns the ids it did not reach.
+    """
+    from django.db import connection as db_connection
+
     config = quickbooks_config()
     pacer = Pacer((per_minute or config.refresh_per_minute) / 60)
-    report = SweepReport()
     ids = list(connection_ids)
-    for index, connection_id in enumerate(ids):
-        if deadline is not None and time.monotonic() > deadline:
-            return report, ids[index:]
-        pacer.wait()
-        report.considered += 1
+    report = SweepReport()
+    lock = threading.Lock()
+    untaken = iter(range(len(ids)))
+
+    def work() -> None:
+        while deadline is None or time.monotonic() <= deadline:
+            with lock:
+                index = next(untaken, None)
+            if index is None:
+                return
+            pacer.wait()
+            outcome = _refresh_one(ids[index], force)
+            with lock:
+                report.considered += 1
+                setattr(report, outcome, getattr(report, outcome) + 1)
+
+    def work_in_thread() -> None:
         try:
-            connection_refresh(connection_id=connection_id, force=force)
-            report.refreshed += 1
-        except ReconnectRequired:
-            report.needs_reconnect += 1
-        except (RefreshDeferred, ConfigurationError, NotConnected, QuickBooksConnection.DoesNotExist):
-            report.deferred += 1
-        except Exception:  # noqa: BLE001  one connection's bug must not strand the thousands after it
-            report.failed += 1
-            logger.exception("qbo.connection.refresh.error connection=%s", connection_id)
-    return report, []
+            work()
+        finally:
+            db_connection.close()  # each thread has its own database connection
+
+    if threads <= 1:
+        work()
+    else:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="qbo-refresh") as pool:
+            for future in [pool.submit(work_in_thread) for _ in range(threads)]:
+                future.result()
+    return report, [ids[index] for index in untaken]
 
 
 def connection_refresh_sweep(*, company_id: int | None = None, force: bool = False) -> SweepReport:
@@ -861,6 +901,7 @@ def connection_refresh_chunk(*, connection_ids, force: bool = False) -> SweepRep
         force=force,
         per_minute=config.refresh_per_minute / _worker_count(),
         deadline=time.monotonic() + budget,
+        threads=config.refresh_threads,
     )
     if rest:
         from django_q.tasks import async_task
