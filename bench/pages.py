@@ -328,8 +328,8 @@ def context_for(company, now) -> dict:
         .first()
     )
     week_from = (now - dt.timedelta(days=20)).date()
-    today = now.date()
-    tomorrow = f"{today + dt.timedelta(days=1):%Y-%m-%d}"
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)  # as DateFieldListFilter builds its links
+    tomorrow = str(midnight + dt.timedelta(days=1))
     return {
         "company": company,
         "company_id": company.pk,
@@ -338,8 +338,8 @@ def context_for(company, now) -> dict:
         "week_from": week_from.isoformat(),
         "week_to": (week_from + dt.timedelta(days=6)).isoformat(),
         # The admin's date filter links (DateFieldListFilter): "Past 7 days" and "This month".
-        "admin_week": {"created_at__gte": f"{(today - dt.timedelta(days=7)):%Y-%m-%d}", "created_at__lt": tomorrow},
-        "admin_month": {"created_at__gte": f"{today.replace(day=1):%Y-%m-%d}", "created_at__lt": tomorrow},
+        "admin_week": {"created_at__gte": str(midnight - dt.timedelta(days=7)), "created_at__lt": tomorrow},
+        "admin_month": {"created_at__gte": str(midnight.replace(day=1)), "created_at__lt": tomorrow},
     }
 
 
@@ -375,6 +375,7 @@ def measure(ctx: dict, *, repeat: int, slowest: int, only: str, database_url: st
             continue
         times, cpu = [], []
         for _ in range(repeat):
+            connection.queries_log.clear()
             with CaptureQueriesContext(connection) as queries:
                 started, cpu_started = time.perf_counter(), time.process_time()
                 response = client.get(path, params)

@@ -309,7 +309,9 @@ class QuickBooksSyncLog(models.Model):
             models.Index(fields=["company", "object_repr"], name="synclog_activity_number_idx"),
             # At volume (issue 11): problems by cause, the admin's filters and searches, the superuser's list
             # (every company, newest first) and the retention sweep (old rows by status). bench/pages.py.
-            models.Index(fields=["company", "error_code", "-created_at"], name="synclog_cause_idx"),
+            # Status before code: an index led by the code would tempt SQLite to walk every row of the company to
+            # group "problems by cause" in index order.
+            models.Index(fields=["company", "status", "error_code", "-created_at"], name="synclog_cause_idx"),
             models.Index(fields=["company", "operation", "-created_at"], name="synclog_operation_idx"),
             models.Index(fields=["company", "trigger", "-created_at"], name="synclog_trigger_idx"),
             models.Index(fields=["company", "qbo_id"], name="synclog_qbo_id_idx"),

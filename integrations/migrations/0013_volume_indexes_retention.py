@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='quickbookssynclog',
-            index=models.Index(fields=['company', 'error_code', '-created_at'], name='synclog_cause_idx'),
+            index=models.Index(fields=['company', 'status', 'error_code', '-created_at'], name='synclog_cause_idx'),
         ),
         migrations.AddIndex(
             model_name='quickbookssynclog',
