@@ -151,6 +151,7 @@ class QuickBooksSyncLogAdmin(TenantScopedAdmin):
     sortable_by = ["created_at"]
     show_full_result_count = False
     paginator = SyncLogPaginator
+    list_per_page = 50  # rendering each row (with its action checkbox) costs more than reading it
     list_select_related = ["company"]
     actions = ["retry_selected"]
     fields = [

@@ -299,7 +299,12 @@ class QuickBooksSyncLog(models.Model):
         verbose_name = "QuickBooks sync log entry"
         verbose_name_plural = "QuickBooks sync log"
         indexes = [
-            models.Index(fields=["company", "entity_type", "object_id", "-created_at"], name="synclog_latest_idx"),
+            # An object's latest row, in the order the app reads it (created_at, id), with its status: the invoice
+            # list's QuickBooks column and filter read it from the index alone, one probe per invoice.
+            models.Index(
+                fields=["company", "entity_type", "object_id", "-created_at", "-id", "status"],
+                name="synclog_latest_idx",
+            ),
             models.Index(fields=["company", "status", "-updated_at"], name="synclog_company_status_idx"),
             models.Index(fields=["status", "next_attempt_at"], name="synclog_due_idx"),
             # The activity page: newest first, optionally by status or invoice number (100,000 rows stay fast).

@@ -45,10 +45,11 @@ def invoice_list(request):
         status, search = filters.cleaned_data["status"] or None, filters.cleaned_data["q"] or None
     invoices = selectors.invoice_list(company=request.company, status=status, search=search)
     invoices, columns = invoice_list_columns(request, invoices)  # e.g. QuickBooks: Synced / Failed / ...
-    # The count stops at 10,000 invoices; a QuickBooks-column filter costs a lookup per invoice, so it counts only
-    # a few pages past the one shown (a Next link is there while more match).
-    filtered_by_column = any(column["value"] for column in columns)
-    page = BoundedPaginator(invoices, PAGE_SIZE, window_pages=COLUMN_FILTER_WINDOW if filtered_by_column else 0)
+    # The count stops at 10,000 invoices. A search or a QuickBooks-column filter costs work per invoice (a LIKE, a
+    # lookup of its latest sync), so those count only a few pages past the one shown (Next is there while more
+    # match): "Page 1 of 5+ · more than 125".
+    costly = bool(search) or any(column["value"] for column in columns)
+    page = BoundedPaginator(invoices, PAGE_SIZE, window_pages=COLUMN_FILTER_WINDOW if costly else 0)
     page = page.get_page(request.GET.get("page"))
     invoice_list_cells(request, columns, page)
     query = request.GET.copy()

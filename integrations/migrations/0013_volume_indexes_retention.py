@@ -47,6 +47,15 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # The latest row of an object with its id tie-break and status (index-only reads of an object's state).
+        migrations.RemoveIndex(model_name="quickbookssynclog", name="synclog_latest_idx"),
+        migrations.AddIndex(
+            model_name="quickbookssynclog",
+            index=models.Index(
+                fields=["company", "entity_type", "object_id", "-created_at", "-id", "status"],
+                name="synclog_latest_idx",
+            ),
+        ),
         # Replaced by synclog_problems_idx (same columns first, plus the error code).
         migrations.RemoveIndex(model_name="quickbookssynclog", name="synclog_activity_status_idx"),
         migrations.AddIndex(
