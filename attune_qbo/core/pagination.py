@@ -18,9 +18,9 @@ COUNT_LIMIT = 10_000
 class BoundedPaginator(Paginator):
     """A Django Paginator whose `count` stops at `count_limit` (`count_is_exact` says whether it did)."""
 
-    def __init__(self, object_list, per_page, *args, count_limit: int = COUNT_LIMIT, window_pages: int = 0, **kwargs):
+    def __init__(self, object_list, per_page, *args, count_limit: int | None = None, window_pages: int = 0, **kwargs):
         super().__init__(object_list, per_page, *args, **kwargs)
-        self.count_limit = count_limit
+        self.count_limit = count_limit or COUNT_LIMIT
         self.window_pages = window_pages
         self.count_is_exact = True
 
