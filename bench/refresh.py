@@ -39,7 +39,11 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--workers", type=int, default=2, help="Q_WORKERS of the one qcluster")
     parser.add_argument("--give-up-after", type=float, default=20 * 60, help="seconds")
+    parser.add_argument("--serve", type=int, default=0, help=argparse.SUPPRESS)  # internal: the simulator server
     args = parser.parse_args()
+    if args.serve:
+        serve_simulator(args.serve)
+        return
     if not args.database_url.startswith("postgres"):
         parser.error("needs PostgreSQL: set DATABASE_URL=postgres://... (three processes write at once)")
     port = free_port()
@@ -65,12 +69,15 @@ def main() -> None:
     seed(args.connections)
     logs = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-refresh-{port}"
     logs.mkdir(exist_ok=True)
-    server = start([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env, logs / "server")
+    server = start([sys.executable, __file__, "--serve", str(port)], env, logs / "server")
     cluster = None
     try:
         wait_for_server(port)
         cluster = start([sys.executable, "manage.py", "qcluster"], env, logs / "qcluster")
-        elapsed = run_sweep(args.connections, args.give_up_after)
+        time.sleep(3)  # the cluster spawns its workers
+        cpu_before = tree_cpu_seconds([server.pid, cluster.pid])
+        elapsed = run_sweep(args.connections, args.give_up_after, server)
+        cpu = tree_cpu_seconds([server.pid, cluster.pid]) - cpu_before
     finally:
         for process in (cluster, server):
             if process is not None:
@@ -81,7 +88,17 @@ def main() -> None:
                     process.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     process.kill()
-    report(args.connections, elapsed, args.workers, logs)
+    report(args.connections, elapsed, args.workers, logs, cpu)
+
+
+def serve_simulator(port: int) -> None:
+    """runserver (threaded, as `scripts/run` serves the simulator), started through this file so that its
+    command line is ours alone."""
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
 
 
 def free_port() -> int:
@@ -225,7 +242,7 @@ def wait_for_server(port: int) -> None:
     raise SystemExit("the simulator server did not start (see its log)")
 
 
-def run_sweep(count: int, give_up_after: float) -> float:
+def run_sweep(count: int, give_up_after: float, server: subprocess.Popen) -> float:
     """Queue the scheduled task once and wait for every connection to be refreshed (or marked otherwise)."""
     from django.utils import timezone
     from django_q.tasks import async_task
@@ -245,13 +262,34 @@ def run_sweep(count: int, give_up_after: float) -> float:
             last_print = elapsed
         if done + gone >= count:
             return elapsed
+        if server.poll() is not None:
+            print(f"the simulator server stopped after {elapsed:.0f} s (exit {server.returncode}); see its log")
+            return elapsed
         if elapsed > give_up_after:
             print(f"gave up after {elapsed:.0f} s")
             return elapsed
         time.sleep(0.5)
 
 
-def report(count: int, elapsed: float, workers: int, logs: Path) -> None:
+def tree_cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU of these processes and their descendants so far (Linux /proc), PostgreSQL excluded."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))  # ppid, utime + stime
+    wanted, changed = set(roots), True
+    while changed:
+        grown = wanted | {pid for pid, (ppid, _) in stats.items() if ppid in wanted}
+        changed, wanted = grown != wanted, grown
+    return sum(stats[pid][1] for pid in wanted if pid in stats) / ticks
+
+
+def report(count: int, elapsed: float, workers: int, logs: Path, cpu: float) -> None:
     from django.db.models import Max
 
     from integrations.conf import quickbooks_config
@@ -274,6 +312,13 @@ def report(count: int, elapsed: float, workers: int, logs: Path) -> None:
     print(f"  most token calls to one realm: {busiest} (Intuit allows 800/min per realm+app)")
     print(f"  connections still connected: {connected.count():,}/{count:,} (refreshed: {refreshed:,})")
     print(f"  refresh tokens the simulator still accepts: {live:,}/{count:,}")
+    per = cpu / max(refreshed, 1)
+    idle = max(count / (pace / 60), count * per / max(os.cpu_count() or 1, 1))
+    print(f"  CPU of the workers and the simulator server: {per * 1000:.1f} ms a refresh (PostgreSQL not counted)")
+    print(
+        f"  floor on {os.cpu_count()} idle CPUs (the pace or that CPU, whichever is slower): {idle:.0f} s = "
+        f"{idle / TARGET_SECONDS:.2f}× the target"
+    )
     print(f"  (load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; logs in {logs})")
 
 
