@@ -154,7 +154,7 @@ class QuickBooksSyncLogAdmin(TenantScopedAdmin):
     sortable_by = ["created_at"]
     show_full_result_count = False
     paginator = SyncLogPaginator
-    list_per_page = 50  # rendering each row (with its action checkbox) costs more than reading it
+    list_per_page = 25  # rendering each row (with its action checkbox) costs more than reading it
     show_facets = admin.ShowFacets.NEVER  # "Show counts" would count every filter choice over every row
     list_select_related = ["company"]
     actions = ["retry_selected"]
