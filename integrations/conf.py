@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from config import keys
 from integrations.quickbooks.constants import ENDPOINTS, Endpoints, Environment, simulator_endpoints
@@ -26,6 +27,10 @@ class QuickBooksConfig:
     refresh_window_minutes: int
     refresh_sweep_minutes: int
     unauthorized_pause: float = 2.0
+    refresh_per_minute: int = 3000
+    refresh_chunk: int = 200
+    refresh_threads: int = 8
+    sync_log_retention_days: int = 90
 
     @property
     def client_id(self) -> str:
@@ -85,4 +90,15 @@ def quickbooks_config() -> QuickBooksConfig:
         refresh_window_minutes=int(settings.QUICKBOOKS_REFRESH_WINDOW_MINUTES),
         refresh_sweep_minutes=int(settings.QUICKBOOKS_REFRESH_SWEEP_MINUTES),
         unauthorized_pause=float(settings.QUICKBOOKS_UNAUTHORIZED_PAUSE_SECONDS),
+        refresh_per_minute=_at_least(1, "QUICKBOOKS_REFRESH_PER_MINUTE"),
+        refresh_chunk=_at_least(1, "QUICKBOOKS_REFRESH_CHUNK"),
+        refresh_threads=_at_least(1, "QUICKBOOKS_REFRESH_THREADS"),
+        sync_log_retention_days=_at_least(0, "QUICKBOOKS_SYNC_LOG_RETENTION_DAYS"),
     )
+
+
+def _at_least(minimum: int, name: str) -> int:
+    value = int(getattr(settings, name))
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be a whole number of at least {minimum} (it is {value}).")
+    return value

@@ -302,15 +302,32 @@ class QuickBooksSyncLog(models.Model):
         verbose_name = "QuickBooks sync log entry"
         verbose_name_plural = "QuickBooks sync log"
         indexes = [
-            models.Index(fields=["company", "entity_type", "object_id", "-created_at"], name="synclog_latest_idx"),
+            # An object's latest row, in the order the app reads it (created_at, id), with its status: the invoice
+            # list's QuickBooks column and filter read it from the index alone, one probe per invoice.
+            models.Index(
+                fields=["company", "entity_type", "object_id", "-created_at", "-id", "status"],
+                name="synclog_latest_idx",
+            ),
             models.Index(fields=["company", "status", "-updated_at"], name="synclog_company_status_idx"),
             models.Index(fields=["status", "next_attempt_at"], name="synclog_due_idx"),
             # Workers claim the next due entry realm by realm (round robin, services/sync.py `sync_drain`).
             models.Index(fields=["realm_id", "status", "next_attempt_at"], name="synclog_realm_due_idx"),
             # The activity page: newest first, optionally by status or invoice number (100,000 rows stay fast).
             models.Index(fields=["company", "-created_at", "-id"], name="synclog_activity_idx"),
-            models.Index(fields=["company", "status", "-created_at"], name="synclog_activity_status_idx"),
+            # With the error code: "problems by cause" groups from the index alone (no row reads).
+            models.Index(fields=["company", "status", "-created_at", "error_code"], name="synclog_problems_idx"),
             models.Index(fields=["company", "object_repr"], name="synclog_activity_number_idx"),
+            # At volume (issue 11): problems by cause, the admin's filters and searches, the superuser's list
+            # (every company, newest first) and the retention sweep (old rows by status). bench/pages.py.
+            # Status before code: an index led by the code would tempt SQLite to walk every row of the company to
+            # group "problems by cause" in index order.
+            models.Index(fields=["company", "status", "error_code", "-created_at"], name="synclog_cause_idx"),
+            models.Index(fields=["company", "operation", "-created_at"], name="synclog_operation_idx"),
+            models.Index(fields=["company", "trigger", "-created_at"], name="synclog_trigger_idx"),
+            models.Index(fields=["company", "qbo_id"], name="synclog_qbo_id_idx"),
+            models.Index(fields=["intuit_tid"], name="synclog_intuit_tid_idx"),
+            models.Index(fields=["-created_at", "-id"], name="synclog_created_idx"),
+            models.Index(fields=["status", "created_at"], name="synclog_retention_idx"),
         ]
         constraints = [
             # One live entry per object, whatever its state: two could otherwise push the same invoice twice.

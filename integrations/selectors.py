@@ -259,15 +259,19 @@ def invoice_states(*, company, invoice_ids) -> dict[int, tuple[str, str]]:
 
 
 def invoices_filter_by_state(*, company, invoices, state: str):
-    """The invoice list filtered by its QuickBooks column."""
+    """The invoice list filtered by its QuickBooks column: one index-only probe per invoice looked at
+    (`synclog_latest_idx`), in the WHERE clause only (an alias, not a selected column, so it runs once)."""
+    from django.db.models import Value
+    from django.db.models.functions import Coalesce
+
     if state not in INVOICE_STATES:
         return invoices
-    annotated = invoices.annotate(qbo_status=_latest_status_subquery(company))
+    statuses = list(INVOICE_STATES[state][2])
     if state == "not_sent":
-        return annotated.exclude(status="draft").filter(
-            Q(qbo_status__isnull=True) | Q(qbo_status__in=INVOICE_STATES["not_sent"][2])
-        )
-    return annotated.filter(qbo_status__in=INVOICE_STATES[state][2])
+        invoices, statuses = invoices.exclude(status="draft"), [*statuses, ""]  # "": never sent at all
+    return invoices.alias(qbo_status=Coalesce(_latest_status_subquery(company), Value(""))).filter(
+        qbo_status__in=statuses
+    )
 
 
 def choices_search(*, connection, entity: str, q: str = "", limit: int = 50, active_only: bool = True, details=()):

@@ -632,9 +632,9 @@ def next_step(entry, connection) -> dict:
 
 @company_required(Role.STAFF)
 def quickbooks_activity(request):
-    """The sync log, newest first, filterable and paginated (fast with 100,000 rows: see bench/activity.py)."""
-    from django.core.paginator import Paginator
-
+    """The sync log, newest first, filterable and paginated (fast with 100,000 rows: see bench/pages.py). The
+    count stops at 10,000 rows (filters narrow further)."""
+    from attune_qbo.core.pagination import BoundedPaginator
     from integrations import selectors
     from integrations.forms import ActivityFilterForm
 
@@ -649,7 +649,7 @@ def quickbooks_activity(request):
         date_to=criteria.get("date_to"),
         error_code=criteria.get("code") or None,
     ).select_related("triggered_by")
-    page = Paginator(entries, ACTIVITY_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = BoundedPaginator(entries, ACTIVITY_PAGE_SIZE).get_page(request.GET.get("page"))
     connection = selectors.connection_for(company=request.company)
     rows = [
         {

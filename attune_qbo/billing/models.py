@@ -130,7 +130,11 @@ class Invoice(TimeStampedModel):
     class Meta:
         ordering = ["-issue_date", "-id"]
         constraints = [models.UniqueConstraint(fields=["company", "number"], name="uniq_invoice_company_number")]
-        indexes = [models.Index(fields=["company", "status", "-issue_date"], name="invoice_company_status_idx")]
+        indexes = [
+            models.Index(fields=["company", "status", "-issue_date"], name="invoice_company_status_idx"),
+            # The invoice list's order (newest issued first) for 20,000 invoices without a sort (bench/pages.py).
+            models.Index(fields=["company", "-issue_date", "-id"], name="invoice_list_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.number

@@ -26,10 +26,12 @@ from attune_qbo.billing.forms import (
 from attune_qbo.billing.models import InvoiceStatus, Payment, PaymentRemoval
 from attune_qbo.core.exceptions import ApplicationError
 from attune_qbo.core.integrations import invoice_list_cells, invoice_list_columns, invoice_panels
+from attune_qbo.core.pagination import BoundedPaginator
 from attune_qbo.tenants.models import Role
 from attune_qbo.tenants.views import company_required
 
 PAGE_SIZE = 25
+COLUMN_FILTER_WINDOW = 4  # pages counted past the current one when an integration column filters the list
 
 
 # --- invoices --------------------------------------------------------------------------------------------
@@ -43,7 +45,12 @@ def invoice_list(request):
         status, search = filters.cleaned_data["status"] or None, filters.cleaned_data["q"] or None
     invoices = selectors.invoice_list(company=request.company, status=status, search=search)
     invoices, columns = invoice_list_columns(request, invoices)  # e.g. QuickBooks: Synced / Failed / ...
-    page = Paginator(invoices, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The count stops at 10,000 invoices. A search or a QuickBooks-column filter costs work per invoice (a LIKE, a
+    # lookup of its latest sync), so those count only a few pages past the one shown (Next is there while more
+    # match): "Page 1 of 5+ · more than 125".
+    costly = bool(search) or any(column["value"] for column in columns)
+    page = BoundedPaginator(invoices, PAGE_SIZE, window_pages=COLUMN_FILTER_WINDOW if costly else 0)
+    page = page.get_page(request.GET.get("page"))
     invoice_list_cells(request, columns, page)
     query = request.GET.copy()
     query.pop("page", None)

@@ -273,6 +273,16 @@ QUICKBOOKS_STATE_TTL_SECONDS = env.int("QUICKBOOKS_STATE_TTL_SECONDS", default=6
 # The refresh sweep runs every 45 minutes over connections whose access token expires within 50.
 QUICKBOOKS_REFRESH_SWEEP_MINUTES = env.int("QUICKBOOKS_REFRESH_SWEEP_MINUTES", default=45)
 QUICKBOOKS_REFRESH_WINDOW_MINUTES = env.int("QUICKBOOKS_REFRESH_WINDOW_MINUTES", default=50)
+# The sweep's pace at the token endpoint, for all workers together (Intuit publishes 800/min per realm+app for
+# its non-QBO endpoints and no app-wide figure; each realm is refreshed once a sweep). 3,000/min: 10,000
+# connections in under 4 minutes. Connections per queued chunk of the sweep.
+QUICKBOOKS_REFRESH_PER_MINUTE = env.int("QUICKBOOKS_REFRESH_PER_MINUTE", default=3000)
+QUICKBOOKS_REFRESH_CHUNK = env.int("QUICKBOOKS_REFRESH_CHUNK", default=200)
+# Refreshes in flight per worker (threads; each mostly waits for Intuit): the pace above still sets the rate.
+QUICKBOOKS_REFRESH_THREADS = env.int("QUICKBOOKS_REFRESH_THREADS", default=8)
+# Sync log rows that succeeded, were up to date or skipped are deleted after this many days (0 = keep them),
+# daily, except each object's latest row; failed, dead and drift rows stay until a newer push succeeded.
+QUICKBOOKS_SYNC_LOG_RETENTION_DAYS = env.int("QUICKBOOKS_SYNC_LOG_RETENTION_DAYS", default=90)
 # Pushes: edits inside the debounce window make one push of the latest state; failures retry with back-off
 # (about 1 min, 5 min, 30 min, 2 h) and the entry is dead after the last attempt.
 QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = env.float("QUICKBOOKS_PUSH_DEBOUNCE_SECONDS", default=10)

@@ -30,6 +30,8 @@ LOGGING = {
 }
 QUICKBOOKS_ENVIRONMENT = "simulator"
 QUICKBOOKS_UNAUTHORIZED_PAUSE_SECONDS = 0
+# The refresh sweep's threads would not see a test's transaction; the threaded path runs in bench/refresh.py.
+QUICKBOOKS_REFRESH_THREADS = 1
 # A fixed token for the simulator's control API; test helpers send it (tests/simulator, tests/e2e).
 QUICKBOOKS_SIMULATOR_CONTROL_TOKEN = "test-simulator-control-token"
 

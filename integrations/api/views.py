@@ -20,6 +20,7 @@ from attune_qbo.billing import selectors as billing_selectors
 from attune_qbo.core.api_mixins import CompanyScopedAPIMixin
 from attune_qbo.tenants.permissions import IsCompanyAdmin, IsCompanyMember, IsCompanyStaff
 from integrations import selectors
+from integrations.api.pagination import SyncLogPagination
 from integrations.api.serializers import (
     AuthorizeUrlSerializer,
     BackfillSerializer,
@@ -116,10 +117,12 @@ class SyncInvoiceView(CompanyScopedAPIMixin, APIView):
 
 
 class SyncLogListView(CompanyScopedAPIMixin, ListAPIView):
-    """The company's sync log, newest first. Filter with `?status=`, `?invoice=<id>`, `?entity_type=`."""
+    """The company's sync log, newest first. Filter with `?status=`, `?invoice=<id>`, `?entity_type=`. Pages
+    through `next`/`previous` cursor links (fast at any depth); `count` is exact up to 10,000."""
 
     permission_classes = [IsCompanyStaff]
     serializer_class = SyncLogSerializer
+    pagination_class = SyncLogPagination
 
     def get_queryset(self):
         params = self.request.query_params

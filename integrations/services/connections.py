@@ -11,12 +11,15 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from attune_qbo.audit.models import AuditLog
@@ -740,44 +743,202 @@ class SweepReport:
     deferred: int = 0
     needs_reconnect: int = 0
     warnings_sent: int = 0
+    failed: int = 0  # an unexpected error (logged with its traceback); the sweep went on with the others
+    chunks: int = 0  # chunks queued for the workers (`connection_refresh_sweep_dispatch`)
+
+
+# At most this many missing CompanyInfo reads per sweep (each is two metered reads; the next sweep goes on).
+COMPANY_INFO_PER_SWEEP = 100
+
+
+def _connected(company_id: int | None = None):
+    connections = QuickBooksConnection.objects.filter(status=ConnectionStatus.CONNECTED)
+    return connections.filter(company_id=company_id) if company_id is not None else connections
+
+
+def connection_refresh_due(*, company_id: int | None = None, force: bool = False) -> list[int]:
+    """Ids of the connected connections whose access token expires within the window (or all, with `force`),
+    the most urgent first (index on `access_token_expires_at`)."""
+    config = quickbooks_config()
+    due = _connected(company_id)
+    if not force:
+        horizon = timezone.now() + dt.timedelta(minutes=config.refresh_window_minutes)
+        due = due.filter(Q(access_token_expires_at__lt=horizon) | Q(access_token_expires_at__isnull=True))
+    return list(due.order_by(F("access_token_expires_at").asc(nulls_first=True), "pk").values_list("pk", flat=True))
+
+
+class Pacer:
+    """Starts at most `per_second` calls a second from this process, whichever of its threads makes them
+    (sleeping until the next free slot when ahead; never bunching calls to catch up when behind)."""
+
+    def __init__(self, per_second: float, *, clock=None, sleep=None) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.clock, self.sleep = clock or time.monotonic, sleep or time.sleep
+        self.next_at: float | None = None
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self.lock:
+            now = self.clock()
+            slot = now if self.next_at is None or self.next_at < now else self.next_at
+            self.next_at = slot + self.interval
+        if slot > now:
+            self.sleep(slot - now)
+
+
+def _refresh_one(connection_id: int, force: bool) -> str:
+    """Refresh one connection for the sweep; the SweepReport field its outcome counts in."""
+    try:
+        connection_refresh(connection_id=connection_id, force=force)
+        return "refreshed"
+    except ReconnectRequired:
+        return "needs_reconnect"
+    except (RefreshDeferred, ConfigurationError, NotConnected, QuickBooksConnection.DoesNotExist):
+        return "deferred"
+    except Exception:  # noqa: BLE001  one connection's bug must not strand the thousands after it
+        logger.exception("qbo.connection.refresh.error connection=%s", connection_id)
+        return "failed"
+
+
+def connection_refresh_many(
+    *,
+    connection_ids,
+    force: bool = False,
+    per_minute: float | None = None,
+    deadline: float | None = None,
+    threads: int = 1,
+) -> tuple[SweepReport, list[int]]:
+    """Refresh these connections at `per_minute` (default: the whole sweep's pace), `threads` at a time (each
+    refresh mostly waits for Intuit and the database; the pace, not the threads, sets the rate). A failure of
+    one connection never stops the others: transient ones are retried by the next sweep, `invalid_grant` marks
+    only that connection. Stops taking new ones at `deadline` (monotonic) and returns the ids it did not reach.
+    """
+    from django.db import connection as db_connection
+
+    config = quickbooks_config()
+    pacer = Pacer((per_minute or config.refresh_per_minute) / 60)
+    ids = list(connection_ids)
+    report = SweepReport()
+    lock = threading.Lock()
+    untaken = iter(range(len(ids)))
+
+    def work() -> None:
+        while deadline is None or time.monotonic() <= deadline:
+            with lock:
+                index = next(untaken, None)
+            if index is None:
+                return
+            pacer.wait()
+            outcome = _refresh_one(ids[index], force)
+            with lock:
+                report.considered += 1
+                setattr(report, outcome, getattr(report, outcome) + 1)
+
+    def work_in_thread() -> None:
+        try:
+            work()
+        finally:
+            db_connection.close()  # each thread has its own database connection
+
+    if threads <= 1:
+        work()
+    else:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="qbo-refresh") as pool:
+            for future in [pool.submit(work_in_thread) for _ in range(threads)]:
+                future.result()
+    return report, [ids[index] for index in untaken]
 
 
 def connection_refresh_sweep(*, company_id: int | None = None, force: bool = False) -> SweepReport:
-    """Refresh every connected connection whose access token expires within the window (or all, with
-    `force`), warn admins before the refresh token's hard expiry, and retry missing CompanyInfo reads."""
+    """Refresh, in this process, every connected connection whose access token expires within the window (or
+    all, with `force`), warn admins before the refresh token's hard expiry, and retry missing CompanyInfo reads.
+    `manage.py quickbooks_refresh` runs this; the schedule runs `connection_refresh_sweep_dispatch`."""
+    report, _ = connection_refresh_many(
+        connection_ids=connection_refresh_due(company_id=company_id, force=force), force=force
+    )
+    _after_sweep(report, _connected(company_id))
+    return report
+
+
+def connection_refresh_sweep_dispatch() -> SweepReport:
+    """The 45-minute sweep on the cluster: the due connections, most urgent first, go to the workers in chunks
+    of QUICKBOOKS_REFRESH_CHUNK (`tasks.refresh_chunk`), each worker pacing itself so that all of them together
+    stay at QUICKBOOKS_REFRESH_PER_MINUTE. 10,000 connections take about 3½ minutes (bench/refresh.py)."""
+    from django_q.tasks import async_task
+
     config = quickbooks_config()
-    report = SweepReport()
-    connections = QuickBooksConnection.objects.filter(status=ConnectionStatus.CONNECTED)
-    if company_id is not None:
-        connections = connections.filter(company_id=company_id)
-    if not force:
-        horizon = timezone.now() + dt.timedelta(minutes=config.refresh_window_minutes)
-        due = connections.filter(access_token_expires_at__lt=horizon) | connections.filter(
-            access_token_expires_at__isnull=True
-        )
-    else:
-        due = connections
-    for connection_id in due.values_list("pk", flat=True).iterator():
-        report.considered += 1
+    due = connection_refresh_due()
+    report = SweepReport(considered=len(due))
+    for start in range(0, len(due), config.refresh_chunk):
+        chunk = due[start : start + config.refresh_chunk]
         try:
-            connection_refresh(connection_id=connection_id, force=force)
-            report.refreshed += 1
-        except ReconnectRequired:
-            report.needs_reconnect += 1
-        except (RefreshDeferred, ConfigurationError, NotConnected):
-            report.deferred += 1
-    report.warnings_sent = _warn_hard_expiry(connections)
-    for connection_id in connections.filter(company_info_fetched_at__isnull=True).values_list("pk", flat=True):
-        connection_fetch_company_info(connection_id=connection_id)
+            async_task("integrations.services.tasks.refresh_chunk", chunk, group="quickbooks-refresh")
+            report.chunks += 1
+        except Exception as exc:  # noqa: BLE001  the broker is down: refresh here rather than not at all
+            logger.warning("qbo.connection.sweep.dispatch_failed error=%s", type(exc).__name__)
+            done, _ = connection_refresh_many(connection_ids=due[start:])
+            report.refreshed += done.refreshed
+            report.deferred += done.deferred
+            report.needs_reconnect += done.needs_reconnect
+            report.failed += done.failed
+            break
+    _after_sweep(report, _connected())
+    return report
+
+
+def _worker_count() -> int:
+    from django.conf import settings
+
+    return max(1, int(settings.Q_CLUSTER.get("workers") or 1))
+
+
+def connection_refresh_chunk(*, connection_ids, force: bool = False) -> SweepReport:
+    """One chunk of the sweep in one worker, at this worker's share of the pace. A chunk that runs long (Intuit
+    slow to answer) queues the rest as a new chunk well before the task timeout would kill it."""
+    from django.conf import settings
+
+    config = quickbooks_config()
+    budget = max(10.0, float(settings.Q_CLUSTER.get("timeout") or 120) / 2 - config.http_timeout)
+    report, rest = connection_refresh_many(
+        connection_ids=connection_ids,
+        force=force,
+        per_minute=config.refresh_per_minute / _worker_count(),
+        deadline=time.monotonic() + budget,
+        threads=config.refresh_threads,
+    )
+    if rest:
+        from django_q.tasks import async_task
+
+        async_task("integrations.services.tasks.refresh_chunk", rest, group="quickbooks-refresh")
+        report.chunks = 1
     logger.info(
-        "qbo.connection.sweep considered=%s refreshed=%s deferred=%s needs_reconnect=%s warnings=%s",
+        "qbo.connection.sweep.chunk considered=%s refreshed=%s deferred=%s needs_reconnect=%s failed=%s requeued=%s",
         report.considered,
         report.refreshed,
         report.deferred,
         report.needs_reconnect,
-        report.warnings_sent,
+        report.failed,
+        len(rest),
     )
     return report
+
+
+def _after_sweep(report: SweepReport, connections) -> None:
+    report.warnings_sent = _warn_hard_expiry(connections)
+    missing = connections.filter(company_info_fetched_at__isnull=True).order_by("pk")
+    for connection_id in missing.values_list("pk", flat=True)[:COMPANY_INFO_PER_SWEEP]:
+        connection_fetch_company_info(connection_id=connection_id)
+    logger.info(
+        "qbo.connection.sweep considered=%s refreshed=%s deferred=%s needs_reconnect=%s failed=%s chunks=%s "
+        "warnings=%s",
+        report.considered,
+        report.refreshed,
+        report.deferred,
+        report.needs_reconnect,
+        report.failed,
+        report.chunks,
+        report.warnings_sent,
+    )
 
 
 def _warn_hard_expiry(connections) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integrations.services.connections import connection_refresh_sweep
+from integrations.services.connections import connection_refresh_chunk, connection_refresh_sweep_dispatch
 from integrations.services.sync import sync_drain, sync_sweep
 
 # Scheduled by migrations integrations/0002 (refresh_sweep, every 45 min), 0005 (sync_sweeper, every minute) and
@@ -10,8 +10,17 @@ from integrations.services.sync import sync_drain, sync_sweep
 
 
 def refresh_sweep() -> str:
-    report = connection_refresh_sweep()
-    return f"considered={report.considered} refreshed={report.refreshed} deferred={report.deferred}"
+    """Queues the due connections in chunks (`refresh_chunk`), paced across the workers."""
+    report = connection_refresh_sweep_dispatch()
+    return f"due={report.considered} chunks={report.chunks}"
+
+
+def refresh_chunk(connection_ids: list[int]) -> str:
+    report = connection_refresh_chunk(connection_ids=connection_ids)
+    return (
+        f"considered={report.considered} refreshed={report.refreshed} deferred={report.deferred} "
+        f"needs_reconnect={report.needs_reconnect} failed={report.failed}"
+    )
 
 
 def run_sync(entry_id: int) -> str:
