@@ -165,7 +165,6 @@ def _chart(days: list[dict]) -> dict:
 def quickbooks_settings(request):
     from integrations import selectors
     from integrations.forms import InitialSyncForm
-    from integrations.services import sync
 
     report = selectors.page_status(company=request.company)
     connection = selectors.connection_for(company=request.company)
@@ -175,7 +174,6 @@ def quickbooks_settings(request):
         context["health"] = selectors.health(company=request.company)
         context["show_chart"] = True  # loaded after the page (htmx), or opened as its own page without JavaScript
     if is_admin and connection is not None and connection.is_connected:
-        context["never_sent"] = sync.invoices_never_sent(connection=connection).count()
         context["initial_sync_form"] = InitialSyncForm(
             initial={"initial_sync": connection.initial_sync, "initial_sync_since": connection.initial_sync_since}
         )

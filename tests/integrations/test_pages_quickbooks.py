@@ -60,7 +60,9 @@ def test_settings_show_us_sales_tax_mode_never_sent_invoices_and_the_first_sync_
     client = page_client_for(tenant.admin)
     text = client.get(reverse(SETTINGS)).content.decode()
     assert "Automated Sales Tax" in text and "Refresh company settings" in text
-    assert "1 finalized invoice has never been sent" in text and "Send them" in text
+    # One card offers them (the batch send); the older one-by-one prompt is gone.
+    assert "1 finalized invoice</strong> has never reached this QuickBooks company" in text
+    assert "Send existing invoices</button>" in text and "Send them</button>" not in text
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("integrations:quickbooks-send-never-sent"), follow=True)
     assert "1 invoice queued for QuickBooks." in response.content.decode()
