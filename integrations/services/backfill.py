@@ -551,7 +551,14 @@ def _prepare(run, connection, claimed: list[tuple[str, int]]) -> tuple[list[Prep
                 invoice_id,
                 bid,
                 {"bId": bid, "operation": "create", "Invoice": payload},
-                {"invoice": invoice, "plan": plan, "payload": payload, "customer_id": customer_id, "profile": profile},
+                {
+                    "invoice": invoice,
+                    "plan": plan,
+                    "payload": payload,
+                    "customer_id": customer_id,
+                    "profile": profile,
+                    "connection": connection,
+                },
             )
         )
     return prepared, refused
@@ -665,7 +672,14 @@ def _created(item: PreparedItem, answer: dict, *, verb: str) -> Outcome:
     ctx = item.context
     invoice = ctx["invoice"]
     result = _verified(
-        invoice, answer, ctx["plan"], ctx["profile"], ctx["customer_id"], verb=verb, status=SyncStatus.SUCCEEDED
+        invoice,
+        answer,
+        ctx["plan"],
+        ctx["profile"],
+        ctx["customer_id"],
+        verb=verb,
+        status=SyncStatus.SUCCEEDED,
+        connection=ctx.get("connection"),
     )
     return Outcome(
         KIND_INVOICE,

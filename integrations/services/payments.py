@@ -375,7 +375,7 @@ def _balance_checked(
         sync_token=str(current.get("SyncToken", "")), qbo_snapshot=current, updated_at=timezone.now()
     )
     theirs = _decimal(current.get("Balance"))
-    ours = _balance_as_quickbooks_should_have_it(invoice, connection)
+    ours = balance_in_quickbooks(invoice, connection)
     if theirs != ours:
         logger.warning(
             "qbo.payment.drift company=%s payment=%s qbo_id=%s ours=%s theirs=%s",
@@ -489,7 +489,29 @@ def _decimal(value) -> Decimal | None:
         return None
 
 
-def _balance_as_quickbooks_should_have_it(invoice, connection) -> Decimal:
+def balance_expected_in_quickbooks(invoice, connection) -> Decimal:
+    """The balance QuickBooks should show for an invoice right now: ours, except that payments recorded here
+    and still on their way (not sent yet, nothing wrong with them) are not counted. A payment whose push failed
+    or was given up is counted: its absence there is a difference a person must see."""
+    pushed = QuickBooksLink.objects.filter(
+        company_id=connection.company_id, realm_id=connection.realm_id, object_type=LinkType.PAYMENT
+    ).values("object_id")
+    in_trouble = QuickBooksSyncLog.objects.filter(
+        company_id=connection.company_id,
+        entity_type=ENTITY_PAYMENT,
+        status__in=[SyncStatus.FAILED, SyncStatus.DEAD],
+    ).values("object_id")
+    on_their_way = (
+        Payment.objects.filter(invoice_id=invoice.pk, source=PaymentSource.LOCAL)
+        .exclude(pk__in=pushed)
+        .exclude(pk__in=in_trouble)
+        .aggregate(total=Sum("amount"))["total"]
+        or ZERO
+    )
+    return (invoice.total - invoice.amount_paid + on_their_way).quantize(Decimal("0.01"))
+
+
+def balance_in_quickbooks(invoice, connection) -> Decimal:
     """Our balance due counting only payments QuickBooks has: those that came from it and those we pushed (a
     payment still waiting in the outbox is not a difference)."""
     pushed = QuickBooksLink.objects.filter(
@@ -503,9 +525,13 @@ def _balance_as_quickbooks_should_have_it(invoice, connection) -> Decimal:
 
 
 def payments_wake(*, company_id: int, invoice_id: int) -> int:
-    """After an invoice reached QuickBooks: its waiting payments go now."""
+    """After an invoice reached QuickBooks: its waiting payments go now, and so do payments recorded here before
+    it was ever sent (e.g. before QuickBooks was connected) when QuickBooks' copy is one we created (our marker:
+    a copy typed into QuickBooks and adopted may hold those payments already, so those are left to a person on
+    the reconciliation page)."""
     from integrations.services.sync import dispatch
 
+    _enqueue_recorded_before(company_id, invoice_id)
     payment_ids = Payment.objects.filter(invoice_id=invoice_id, company_id=company_id).values("pk")
     waiting = QuickBooksSyncLog.objects.filter(
         company_id=company_id,
@@ -518,6 +544,31 @@ def payments_wake(*, company_id: int, invoice_id: int) -> int:
     for entry_id in ids:
         dispatch(entry_id)
     return len(ids)
+
+
+def _enqueue_recorded_before(company_id: int, invoice_id: int) -> None:
+    from integrations.quickbooks.payloads import is_ours
+
+    connection = QuickBooksConnection.objects.filter(company_id=company_id).first()
+    if connection is None or not connection.realm_id:
+        return
+    link = QuickBooksLink.objects.filter(
+        company_id=company_id, realm_id=connection.realm_id, object_type=LinkType.INVOICE, object_id=invoice_id
+    ).first()
+    if link is None or not is_ours((link.qbo_snapshot or {}).get("PrivateNote"), company_id, invoice_id):
+        return
+    never_queued = (
+        Payment.objects.filter(invoice_id=invoice_id, company_id=company_id, source=PaymentSource.LOCAL)
+        .exclude(
+            pk__in=QuickBooksSyncLog.objects.filter(company_id=company_id, entity_type=ENTITY_PAYMENT).values(
+                "object_id"
+            )
+        )
+        .values_list("pk", flat=True)
+    )
+    for payment_id in list(never_queued):
+        with transaction.atomic():
+            payment_enqueue(company_id=company_id, payment_id=payment_id)
 
 
 def unapplied_payment_resolve(

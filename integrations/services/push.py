@@ -137,7 +137,14 @@ def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
         # here changes our balance, not the payload).
         _touch_link(link, source_updated_at=invoice.updated_at)
         return _verified(
-            invoice, link.qbo_snapshot, plan, profile, customer_id, verb="Up to date", status=SyncStatus.UP_TO_DATE
+            invoice,
+            link.qbo_snapshot,
+            plan,
+            profile,
+            customer_id,
+            verb="Up to date",
+            status=SyncStatus.UP_TO_DATE,
+            connection=connection,
         )
     if link is None:
         created = _create_invoice(entry, invoice, payload, connection, client)
@@ -152,16 +159,34 @@ def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
         updated = _update(client, "Invoice", payload, current, entry, "iu", fingerprint)
         _store_write(link, updated, fingerprint, invoice.updated_at)
         verb = "Updated"
-    result = _verified(invoice, link.qbo_snapshot, plan, profile, customer_id, verb=verb, status=SyncStatus.SUCCEEDED)
+    result = _verified(
+        invoice,
+        link.qbo_snapshot,
+        plan,
+        profile,
+        customer_id,
+        verb=verb,
+        status=SyncStatus.SUCCEEDED,
+        connection=connection,
+    )
     if not invoice.amount_paid:
         result = replace(result, payments_may_wait=False)  # no payment recorded here: none can be waiting
     return result
 
 
-def _verified(invoice, answer: dict, plan: PushPlan, profile, customer_id: str, *, verb: str, status: str):
-    """The outcome, checked against QuickBooks' answer: `status` when the figures agree, drift otherwise."""
+def _verified(
+    invoice, answer: dict, plan: PushPlan, profile, customer_id: str, *, verb: str, status: str, connection=None
+):
+    """The outcome, checked against QuickBooks' answer: `status` when the figures agree, drift otherwise. With
+    payments recorded here, the balance expected is the one counting only the payments QuickBooks has (those not
+    sent yet go right after the invoice, and their push checks the balance again); one whose push failed counts."""
+    balance = None
+    if invoice.amount_paid and connection is not None:
+        from integrations.services.payments import balance_expected_in_quickbooks
+
+        balance = balance_expected_in_quickbooks(invoice, connection)
     differences = invoice_differences(
-        invoice, answer, line_amounts=[line.amount for line in plan.lines], customer_id=customer_id
+        invoice, answer, line_amounts=[line.amount for line in plan.lines], customer_id=customer_id, balance=balance
     )
     qbo_id = str(answer.get("Id", ""))
     notes = "".join(f" {note}" for note in plan.notes)

@@ -46,10 +46,16 @@ def _sales_lines(qbo: dict) -> list[dict]:
 
 
 def invoice_differences(
-    invoice, qbo: dict, *, line_amounts: list[Decimal], customer_id: str | None = None
+    invoice,
+    qbo: dict,
+    *,
+    line_amounts: list[Decimal],
+    customer_id: str | None = None,
+    balance: Decimal | None = None,
 ) -> list[Difference]:
     """Every way `qbo` (a QuickBooks Invoice object) differs from our `invoice`. `line_amounts` are our lines'
-    amounts in order; `customer_id` the QuickBooks Customer our client is linked to (None: not checked)."""
+    amounts in order; `customer_id` the QuickBooks Customer our client is linked to (None: not checked);
+    `balance` the balance QuickBooks should show now (default: ours, every payment counted)."""
     differences: list[Difference] = []
 
     def money(field: str, label: str, ours: Decimal, theirs_raw) -> None:
@@ -64,7 +70,12 @@ def invoice_differences(
         return differences
     money("total", "Total", invoice.total, qbo.get("TotalAmt"))
     money("tax", "Tax", invoice.tax_total, (qbo.get("TxnTaxDetail") or {}).get("TotalTax", 0))
-    money("balance", "Balance due", invoice.total - invoice.amount_paid, qbo.get("Balance"))
+    money(
+        "balance",
+        "Balance due",
+        invoice.total - invoice.amount_paid if balance is None else balance,
+        qbo.get("Balance"),
+    )
     theirs_lines = [_money(line.get("Amount")) for line in _sales_lines(qbo)]
     ours_lines = [round_cents(amount) for amount in line_amounts]
     if theirs_lines != ours_lines:

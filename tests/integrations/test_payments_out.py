@@ -335,3 +335,36 @@ def test_quickbooks_payments_cannot_be_removed_here(connected, tenant, captured,
     with pytest.raises(PaymentRefused, match="came from QuickBooks"):
         billing.payment_remove(payment=payment)
     assert not QuickBooksSyncLog.objects.filter(entity_type="payment").exists()
+
+
+def test_payments_recorded_before_the_invoice_was_ever_sent_follow_it_and_its_push_is_not_drift(
+    connected, tenant, captured, intuit, dispatched
+):
+    from tests.integrations.conftest import add_invoice_answer
+
+    invoice = finalize(tenant, captured)  # 110.00, its push pending
+    payment = pay(tenant, invoice, captured, amount="40.00")
+    QuickBooksSyncLog.objects.filter(entity_type="payment").delete()  # recorded before QuickBooks was connected
+    add_no_customer(intuit)
+    add_customer_created(intuit)
+    add_invoice_answer(intuit)
+    entry, _ = run_due(QuickBooksSyncLog.objects.get(entity_type="invoice", object_id=invoice.pk))
+    # QuickBooks holds none of our payments yet: its balance of 110.00 is what it should show now.
+    assert entry.status == SyncStatus.SUCCEEDED, entry.message
+    queued = QuickBooksSyncLog.objects.get(entity_type="payment", object_id=payment.pk)  # goes right after
+    add_payment_created(intuit)
+    add_invoice_read(intuit, balance=70)
+    queued, _ = run_due(queued)
+    assert queued.status == SyncStatus.SUCCEEDED, queued.message
+    assert "the balance due agrees (70.00)" in queued.message
+
+
+def test_payments_of_an_adopted_invoice_are_left_to_a_person(connected, tenant, captured, dispatched):
+    from integrations.services.payments import payments_wake
+
+    invoice = finalize(tenant, captured)
+    pay(tenant, invoice, captured, amount="40.00")
+    QuickBooksSyncLog.objects.filter(entity_type="payment").delete()
+    link_invoice(tenant, invoice)  # typed into QuickBooks and adopted: no marker of ours, it may hold the payment
+    payments_wake(company_id=tenant.company.pk, invoice_id=invoice.pk)
+    assert not QuickBooksSyncLog.objects.filter(entity_type="payment").exists()
