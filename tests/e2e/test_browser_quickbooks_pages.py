@@ -49,6 +49,9 @@ def connect(page) -> None:
     page.wait_for_url("**/simulator/oauth2/authorize**")
     page.click("button[name=connect]")
     page.wait_for_url("**/settings/integrations/quickbooks/")
+    # The page's own requests (htmx) may still write (e.g. the rate limiter's pace row): let them finish before
+    # the test writes from its thread, or the in-memory SQLite test database answers "table is locked".
+    page.wait_for_load_state("networkidle")
 
 
 class Worker:
