@@ -227,7 +227,7 @@ def _process_batch(event_ids: list[int]) -> dict[int, str]:
         elif event.payload is not None:
             to_apply.append((event, connection, event.payload))  # a CDC row: the whole object already
         else:
-            client = clients.setdefault(connection.pk, client_for(connection))
+            client = clients.get(connection.pk) or clients.setdefault(connection.pk, client_for(connection))
             try:
                 to_apply.append((event, connection, client.read("Payment", event.entity_id)))
             except NotFound:

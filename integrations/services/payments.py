@@ -221,7 +221,8 @@ def payment_enqueue(*, company_id: int, payment_id: int) -> QuickBooksSyncLog | 
     payment = Payment.objects.filter(pk=payment_id, company_id=company_id).select_related("invoice").first()
     if payment is None or payment.source != PaymentSource.LOCAL:
         return None
-    return _enqueue(company_id, payment_id, payment.invoice.number, operation=SyncOperation.PUSH)
+    connection = QuickBooksConnection.objects.filter(company_id=company_id).first()
+    return _enqueue(connection, payment_id, payment.invoice.number, operation=SyncOperation.PUSH)
 
 
 def payment_void_enqueue(*, company_id: int, payment_id: int, invoice_number: str) -> QuickBooksSyncLog | None:
@@ -239,15 +240,15 @@ def payment_void_enqueue(*, company_id: int, payment_id: int, invoice_number: st
     ).filter(Q(status__in=[SyncStatus.PENDING, SyncStatus.RUNNING]) | ~Q(create_request_id=""))
     if not reached and not in_flight.exists():
         return None
-    return _enqueue(company_id, payment_id, invoice_number, operation=SyncOperation.VOID)
+    return _enqueue(connection, payment_id, invoice_number, operation=SyncOperation.VOID)
 
 
-def _enqueue(company_id: int, payment_id: int, invoice_number: str, *, operation: str) -> QuickBooksSyncLog | None:
-    connection = QuickBooksConnection.objects.filter(company_id=company_id).first()
+def _enqueue(connection, payment_id: int, invoice_number: str, *, operation: str) -> QuickBooksSyncLog | None:
     if connection is None or not connection.realm_id:
         return None  # never connected: nothing to keep in step (while disconnected the entry waits, like invoices)
     if not connection.auto_sync:
         return None
+    company_id = connection.company_id
     from integrations.services.sync import dispatch
 
     with transaction.atomic():
