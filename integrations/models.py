@@ -705,6 +705,9 @@ class DesktopRequestKind(models.TextChoices):
     INVOICE_QUERY = "InvoiceQuery", "InvoiceQuery"
     RECEIVE_PAYMENT_QUERY = "ReceivePaymentQuery", "ReceivePaymentQuery"
     TXN_VOID = "TxnVoid", "TxnVoid"
+    # Payments recorded in attune go to Desktop; a payment removed here is deleted there (no void for payments).
+    RECEIVE_PAYMENT_ADD = "ReceivePaymentAdd", "ReceivePaymentAdd"
+    TXN_DEL = "TxnDel", "TxnDel"
 
 
 class DesktopRequestStatus(models.TextChoices):
@@ -759,6 +762,8 @@ class QuickBooksDesktopRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.request_id} ({self.status})"
+
+
 class QuickBooksRealmPace(models.Model):
     """The per-realm limiter's shared state (integrations/quickbooks/limiter.py, decision 0013): one row per
     QuickBooks company, shared by every worker and process through the database.

@@ -29,6 +29,7 @@ class Ret:
     txn_date: str = ""
     customer_name: str = ""
     total_amount: Decimal | None = None
+    memo: str = ""
     applied_to: tuple[AppliedTo, ...] = ()
 
 
@@ -75,6 +76,7 @@ def _ret(element) -> Ret:
         txn_date=child_text(element, "TxnDate"),
         customer_name=child_text(child(element, "CustomerRef"), "FullName"),
         total_amount=_decimal(child_text(element, "TotalAmount")),
+        memo=child_text(element, "Memo"),
         applied_to=applied,
     )
 

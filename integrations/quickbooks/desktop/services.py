@@ -28,10 +28,10 @@ from django.utils import timezone
 
 from attune_qbo.audit.redaction import redact
 from attune_qbo.audit.services import audit_record
-from attune_qbo.billing.models import Client, Invoice, InvoiceLine, InvoiceStatus, PaymentSource
+from attune_qbo.billing.models import Client, Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentSource
 from attune_qbo.core.exceptions import ApplicationError
 from attune_qbo.tenants.permissions import is_company_admin
-from integrations.books.builder import BooksMappings, books_invoice
+from integrations.books.builder import BooksMappings, books_invoice, books_payment
 from integrations.exceptions import NotCompanyAdmin, NotConnected
 from integrations.models import (
     ConnectionStatus,
@@ -57,6 +57,7 @@ from integrations.quickbooks.desktop.mapping import (
     PreflightProblem,
     customer_name,
     desktop_customer,
+    invoice_tax,
     mappings_for,
     preflight,
 )
@@ -69,6 +70,9 @@ SERVER_VERSION = "attune-qbo Web Connector endpoint 1.0"
 PAYMENT_POLL_MINUTES = 10  # a run with nothing to send still reads payments back this often
 MAX_MOD_RETRIES = 3  # InvoiceMod answered 3200 (EditSequence stale) this often in a row: a person looks
 WAITING_MESSAGE = "Waiting for the Web Connector's next run (QuickBooks Desktop)."
+ENTITY_INVOICE = "invoice"
+ENTITY_PAYMENT = "payment"  # the outbox's entity_type of payments (the same as QuickBooks Online's)
+PAYMENT_WAIT_SECONDS = 60 * 60  # a payment whose invoice is not in QuickBooks Desktop yet looks again this late
 QUERY_KINDS = {
     DesktopRequestKind.ITEM_QUERY,
     DesktopRequestKind.CUSTOMER_QUERY,
@@ -328,6 +332,15 @@ def desktop_retry(*, company, entry_id: int, user) -> QuickBooksSyncLog:
     if not entry.can_retry:
         raise ApplicationError("Only a failed entry can be retried.")
     with transaction.atomic():
+        if entry.entity_type == ENTITY_PAYMENT:
+            return desktop_payment_enqueue(
+                company_id=company.pk,
+                payment_id=entry.object_id,
+                operation=entry.operation,
+                invoice_number=entry.object_repr,
+                trigger=SyncTrigger.RETRY,
+                user=user,
+            )
         return desktop_enqueue(
             company_id=company.pk,
             invoice_id=entry.object_id,
@@ -335,6 +348,283 @@ def desktop_retry(*, company, entry_id: int, user) -> QuickBooksSyncLog:
             trigger=SyncTrigger.RETRY,
             user=user,
         )
+
+
+# --- payments recorded here → QuickBooks Desktop -----------------------------------------------------------
+
+
+def desktop_payment_enqueue(
+    *,
+    company_id: int,
+    payment_id: int,
+    operation: str = SyncOperation.PUSH,
+    invoice_number: str = "",
+    trigger: str = SyncTrigger.AUTO,
+    user=None,
+) -> QuickBooksSyncLog | None:
+    """Queue a payment recorded here for QuickBooks Desktop (`ReceivePaymentAdd`), or, with `operation=VOID`, the
+    removal there of a payment deleted or refunded here (`TxnDel`). Call it inside the change's transaction.
+
+    One live entry per payment, like invoices. Payments that came from QuickBooks are never sent back; a removal
+    is queued only when the payment reached the company file or is on its way there."""
+    connection = desktop_active(company_id=company_id)
+    if connection is None:
+        return None
+    if operation == SyncOperation.PUSH:
+        payment = Payment.objects.filter(pk=payment_id, company_id=company_id).select_related("invoice").first()
+        if payment is None or payment.source != PaymentSource.LOCAL:
+            return None
+        invoice_number = payment.invoice.number
+    else:
+        reached = _link(connection, LinkType.PAYMENT, payment_id) is not None
+        on_its_way = connection.requests.filter(
+            object_type=LinkType.PAYMENT,
+            object_id=payment_id,
+            kind=DesktopRequestKind.RECEIVE_PAYMENT_ADD,
+            status__in=[DesktopRequestStatus.QUEUED, DesktopRequestStatus.SENT],
+        ).exists()
+        live_push = QuickBooksSyncLog.objects.filter(
+            company_id=company_id,
+            entity_type=ENTITY_PAYMENT,
+            object_id=payment_id,
+            status__in=[SyncStatus.PENDING, SyncStatus.RUNNING],
+        ).exists()
+        if not (reached or on_its_way or live_push):
+            return None
+    now = timezone.now()
+    person = user if user is not None and getattr(user, "is_authenticated", False) else None
+    with transaction.atomic():
+        live = (
+            QuickBooksSyncLog.objects.select_for_update()
+            .filter(
+                company_id=company_id,
+                entity_type=ENTITY_PAYMENT,
+                object_id=payment_id,
+                status__in=[SyncStatus.PENDING, SyncStatus.RUNNING],
+            )
+            .first()
+        )
+        if live is not None:
+            if live.status == SyncStatus.RUNNING:
+                # Its add may be landing right now: the outcome queues a follower, which deletes it (the payment
+                # row is gone by then, so the follower plans a removal).
+                QuickBooksSyncLog.objects.filter(pk=live.pk).update(rerun_requested=True, updated_at=now)
+            elif operation == SyncOperation.VOID:
+                QuickBooksSyncLog.objects.filter(pk=live.pk).update(
+                    operation=SyncOperation.VOID, next_attempt_at=now, realm_id=connection.realm_key, updated_at=now
+                )
+            return live
+        try:
+            with transaction.atomic():
+                return QuickBooksSyncLog.objects.create(
+                    company_id=company_id,
+                    realm_id=connection.realm_key,
+                    entity_type=ENTITY_PAYMENT,
+                    object_id=payment_id,
+                    object_repr=invoice_number[:100],
+                    operation=operation,
+                    trigger=trigger,
+                    triggered_by=person,
+                    next_attempt_at=now,
+                    message=WAITING_MESSAGE,
+                )
+        except IntegrityError:  # queued by another transaction a moment ago
+            return QuickBooksSyncLog.objects.filter(
+                company_id=company_id, entity_type=ENTITY_PAYMENT, object_id=payment_id
+            ).first()
+
+
+def _plan_payment(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLog) -> None:
+    """Queue what brings QuickBooks Desktop up to this payment: `ReceivePaymentAdd` once its invoice is there,
+    `TxnDel` once it is removed here, or nothing."""
+    link = _link(connection, LinkType.PAYMENT, entry.object_id)
+    payment = (
+        Payment.objects.select_related("invoice", "invoice__client")
+        .filter(pk=entry.object_id, company_id=connection.company_id)
+        .first()
+    )
+    if entry.operation == SyncOperation.VOID or payment is None:
+        if link is None:
+            _finish_entry(
+                entry,
+                SyncStatus.SKIPPED,
+                "The payment was removed here before it reached QuickBooks Desktop; nothing to undo there.",
+            )
+        elif link.voided:
+            _finish_entry(entry, SyncStatus.UP_TO_DATE, "Already deleted in QuickBooks Desktop.", qbo_id=link.qbo_id)
+        else:
+            _queue(
+                connection,
+                DesktopRequestKind.TXN_DEL,
+                lambda request_id: qbxml.receive_payment_del(request_id, txn_id=link.qbo_id),
+                entry=entry,
+                object_type=LinkType.PAYMENT,
+                object_id=entry.object_id,
+            )
+        return
+    if payment.source != PaymentSource.LOCAL:
+        _finish_entry(entry, SyncStatus.SKIPPED, "This payment came from QuickBooks Desktop; it is not sent back.")
+        return
+    if link is not None and not link.voided:
+        _finish_entry(
+            entry,
+            SyncStatus.UP_TO_DATE,
+            f"QuickBooks Desktop already has this payment (TxnID {link.qbo_id}).",
+            qbo_id=link.qbo_id,
+        )
+        return
+    invoice = payment.invoice
+    invoice_link = _link(connection, LinkType.INVOICE, invoice.pk)
+    customer_link = _link(connection, LinkType.CLIENT, invoice.client_id)
+    if invoice_link is None or customer_link is None:
+        _finish_entry(
+            entry,
+            SyncStatus.PENDING,
+            f"Waiting for invoice {invoice.number} to reach QuickBooks Desktop; this payment goes right after it.",
+            code="waiting_invoice",
+            next_attempt_at=timezone.now() + dt.timedelta(seconds=PAYMENT_WAIT_SECONDS),
+        )
+        # Waiting is not an attempt: the claim counted one.
+        QuickBooksSyncLog.objects.filter(pk=entry.pk, attempts__gt=0).update(attempts=F("attempts") - 1)
+        return
+    if invoice_link.voided:
+        _finish_entry(
+            entry,
+            SyncStatus.FAILED,
+            f"Invoice {invoice.number} is void in QuickBooks Desktop; it cannot take this payment.",
+            code="invoice_void",
+        )
+        return
+    document = books_payment(payment, BooksMappings())
+
+    def build(request_id: str) -> ET.Element:
+        return qbxml.receive_payment_add(
+            document,
+            request_id,
+            customer_list_id=customer_link.qbo_id,
+            invoice_txn_id=invoice_link.qbo_id,
+            company_id=connection.company_id,
+        )
+
+    _queue(
+        connection,
+        DesktopRequestKind.RECEIVE_PAYMENT_ADD,
+        build,
+        entry=entry,
+        object_type=LinkType.PAYMENT,
+        object_id=payment.pk,
+        source_updated_at=payment.updated_at,
+    )
+
+
+def _follow_invoice(connection: QuickBooksDesktopConnection, invoice_id: int, *, added: bool) -> None:
+    """An invoice reached QuickBooks Desktop: its payments waiting for it go now. When we added it (so Desktop
+    holds it at its full amount), payments recorded here before it was sent are queued too."""
+    payment_ids = list(
+        Payment.objects.filter(invoice_id=invoice_id, company_id=connection.company_id).values_list("pk", flat=True)
+    )
+    if not payment_ids:
+        return
+    QuickBooksSyncLog.objects.filter(
+        company_id=connection.company_id,
+        realm_id=connection.realm_key,
+        entity_type=ENTITY_PAYMENT,
+        object_id__in=payment_ids,
+        status=SyncStatus.PENDING,
+    ).update(next_attempt_at=timezone.now())
+    if not added:
+        return
+    queued = QuickBooksSyncLog.objects.filter(
+        company_id=connection.company_id, realm_id=connection.realm_key, entity_type=ENTITY_PAYMENT
+    ).values("object_id")
+    for payment_id in Payment.objects.filter(pk__in=payment_ids, source=PaymentSource.LOCAL).exclude(pk__in=queued):
+        desktop_payment_enqueue(company_id=connection.company_id, payment_id=payment_id.pk)
+
+
+def _apply_payment(connection, entry, request: QuickBooksDesktopRequest, answer: Answer, found: bool) -> None:
+    if request.kind == DesktopRequestKind.RECEIVE_PAYMENT_ADD:
+        if found:
+            ret = answer.rets[0]
+            _save_link(connection, LinkType.PAYMENT, request.object_id, ret, request)
+            _finish_entry(
+                entry,
+                SyncStatus.SUCCEEDED,
+                f"Created payment {ret.txn_id} in QuickBooks Desktop, applied to invoice {entry.object_repr}.",
+                qbo_id=ret.txn_id,
+                payload=_answer_payload(request, answer),
+            )
+            return
+        _finish_entry(
+            entry,
+            SyncStatus.FAILED,
+            _refusal(answer, request),
+            code=answer.status_code or "refused",
+            payload=_answer_payload(request, answer),
+        )
+        logger.warning("qbd.payment.refused company=%s code=%s", connection.company_id, answer.status_code)
+        return
+    if request.kind == DesktopRequestKind.TXN_DEL:
+        gone = answer.status_code == c.STATUS_NOT_FOUND
+        if answer.ok or gone:
+            QuickBooksLink.objects.filter(
+                company_id=connection.company_id,
+                realm_id=connection.realm_key,
+                object_type=LinkType.PAYMENT,
+                object_id=request.object_id,
+            ).update(voided=True, updated_at=timezone.now())
+            link = _link(connection, LinkType.PAYMENT, request.object_id)
+            qbo_id = link.qbo_id if link else ""
+            if gone:
+                _finish_entry(entry, SyncStatus.UP_TO_DATE, "It was no longer in QuickBooks Desktop.", qbo_id=qbo_id)
+            else:
+                _finish_entry(
+                    entry,
+                    SyncStatus.SUCCEEDED,
+                    f"Deleted payment {qbo_id} in QuickBooks Desktop (it was deleted or refunded here).",
+                    qbo_id=qbo_id,
+                )
+            return
+        _finish_entry(entry, SyncStatus.FAILED, _refusal(answer, request), code=answer.status_code or "refused")
+        return
+    # A "resolve" ReceivePaymentQuery: did the ReceivePaymentAdd whose answer was lost land? Its Memo says.
+    marker = qbxml.payment_marker(connection.company_id, request.object_id)
+    ours = next((ret for ret in answer.rets if marker in ret.memo), None) if found else None
+    if ours is not None:
+        _save_link(connection, LinkType.PAYMENT, request.object_id, ours)
+        still_here = Payment.objects.filter(pk=request.object_id).exists()
+        if entry.operation == SyncOperation.PUSH and still_here:
+            _finish_entry(
+                entry,
+                SyncStatus.SUCCEEDED,
+                f"In QuickBooks Desktop (TxnID {ours.txn_id}); the earlier run's answer was lost, so it was looked up "
+                "instead of being sent again.",
+                qbo_id=ours.txn_id,
+            )
+            return
+    _plan_payment(connection, entry)
+
+
+def _resolve_payment_add(connection, entry, request: QuickBooksDesktopRequest) -> None:
+    """A ReceivePaymentAdd sent without an answer: look for it (customer and date from what was sent) before
+    adding it again; Desktop has no idempotency key, the Memo marker stands in for one."""
+    from integrations.quickbooks.desktop.xmlsafe import child, child_text, parse_xml
+
+    try:
+        add = child(parse_xml(request.qbxml, what="the request sent"), "ReceivePaymentAdd")
+        customer = child_text(child(add, "CustomerRef"), "ListID")
+        txn_date = dt.date.fromisoformat(child_text(add, "TxnDate"))
+    except (DesktopProtocolError, ValueError):
+        _plan_payment(connection, entry)
+        return
+    _queue(
+        connection,
+        DesktopRequestKind.RECEIVE_PAYMENT_QUERY,
+        lambda request_id: qbxml.receive_payment_find(request_id, customer_list_id=customer, txn_date=txn_date),
+        entry=entry,
+        object_type=LinkType.PAYMENT,
+        object_id=request.object_id,
+        purpose="resolve",
+    )
 
 
 def _finish_entry(
@@ -466,7 +756,7 @@ def _due_entries(connection: QuickBooksDesktopConnection):
     return QuickBooksSyncLog.objects.filter(
         company_id=connection.company_id,
         realm_id=connection.realm_key,
-        entity_type="invoice",
+        entity_type__in=[ENTITY_INVOICE, ENTITY_PAYMENT],
         status=SyncStatus.PENDING,
         next_attempt_at__lte=timezone.now(),
     )
@@ -584,11 +874,14 @@ def _plan_due_entries(connection: QuickBooksDesktopConnection) -> None:
         message=message,
         updated_at=now,
     )
-    batch = _Batch.load(connection, [entry.object_id for entry in entries])
+    batch = _Batch.load(connection, [entry.object_id for entry in entries if entry.entity_type == ENTITY_INVOICE])
     for entry in entries:
         entry.status, entry.started_at, entry.lease_until = SyncStatus.RUNNING, now, None
         entry.attempts, entry.rerun_requested, entry.message = entry.attempts + 1, False, message
-        _plan_entry(connection, entry, batch)
+        if entry.entity_type == ENTITY_PAYMENT:
+            _plan_payment(connection, entry)
+        else:
+            _plan_entry(connection, entry, batch)
 
 
 @dataclass
@@ -677,12 +970,13 @@ def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLo
         return
     known = {name.casefold() for name in connection.item_names} if connection.items_read_at else None
     document = books_invoice(invoice, batch.lines[invoice.pk], batch.mappings)
+    tax = invoice_tax(document, batch.mappings)
     try:
-        preflight(document, known_items=known)
+        preflight(document, known_items=known, tax=tax)
     except PreflightProblem as problem:
         _finish_entry(entry, SyncStatus.FAILED, problem.message, code="preflight")
         return
-    payload_hash = _digest(qbxml.invoice_add(document, "hash"))
+    payload_hash = _digest(qbxml.invoice_add(document, "hash", tax=tax))
     if link is not None and link.payload_hash == payload_hash and not link.voided:
         _finish_entry(
             entry, SyncStatus.UP_TO_DATE, "QuickBooks Desktop already holds this version.", qbo_id=link.qbo_id
@@ -690,12 +984,16 @@ def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLo
         return
     _plan_customer(connection, invoice.client, batch)
     if link is None:
-        kind, build = DesktopRequestKind.INVOICE_ADD, lambda request_id: qbxml.invoice_add(document, request_id)
+        kind = DesktopRequestKind.INVOICE_ADD
+
+        def build(request_id: str) -> ET.Element:
+            return qbxml.invoice_add(document, request_id, tax=tax)
+
     else:
         kind = DesktopRequestKind.INVOICE_MOD
 
         def build(request_id: str) -> ET.Element:
-            return qbxml.invoice_mod(document, request_id, txn_id=link.qbo_id, edit_sequence=link.sync_token)
+            return qbxml.invoice_mod(document, request_id, txn_id=link.qbo_id, edit_sequence=link.sync_token, tax=tax)
 
     _queue(
         connection,
@@ -768,6 +1066,24 @@ def _in_doubt(connection: QuickBooksDesktopConnection, request: QuickBooksDeskto
         if claimed:
             entry.status = SyncStatus.RUNNING
     if entry is None or entry.status != SyncStatus.RUNNING:
+        return
+    if request.object_type == LinkType.PAYMENT:
+        if request.kind == DesktopRequestKind.RECEIVE_PAYMENT_ADD:
+            _resolve_payment_add(connection, entry, request)
+        elif request.purpose == "resolve":
+            previous = (
+                connection.requests.filter(
+                    sync_log=entry, kind=DesktopRequestKind.RECEIVE_PAYMENT_ADD, object_id=request.object_id
+                )
+                .order_by("-id")
+                .first()
+            )
+            if previous is not None:
+                _resolve_payment_add(connection, entry, previous)
+            else:
+                _plan_payment(connection, entry)
+        else:
+            _plan_payment(connection, entry)
         return
     if request.kind == DesktopRequestKind.INVOICE_ADD or request.purpose == "resolve":
         invoice = Invoice.objects.filter(pk=request.object_id).only("number").first()
@@ -870,6 +1186,12 @@ def _save_link(connection, object_type: str, object_id: int, ret: Ret, request=N
 
 
 def _refusal(answer: Answer, request: QuickBooksDesktopRequest) -> str:
+    if request.object_type == LinkType.PAYMENT and answer.status_code == c.STATUS_INVALID_REFERENCE:
+        return (
+            f"QuickBooks Desktop refused the {request.kind} ({answer.status_code}: {answer.status_message}). The "
+            "invoice or customer it is applied to is no longer in QuickBooks Desktop under the id attune holds "
+            "(deleted there?): look at the invoice there, then retry."
+        )
     advice = {
         c.STATUS_INVALID_REFERENCE: " Something it names (customer, item or tax code) does not exist in QuickBooks "
         "Desktop under that name: create it there or rename it here, then retry.",
@@ -897,7 +1219,7 @@ def _apply(connection, session, request: QuickBooksDesktopRequest, answer: Answe
         if handled:
             connection.item_names = sorted({ret.full_name for ret in answer.rets if ret.full_name})
             connection.items_read_at = now
-    elif kind == DesktopRequestKind.RECEIVE_PAYMENT_QUERY:
+    elif kind == DesktopRequestKind.RECEIVE_PAYMENT_QUERY and request.purpose != "resolve":
         session.payments_read = True
         if handled:
             _record_payments(connection, answer.rets)
@@ -906,6 +1228,8 @@ def _apply(connection, session, request: QuickBooksDesktopRequest, answer: Answe
         _apply_customer(connection, request, answer, found)
     elif entry is None or entry.status != SyncStatus.RUNNING:
         return  # the entry was finished meanwhile (e.g. by a person); nothing more to do
+    elif request.object_type == LinkType.PAYMENT:
+        _apply_payment(connection, entry, request, answer, found)
     elif kind in (DesktopRequestKind.INVOICE_ADD, DesktopRequestKind.INVOICE_MOD):
         _apply_invoice(connection, entry, request, answer, found)
     elif kind == DesktopRequestKind.INVOICE_QUERY:
@@ -984,6 +1308,7 @@ def _apply_invoice(connection, entry, request, answer: Answer, found: bool) -> N
             qbo_id=ret.txn_id,
             payload=_answer_payload(request, answer),
         )
+        _follow_invoice(connection, request.object_id, added=request.kind == DesktopRequestKind.INVOICE_ADD)
         return
     if answer.status_code == c.STATUS_EDIT_SEQUENCE_STALE and request.kind == DesktopRequestKind.INVOICE_MOD:
         mods = connection.requests.filter(sync_log=entry, kind=DesktopRequestKind.INVOICE_MOD).count()
@@ -1024,6 +1349,7 @@ def _apply_invoice_query(connection, entry, request, answer: Answer, found: bool
                 "up by number instead of being sent again.",
                 qbo_id=ret.txn_id,
             )
+            _follow_invoice(connection, request.object_id, added=True)
         else:
             _plan_entry(connection, entry)
         return
@@ -1056,7 +1382,18 @@ def _record_payments(connection: QuickBooksDesktopConnection, rets) -> None:
             qbo_id__in=[applied.txn_id for ret in rets for applied in ret.applied_to],
         ).values_list("qbo_id", "object_id")
     )
+    sent_from_here = set(
+        QuickBooksLink.objects.filter(
+            company_id=connection.company_id,
+            realm_id=connection.realm_key,
+            object_type=LinkType.PAYMENT,
+            qbo_id__in=[ret.txn_id for ret in rets],
+        ).values_list("qbo_id", flat=True)
+    )
+    ours = f"[attune:{connection.company_id}:p"  # the start of qbxml.payment_marker
     for ret in rets:
+        if ret.txn_id in sent_from_here or ours in ret.memo:
+            continue  # a payment recorded here and sent by us: never recorded a second time
         for applied in ret.applied_to:
             invoice_id = invoice_links.get(applied.txn_id)
             if invoice_id is None or applied.amount <= 0:
