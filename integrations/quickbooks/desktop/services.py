@@ -45,6 +45,7 @@ from integrations.models import (
     QuickBooksDesktopRequest,
     QuickBooksDesktopSession,
     QuickBooksLink,
+    QuickBooksMapping,
     QuickBooksSyncLog,
     SyncOperation,
     SyncStatus,
@@ -284,6 +285,69 @@ def desktop_enqueue(
         entry.message = WAITING_MESSAGE
         entry.save()
     return entry
+
+
+def desktop_mappings_save(*, company, changes, user) -> tuple[int, int]:
+    """Save the Desktop mapping page: each change names one of our things' Desktop FullName ("" clears it). The
+    rows are `QuickBooksMapping`s under the company file's realm key with an empty `qbo_id` (Desktop refers by
+    name). Returns (saved, cleared). The form checked the names (desktop/forms.py)."""
+    if not is_company_admin(user, company):
+        raise NotCompanyAdmin()
+    connection = desktop_active(company_id=company.pk)
+    if connection is None:
+        raise NotConnected("QuickBooks Desktop is not connected for this company.")
+    saved = cleared = 0
+    now = timezone.now()
+    with transaction.atomic():
+        for change in changes:
+            key = {"company": company, "realm_id": connection.realm_key, "kind": change.kind}
+            key["local_key"] = change.local_key
+            if not change.name:
+                cleared += QuickBooksMapping.objects.filter(**key).delete()[0]
+                continue
+            QuickBooksMapping.objects.update_or_create(
+                **key, defaults={"qbo_id": "", "qbo_name": change.name, "confirmed_at": now}
+            )
+            saved += 1
+        if saved or cleared:
+            audit_record(
+                action="quickbooks_desktop.mapping",
+                company=company,
+                actor=user,
+                target=connection,
+                details={"saved": saved, "cleared": cleared},
+            )
+    logger.info("qbd.mapping.saved company=%s saved=%s cleared=%s", company.pk, saved, cleared)
+    return saved, cleared
+
+
+def blocked_by_names(*, connection: QuickBooksDesktopConnection):
+    """Failed Desktop entries that stopped before sending (a name QuickBooks Desktop lacks) or on a 3140 invalid
+    reference: the ones a new mapping may unblock."""
+    return QuickBooksSyncLog.objects.filter(
+        company_id=connection.company_id,
+        realm_id=connection.realm_key,
+        status__in=[SyncStatus.FAILED, SyncStatus.DEAD],
+        error_code__in=["preflight", c.STATUS_INVALID_REFERENCE],
+    )
+
+
+def desktop_retry_blocked(*, company, user) -> int:
+    """Retry every entry `blocked_by_names` (the mapping page's button). Returns how many were queued."""
+    connection = desktop_active(company_id=company.pk)
+    if connection is None:
+        raise NotConnected("QuickBooks Desktop is not connected for this company.")
+    queued = 0
+    for entry in list(blocked_by_names(connection=connection)[:500]):
+        latest = (
+            QuickBooksSyncLog.objects.filter(company=company, entity_type=entry.entity_type, object_id=entry.object_id)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if latest is not None and latest.pk == entry.pk:  # only the object's latest outcome is retried
+            desktop_retry(company=company, entry_id=entry.pk, user=user)
+            queued += 1
+    return queued
 
 
 def invoices_not_in_desktop(*, connection: QuickBooksDesktopConnection):
