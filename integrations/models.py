@@ -708,6 +708,8 @@ class DesktopRequestKind(models.TextChoices):
     # Payments recorded in attune go to Desktop; a payment removed here is deleted there (no void for payments).
     RECEIVE_PAYMENT_ADD = "ReceivePaymentAdd", "ReceivePaymentAdd"
     TXN_DEL = "TxnDel", "TxnDel"
+    # An item an invoice names that Desktop lacks, created with the mapped income account (Desktop mapping page).
+    ITEM_SERVICE_ADD = "ItemServiceAdd", "ItemServiceAdd"
 
 
 class DesktopRequestStatus(models.TextChoices):

@@ -143,6 +143,19 @@ ORDER = {
     ],
     "AppliedToTxnAdd": ["TxnID", "PaymentAmount", "TxnLineDetail", "SetCredit", "DiscountAmount", "DiscountAccountRef"],
     "TxnDelRq": ["TxnDelType", "TxnID"],
+    "ItemServiceAdd": [
+        "Name",
+        "BarCode",
+        "IsActive",
+        "ClassRef",
+        "ParentRef",
+        "UnitOfMeasureSetRef",
+        "IsTaxIncluded",
+        "SalesTaxCodeRef",
+        "SalesOrPurchase",
+        "SalesAndPurchase",
+    ],
+    "SalesOrPurchase": ["Desc", "Price", "PricePercent", "AccountRef"],
     "TxnDateRangeFilter": ["FromTxnDate", "ToTxnDate", "DateMacro"],
     "EntityFilter": ["ListID", "FullName", "ListIDWithChildren", "FullNameWithChildren"],
 }
@@ -249,6 +262,7 @@ class FakeQuickBooksDesktop:
         items: tuple[str, ...] = (),
         sales_tax_items: dict[str, str] | None = None,
         sales_tax_codes: dict[str, bool] | None = None,
+        accounts: tuple[str, ...] = ("Sales", "Income:Services"),
     ) -> None:
         self.client = zeep.Client(wsdl_url)
         self.items = {name.casefold(): name for name in items}
@@ -258,6 +272,8 @@ class FakeQuickBooksDesktop:
         }
         codes = sales_tax_codes if sales_tax_codes is not None else {"Tax": True, "Non": False}
         self.sales_tax_codes = {name.casefold(): taxable for name, taxable in codes.items()}
+        self.accounts = {name.casefold() for name in accounts}
+        self.item_accounts: dict[str, str] = {}  # item created through qbXML -> its income account
         self.customers: dict[str, DesktopCustomer] = {}
         self.invoices: dict[str, DesktopInvoice] = {}
         self.payments: list[dict] = []
@@ -471,6 +487,24 @@ class FakeQuickBooksDesktop:
         if not rets:
             return "1", "A query request did not find a matching object in QuickBooks", []
         return (*self.OK, rets)
+
+    def _ItemServiceAdd(self, rq):
+        add = rq.find("ItemServiceAdd")
+        name = _text(add, "Name")
+        if len(name) > ITEM_NAME_MAX or ":" in name:
+            return "3070", f'The string "{name}" in the field "Name" is too long or not allowed.', []
+        if name.casefold() in self.items or name.casefold() in self.sales_tax_items:
+            return "3100", f'The name "{name}" of the list element is already in use.', []
+        account = _text(add, "SalesOrPurchase/AccountRef/FullName")
+        if account.casefold() not in self.accounts:
+            return "3140", f'There is an invalid reference to QuickBooks Account "{account}" in the Item.', []
+        self.items[name.casefold()] = name
+        self.item_accounts[name] = account
+        ret = ET.Element("ItemServiceRet")
+        for tag, value in (("ListID", self._new_id()), ("EditSequence", self._edit_sequence()), ("Name", name)):
+            ET.SubElement(ret, tag).text = value
+        ET.SubElement(ret, "FullName").text = name
+        return (*self.OK, [ret])
 
     def _lines(self, parent, tag) -> list[Line] | str:
         lines = []

@@ -17,7 +17,7 @@ from tests.factories import ProductFactory
 pytestmark = pytest.mark.e2e
 
 
-def _shot(page, name: str) -> None:
+def _shot(page, name: str) -> None:  # noqa: F811
     """Full-page pictures: the sticky save bar is laid out in place so it does not cover a row."""
     page.evaluate("document.querySelectorAll('.savebar').forEach(bar => { bar.style.position = 'static'; })")
     shot(page, name)

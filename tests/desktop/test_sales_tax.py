@@ -113,3 +113,40 @@ def test_two_sales_tax_rates_on_one_invoice_are_refused_with_a_reason(desktop_te
     assert entry.status == SyncStatus.FAILED
     assert "one sales tax item per invoice" in entry.message
     assert not quickbooks.invoices
+
+
+# --- items QuickBooks Desktop lacks, created with the mapped income account -----------------------------------
+
+
+def test_a_missing_item_is_created_with_the_mapped_income_account_before_the_invoice(desktop_tenant, wsdl_url):
+    tenant = desktop_tenant
+    _map(tenant, MappingKind.INCOME_ACCOUNT, "default", "Income:Services")
+    quickbooks = FakeQuickBooksDesktop(wsdl_url, items=(), sales_tax_items={"Sales tax": "10"})
+    first = tenant.invoice(finalize=True)
+    second = tenant.invoice(finalize=True)
+
+    quickbooks.run(tenant.desktop.username, tenant.password)
+
+    kinds = quickbooks.kinds_received()
+    assert kinds.count("ItemServiceAdd") == 1  # once, for both invoices
+    assert kinds.index("ItemServiceAdd") < kinds.index("InvoiceAdd")
+    assert quickbooks.item_accounts == {tenant.product.name: "Income:Services"}
+    [rq] = [element for element in quickbooks.received if element.tag == "ItemServiceAddRq"]
+    assert rq.find("ItemServiceAdd/SalesOrPurchase/Price").text == "50.00"
+    assert {quickbooks.invoice_by_ref(i.number).total for i in (first, second)} == {first.total}
+    assert _entry(tenant, first).status == SyncStatus.SUCCEEDED
+    tenant.desktop.refresh_from_db()
+    assert tenant.product.name in tenant.desktop.item_names
+
+
+def test_without_an_income_account_a_missing_item_fails_before_sending_and_names_the_fix(desktop_tenant, wsdl_url):
+    tenant = desktop_tenant
+    quickbooks = FakeQuickBooksDesktop(wsdl_url, items=(), sales_tax_items={"Sales tax": "10"})
+    invoice = tenant.invoice(finalize=True)
+
+    quickbooks.run(tenant.desktop.username, tenant.password)
+
+    entry = _entry(tenant, invoice)
+    assert (entry.status, entry.error_code) == (SyncStatus.FAILED, "preflight")
+    assert f"no active item named “{tenant.product.name}”" in entry.message
+    assert "ItemServiceAdd" not in quickbooks.kinds_received()

@@ -129,6 +129,24 @@ class DesktopTax:
 NO_TAX = DesktopTax()
 
 
+def item_service_add(
+    request_id: str, *, name: str, description: str, price: Decimal, income_account: str
+) -> ET.Element:
+    """A service item for a product QuickBooks Desktop lacks, booked to the mapped income account.
+
+    ItemServiceAdd order (qbXML OSR): Name, BarCode, IsActive, ClassRef, ParentRef, UnitOfMeasureSetRef,
+    IsTaxIncluded, SalesTaxCodeRef, then SalesOrPurchase (Desc, Price | PricePercent, AccountRef) or
+    SalesAndPurchase. Only leaf names are created (a sub-item would need its parent by ParentRef)."""
+    rq = ET.Element("ItemServiceAddRq", {"requestID": request_id})
+    add = ET.SubElement(rq, "ItemServiceAdd")
+    _text(add, "Name", clean_name(name, c.ITEM_NAME_MAX))
+    sales = ET.SubElement(add, "SalesOrPurchase")
+    _text(sales, "Desc", clean_text(description, c.DESC_MAX))
+    _text(sales, "Price", _money(price))
+    _ref(sales, "AccountRef", clean_text(income_account, c.ACCOUNT_FULL_NAME_MAX))
+    return rq
+
+
 def _invoice_header(element: ET.Element, invoice: BooksInvoice, tax: DesktopTax = NO_TAX) -> None:
     # InvoiceAdd order: CustomerRef, ClassRef, ARAccountRef, TemplateRef, TxnDate, RefNumber, BillAddress,
     # ShipAddress, IsPending, PONumber, TermsRef, DueDate, SalesRepRef, FOB, ShipDate, ShipMethodRef,

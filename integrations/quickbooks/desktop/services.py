@@ -17,7 +17,7 @@ import random
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
 from django.conf import settings
@@ -959,6 +959,7 @@ class _Batch:
     invoice_links: dict[int, QuickBooksLink]
     client_links: dict[int, QuickBooksLink]
     busy_clients: set[int]
+    items_queued: set[str] = field(default_factory=set)  # item names an ItemServiceAdd is queued for, this batch
 
     @classmethod
     def load(cls, connection: QuickBooksDesktopConnection, invoice_ids: list[int]) -> _Batch:
@@ -1035,6 +1036,8 @@ def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLo
     known = {name.casefold() for name in connection.item_names} if connection.items_read_at else None
     document = books_invoice(invoice, batch.lines[invoice.pk], batch.mappings)
     tax = invoice_tax(document, batch.mappings)
+    if known is not None:
+        known |= _create_missing_items(connection, document, batch, known)
     try:
         preflight(document, known_items=known, tax=tax)
     except PreflightProblem as problem:
@@ -1069,6 +1072,53 @@ def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLo
         payload_hash=payload_hash,
         source_updated_at=invoice.updated_at,
     )
+
+
+def _create_missing_items(connection, document, batch: _Batch, known: set[str]) -> set[str]:
+    """Items the invoice names that QuickBooks Desktop did not list: with an income account mapped (Desktop
+    mapping page), each is created as a service item before the invoice goes (`ItemServiceAdd`, queued ahead of
+    it). Returns the names now on their way (case-folded). Sub-item names (`Parent:Child`) are not created: the
+    parent must exist first, so pre-flight names them instead."""
+    income = batch.mappings.income_account
+    if income is None or not income.name:
+        return set()
+    coming: set[str] = set()
+    for line in document.lines:
+        name = line.item.name
+        folded = name.casefold()
+        if folded in known or folded in coming or ":" in name or not name or len(name) > c.ITEM_NAME_MAX:
+            continue
+        coming.add(folded)
+        if folded in batch.items_queued:
+            continue
+        batch.items_queued.add(folded)
+        probe = qbxml.fragment(
+            qbxml.item_service_add("x", name=name, description="", price=line.rate, income_account="")
+        )
+        tag = probe[probe.index("<Name>") : probe.index("</Name>") + len("</Name>")]
+        if connection.requests.filter(
+            kind=DesktopRequestKind.ITEM_SERVICE_ADD,
+            status__in=[DesktopRequestStatus.QUEUED, DesktopRequestStatus.SENT],
+            qbxml__contains=tag,
+        ).exists():
+            continue
+
+        def build(request_id: str, name=name, line=line) -> ET.Element:
+            return qbxml.item_service_add(
+                request_id, name=name, description=line.description, price=line.rate, income_account=income.name
+            )
+
+        _queue(connection, DesktopRequestKind.ITEM_SERVICE_ADD, build, object_type="item")
+    return coming
+
+
+def _item_name_of(request: QuickBooksDesktopRequest) -> str:
+    from integrations.quickbooks.desktop.xmlsafe import child, child_text, parse_xml
+
+    try:
+        return child_text(child(parse_xml(request.qbxml, what="the request sent"), "ItemServiceAdd"), "Name")
+    except DesktopProtocolError:
+        return ""
 
 
 def _plan_customer(connection: QuickBooksDesktopConnection, client: Client, batch: _Batch | None = None) -> None:
@@ -1288,6 +1338,16 @@ def _apply(connection, session, request: QuickBooksDesktopRequest, answer: Answe
         if handled:
             _record_payments(connection, answer.rets)
             connection.payments_read_until = session.started_at
+    elif kind == DesktopRequestKind.ITEM_SERVICE_ADD:
+        name = _item_name_of(request)
+        if (answer.ok or answer.status_code == c.STATUS_NAME_EXISTS) and name:
+            if name.casefold() not in {known.casefold() for known in connection.item_names}:
+                connection.item_names = sorted([*connection.item_names, name], key=str.casefold)
+        elif not answer.ok:
+            connection.last_error = f"QuickBooks Desktop did not create the item “{name}”: {answer.status_message}"[
+                :300
+            ]
+            logger.warning("qbd.item.refused company=%s code=%s", connection.company_id, answer.status_code)
     elif kind in (DesktopRequestKind.CUSTOMER_ADD, DesktopRequestKind.CUSTOMER_MOD, DesktopRequestKind.CUSTOMER_QUERY):
         _apply_customer(connection, request, answer, found)
     elif entry is None or entry.status != SyncStatus.RUNNING:
