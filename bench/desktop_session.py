@@ -59,6 +59,8 @@ def quickbooks_answers(request_text: str) -> str:
         elif kind == "ItemQuery":
             for name in ("Consulting", "Hosting", "Support"):
                 ET.SubElement(ET.SubElement(rs, "ItemServiceRet"), "FullName").text = name
+            # The rate's sales tax item (unmapped: named like the rate), which invoices name as ItemSalesTaxRef.
+            ET.SubElement(ET.SubElement(rs, "ItemSalesTaxRet"), "Name").text = "Sales tax"
     return ET.tostring(out, encoding="unicode")
 
 

@@ -581,28 +581,42 @@ def _plan_payment(connection: QuickBooksDesktopConnection, entry: QuickBooksSync
     )
 
 
-def _follow_invoice(connection: QuickBooksDesktopConnection, invoice_id: int, *, added: bool) -> None:
-    """An invoice reached QuickBooks Desktop: its payments waiting for it go now. When we added it (so Desktop
-    holds it at its full amount), payments recorded here before it was sent are queued too."""
-    payment_ids = list(
-        Payment.objects.filter(invoice_id=invoice_id, company_id=connection.company_id).values_list("pk", flat=True)
+def _follow_invoices(connection: QuickBooksDesktopConnection, reached: dict[int, bool]) -> None:
+    """Invoices that reached QuickBooks Desktop in this message (id → we added it): their payments waiting for
+    them go now. Where we added the invoice (so Desktop holds it at its full amount), payments recorded here
+    before it was sent are queued too. One query when none of them has a payment."""
+    if not reached:
+        return
+    payments = list(
+        Payment.objects.filter(invoice_id__in=list(reached), company_id=connection.company_id).values_list(
+            "pk", "invoice_id", "source"
+        )
     )
-    if not payment_ids:
+    if not payments:
         return
     QuickBooksSyncLog.objects.filter(
         company_id=connection.company_id,
         realm_id=connection.realm_key,
         entity_type=ENTITY_PAYMENT,
-        object_id__in=payment_ids,
+        object_id__in=[pk for pk, _, _ in payments],
         status=SyncStatus.PENDING,
     ).update(next_attempt_at=timezone.now())
-    if not added:
-        return
-    queued = QuickBooksSyncLog.objects.filter(
-        company_id=connection.company_id, realm_id=connection.realm_key, entity_type=ENTITY_PAYMENT
-    ).values("object_id")
-    for payment_id in Payment.objects.filter(pk__in=payment_ids, source=PaymentSource.LOCAL).exclude(pk__in=queued):
-        desktop_payment_enqueue(company_id=connection.company_id, payment_id=payment_id.pk)
+    queued = set(
+        QuickBooksSyncLog.objects.filter(
+            company_id=connection.company_id, realm_id=connection.realm_key, entity_type=ENTITY_PAYMENT
+        ).values_list("object_id", flat=True)
+    )
+    for pk, invoice_id, source in payments:
+        if reached[invoice_id] and source == PaymentSource.LOCAL and pk not in queued:
+            desktop_payment_enqueue(company_id=connection.company_id, payment_id=pk)
+
+
+def _reached(connection: QuickBooksDesktopConnection) -> dict[int, bool]:
+    """The invoices that reached QuickBooks Desktop while one response is applied (kept on the locked connection
+    object for that response only; `_follow_invoices` reads it once at the end)."""
+    if not hasattr(connection, "_reached_invoices"):
+        connection._reached_invoices = {}
+    return connection._reached_invoices
 
 
 def _apply_payment(connection, entry, request: QuickBooksDesktopRequest, answer: Answer, found: bool) -> None:
@@ -1247,6 +1261,7 @@ def qbwc_receive_response(*, ticket: str, response: str, hresult: str, message: 
             _apply(connection, session, request, answer)
         for request in sent.values():
             _in_doubt(connection, request)
+        _follow_invoices(connection, _reached(connection))
         session.save(update_fields=["responses_received", "last_error", "items_read", "payments_read"])
         connection.save()
         return _progress(connection, session)
@@ -1432,7 +1447,7 @@ def _apply_invoice(connection, entry, request, answer: Answer, found: bool) -> N
             qbo_id=ret.txn_id,
             payload=_answer_payload(request, answer),
         )
-        _follow_invoice(connection, request.object_id, added=request.kind == DesktopRequestKind.INVOICE_ADD)
+        _reached(connection)[request.object_id] = request.kind == DesktopRequestKind.INVOICE_ADD
         return
     if answer.status_code == c.STATUS_EDIT_SEQUENCE_STALE and request.kind == DesktopRequestKind.INVOICE_MOD:
         mods = connection.requests.filter(sync_log=entry, kind=DesktopRequestKind.INVOICE_MOD).count()
@@ -1473,7 +1488,7 @@ def _apply_invoice_query(connection, entry, request, answer: Answer, found: bool
                 "up by number instead of being sent again.",
                 qbo_id=ret.txn_id,
             )
-            _follow_invoice(connection, request.object_id, added=True)
+            _reached(connection)[request.object_id] = True
         else:
             _plan_entry(connection, entry)
         return
