@@ -634,6 +634,9 @@ class QuickBooksDesktopConnection(models.Model):
     # Item names read by ItemQuery in the last session: an invoice naming another item fails before it is sent.
     item_names = models.JSONField(default=list, blank=True)
     items_read_at = models.DateTimeField(null=True, blank=True)
+    # Sales tax items' rates from the same ItemQuery ({name: "8.25"}): an invoice whose rate differs from its sales
+    # tax item's fails before it is sent (QuickBooks would compute another total).
+    sales_tax_rates = models.JSONField(default=dict, blank=True)
     # Payments read back up to here (ReceivePaymentQuery's FromModifiedDate on the next session).
     payments_read_until = models.DateTimeField(null=True, blank=True)
     connected_by = models.ForeignKey(

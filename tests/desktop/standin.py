@@ -476,14 +476,21 @@ class FakeQuickBooksDesktop:
 
     def _ItemQuery(self, rq):
         rets = []
+        # IncludeRetElement: only the elements named come back (none named: all of them).
+        wanted = {element.text for element in rq.findall("IncludeRetElement")}
+
+        def ret_of(kind: str, fields: tuple) -> ET.Element:
+            ret = ET.Element(kind)
+            for tag, value in fields:
+                if not wanted or tag in wanted:
+                    ET.SubElement(ret, tag).text = value
+            return ret
+
         for name in self.items.values():
-            ret = ET.Element("ItemServiceRet")
-            ET.SubElement(ret, "FullName").text = name
-            rets.append(ret)
-        for name, _rate in self.sales_tax_items.values():
-            ret = ET.Element("ItemSalesTaxRet")
-            ET.SubElement(ret, "Name").text = name
-            rets.append(ret)
+            rets.append(ret_of("ItemServiceRet", (("Name", name.rsplit(":", 1)[-1]), ("FullName", name))))
+        for name, rate in self.sales_tax_items.values():
+            # A sales tax item is never a sub-item: it has a Name and no FullName.
+            rets.append(ret_of("ItemSalesTaxRet", (("Name", name), ("TaxRate", f"{rate}"))))
         if not rets:
             return "1", "A query request did not find a matching object in QuickBooks", []
         return (*self.OK, rets)

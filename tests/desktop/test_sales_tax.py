@@ -150,3 +150,18 @@ def test_without_an_income_account_a_missing_item_fails_before_sending_and_names
     assert (entry.status, entry.error_code) == (SyncStatus.FAILED, "preflight")
     assert f"no active item named “{tenant.product.name}”" in entry.message
     assert "ItemServiceAdd" not in quickbooks.kinds_received()
+
+
+def test_a_sales_tax_item_charging_another_rate_fails_before_sending(desktop_tenant, wsdl_url):
+    tenant = desktop_tenant  # the tenant's rate is 10 %
+    quickbooks = FakeQuickBooksDesktop(wsdl_url, items=(tenant.product.name,), sales_tax_items={"Sales tax": "8.25"})
+    invoice = tenant.invoice(finalize=True)
+
+    quickbooks.run(tenant.desktop.username, tenant.password)
+
+    entry = _entry(tenant, invoice)
+    assert (entry.status, entry.error_code) == (SyncStatus.FAILED, "preflight")
+    assert "charges 8.25 %, but invoice" in entry.message and "taxed at 10 % here" in entry.message
+    assert not quickbooks.invoices
+    tenant.desktop.refresh_from_db()
+    assert tenant.desktop.sales_tax_rates == {"Sales tax": "8.25"}

@@ -22,6 +22,7 @@ export and qbXML all name the same sales tax item."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from attune_qbo.billing.models import Client
 from integrations.books.builder import BooksMappings, books_customer
@@ -65,7 +66,13 @@ def invoice_tax(invoice: BooksInvoice, mappings: BooksMappings) -> qbxml.Desktop
     )
 
 
-def preflight(invoice: BooksInvoice, *, known_items: set[str] | None, tax: qbxml.DesktopTax | None = None) -> None:
+def preflight(
+    invoice: BooksInvoice,
+    *,
+    known_items: set[str] | None,
+    tax: qbxml.DesktopTax | None = None,
+    tax_rates: dict[str, str] | None = None,
+) -> None:
     """Raise `PreflightProblem` when QuickBooks Desktop would refuse the invoice. `known_items` are the item
     names (case-folded) the last ItemQuery returned; None: not read yet (QuickBooks checks, 3140)."""
     if not invoice.number or len(invoice.number) > c.REF_NUMBER_MAX:
@@ -100,4 +107,14 @@ def preflight(invoice: BooksInvoice, *, known_items: set[str] | None, tax: qbxml
                 f"QuickBooks Desktop has no active sales tax item named “{tax.item}” (the tax of invoice "
                 f"{invoice.number}). Create it in QuickBooks (Lists → Item List → Sales Tax Item) with the same rate, "
                 "or choose the existing one on the QuickBooks Desktop mapping page, then retry."
+            )
+        rates = {name.casefold(): rate for name, rate in (tax_rates or {}).items()}
+        theirs = rates.get(tax.item.casefold())
+        ours = invoice.tax_lines[0].percent if invoice.tax_lines else None
+        if theirs is not None and ours is not None and Decimal(theirs) != ours:
+            raise PreflightProblem(
+                f"QuickBooks Desktop's sales tax item “{tax.item}” charges {Decimal(theirs).normalize():f} %, but "
+                f"invoice {invoice.number} is taxed at {ours.normalize():f} % here: QuickBooks would compute another "
+                "total. Choose the sales tax item with the same rate on the QuickBooks Desktop mapping page (or "
+                "correct the rate in one place), then retry."
             )

@@ -106,10 +106,13 @@ def customer_query(request_id: str, *, full_name: str = "", list_id: str = "") -
 
 
 def item_query(request_id: str) -> ET.Element:
-    """Every active item's name (the names invoices refer to)."""
+    """Every active item's name (the names invoices refer to), and each sales tax item's rate. Sales tax items
+    carry `Name` and no `FullName` (they are never sub-items), so both are asked for: `IncludeRetElement` leaves
+    out every element it does not name."""
     rq = ET.Element("ItemQueryRq", {"requestID": request_id})
     _text(rq, "ActiveStatus", "ActiveOnly")
-    _text(rq, "IncludeRetElement", "FullName")
+    for element in ("FullName", "Name", "TaxRate"):
+        _text(rq, "IncludeRetElement", element)
     return rq
 
 

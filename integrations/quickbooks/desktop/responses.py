@@ -30,6 +30,7 @@ class Ret:
     customer_name: str = ""
     total_amount: Decimal | None = None
     memo: str = ""
+    tax_rate: Decimal | None = None  # ItemSalesTaxRet: the rate in percent
     applied_to: tuple[AppliedTo, ...] = ()
 
 
@@ -77,6 +78,7 @@ def _ret(element) -> Ret:
         customer_name=child_text(child(element, "CustomerRef"), "FullName"),
         total_amount=_decimal(child_text(element, "TotalAmount")),
         memo=child_text(element, "Memo"),
+        tax_rate=_decimal(child_text(element, "TaxRate")),
         applied_to=applied,
     )
 

@@ -1053,7 +1053,7 @@ def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLo
     if known is not None:
         known |= _create_missing_items(connection, document, batch, known)
     try:
-        preflight(document, known_items=known, tax=tax)
+        preflight(document, known_items=known, tax=tax, tax_rates=connection.sales_tax_rates)
     except PreflightProblem as problem:
         _finish_entry(entry, SyncStatus.FAILED, problem.message, code="preflight")
         return
@@ -1346,7 +1346,12 @@ def _apply(connection, session, request: QuickBooksDesktopRequest, answer: Answe
     if kind == DesktopRequestKind.ITEM_QUERY:
         session.items_read = True
         if handled:
-            connection.item_names = sorted({ret.full_name for ret in answer.rets if ret.full_name})
+            connection.item_names = sorted({ret.full_name for ret in answer.rets if ret.full_name}, key=str.casefold)
+            connection.sales_tax_rates = {
+                ret.full_name: f"{ret.tax_rate.normalize():f}"
+                for ret in answer.rets
+                if ret.full_name and ret.tax_rate is not None and ret.kind == "ItemSalesTaxRet"
+            }
             connection.items_read_at = now
     elif kind == DesktopRequestKind.RECEIVE_PAYMENT_QUERY and request.purpose != "resolve":
         session.payments_read = True
