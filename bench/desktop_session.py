@@ -59,6 +59,10 @@ def quickbooks_answers(request_text: str) -> str:
         elif kind == "ItemQuery":
             for name in ("Consulting", "Hosting", "Support"):
                 ET.SubElement(ET.SubElement(rs, "ItemServiceRet"), "FullName").text = name
+            # The rate's sales tax item (unmapped: named like the rate), which invoices name as ItemSalesTaxRef.
+            tax_item = ET.SubElement(rs, "ItemSalesTaxRet")
+            ET.SubElement(tax_item, "Name").text = "Sales tax"
+            ET.SubElement(tax_item, "TaxRate").text = "8"
     return ET.tostring(out, encoding="unicode")
 
 

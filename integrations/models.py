@@ -634,6 +634,9 @@ class QuickBooksDesktopConnection(models.Model):
     # Item names read by ItemQuery in the last session: an invoice naming another item fails before it is sent.
     item_names = models.JSONField(default=list, blank=True)
     items_read_at = models.DateTimeField(null=True, blank=True)
+    # Sales tax items' rates from the same ItemQuery ({name: "8.25"}): an invoice whose rate differs from its sales
+    # tax item's fails before it is sent (QuickBooks would compute another total).
+    sales_tax_rates = models.JSONField(default=dict, blank=True)
     # Payments read back up to here (ReceivePaymentQuery's FromModifiedDate on the next session).
     payments_read_until = models.DateTimeField(null=True, blank=True)
     connected_by = models.ForeignKey(
@@ -705,6 +708,11 @@ class DesktopRequestKind(models.TextChoices):
     INVOICE_QUERY = "InvoiceQuery", "InvoiceQuery"
     RECEIVE_PAYMENT_QUERY = "ReceivePaymentQuery", "ReceivePaymentQuery"
     TXN_VOID = "TxnVoid", "TxnVoid"
+    # Payments recorded in attune go to Desktop; a payment removed here is deleted there (no void for payments).
+    RECEIVE_PAYMENT_ADD = "ReceivePaymentAdd", "ReceivePaymentAdd"
+    TXN_DEL = "TxnDel", "TxnDel"
+    # An item an invoice names that Desktop lacks, created with the mapped income account (Desktop mapping page).
+    ITEM_SERVICE_ADD = "ItemServiceAdd", "ItemServiceAdd"
 
 
 class DesktopRequestStatus(models.TextChoices):
@@ -759,6 +767,8 @@ class QuickBooksDesktopRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.request_id} ({self.status})"
+
+
 class QuickBooksRealmPace(models.Model):
     """The per-realm limiter's shared state (integrations/quickbooks/limiter.py, decision 0013): one row per
     QuickBooks company, shared by every worker and process through the database.

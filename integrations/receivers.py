@@ -1,5 +1,6 @@
 """Billing → outbox: the pending sync entry is written in the same transaction as the invoice change."""
 
+from django.db import transaction
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -23,18 +24,31 @@ def upsert_pending_push(sender, *, invoice_id: int, company_id: int, change: str
 @receiver(payment_recorded, dispatch_uid="quickbooks-payment-outbox")
 def queue_payment_push(sender, *, payment_id: int, company_id: int, **kwargs) -> None:
     """A payment recorded here goes to QuickBooks (payments that came from QuickBooks are skipped inside)."""
-    from integrations.quickbooks.desktop.services import desktop_active
+    from integrations.quickbooks.desktop.services import desktop_active, desktop_payment_enqueue
     from integrations.services.payments import payment_enqueue
 
-    if desktop_active(company_id=company_id) is not None:
-        return  # QuickBooks Desktop: payments come back from it (ReceivePaymentQuery); none are sent to it
+    if desktop_active(company_id=company_id) is not None:  # QuickBooks Desktop: ReceivePaymentAdd at its next run
+        with transaction.atomic():
+            desktop_payment_enqueue(company_id=company_id, payment_id=payment_id)
+        return
     payment_enqueue(company_id=company_id, payment_id=payment_id)
 
 
 @receiver(payment_removed, dispatch_uid="quickbooks-payment-void-outbox")
 def queue_payment_void(sender, *, payment_id: int, company_id: int, invoice_number: str, **kwargs) -> None:
-    """A payment deleted or refunded here is voided in QuickBooks; queued in the transaction of the removal."""
+    """A payment deleted or refunded here is voided in QuickBooks (deleted in QuickBooks Desktop, which cannot void
+    a payment); queued in the transaction of the removal."""
+    from integrations.quickbooks.desktop.services import desktop_active, desktop_payment_enqueue
     from integrations.services.payments import payment_void_enqueue
+
+    if desktop_active(company_id=company_id) is not None:
+        desktop_payment_enqueue(
+            company_id=company_id,
+            payment_id=payment_id,
+            operation=SyncOperation.VOID,
+            invoice_number=invoice_number,
+        )
+        return
 
     payment_void_enqueue(company_id=company_id, payment_id=payment_id, invoice_number=invoice_number)
 

@@ -81,5 +81,16 @@ urlpatterns += [
     path("quickbooks/desktop/send-all/", desktop_views.desktop_send_all, name="quickbooks-desktop-send-all"),
     path("quickbooks/desktop/retry/<int:pk>/", desktop_views.desktop_retry, name="quickbooks-desktop-retry"),
     path("quickbooks/desktop/attune.qwc", desktop_views.desktop_qwc, name="quickbooks-desktop-qwc"),
+    path("quickbooks/desktop/mapping/", desktop_views.desktop_mapping, name="quickbooks-desktop-mapping"),
+    path(
+        "quickbooks/desktop/mapping/suggestions/",
+        desktop_views.desktop_mapping_suggestions,
+        name="quickbooks-desktop-mapping-suggestions",
+    ),
+    path(
+        "quickbooks/desktop/mapping/retry-blocked/",
+        desktop_views.desktop_mapping_retry_blocked,
+        name="quickbooks-desktop-mapping-retry-blocked",
+    ),
     path("quickbooks/desktop/qbwc/", desktop_views.qbwc_endpoint, name="quickbooks-desktop-qbwc"),
 ]

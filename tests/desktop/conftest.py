@@ -34,5 +34,10 @@ def wsdl_url(live_server) -> str:
 
 @pytest.fixture
 def quickbooks(wsdl_url, desktop_tenant) -> FakeQuickBooksDesktop:
-    """QuickBooks Desktop holding the tenant's product as an item."""
-    return FakeQuickBooksDesktop(wsdl_url, items=(desktop_tenant.product.name,))
+    """QuickBooks Desktop holding the tenant's product as an item and its tax rate (10 %) as a sales tax item of
+    the same name (what attune names the rate's sales tax item when it is not mapped)."""
+    return FakeQuickBooksDesktop(
+        wsdl_url,
+        items=(desktop_tenant.product.name,),
+        sales_tax_items={desktop_tenant.tax_rate.name: str(desktop_tenant.tax_rate.percent)},
+    )

@@ -6,13 +6,17 @@ pytest-django's live_server, and answers qbXML as QuickBooks Desktop does (facts
 docs/developer/quickbooks-desktop.md): statusCode 0 ok, 1 no match on a query, 3100 name in use, 3120 object
 not found, 3140 invalid reference, 3200 stale EditSequence; a message whose elements are out of schema order
 is refused whole with hresult 0x80040400.
+
+Sales tax as Desktop does it: an invoice names one sales tax item (`ItemSalesTaxRef`) and each line a sales tax
+code (`SalesTaxCodeRef`); QuickBooks charges the item's rate on the lines whose code is taxable, rounded to the
+cent. Payments (`ReceivePaymentAdd`, `TxnDel` of a ReceivePayment) lower and restore the invoice's balance.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from xml.etree import ElementTree as ET
 
 import zeep
@@ -122,7 +126,43 @@ ORDER = {
     "InvoiceQueryRq": ["TxnID", "RefNumber", "RefNumberCaseSensitive", *_QUERY],
     "ReceivePaymentQueryRq": ["TxnID", "RefNumber", *_QUERY],
     "TxnVoidRq": ["TxnVoidType", "TxnID"],
+    # ReceivePaymentAdd (OSR): CustomerRef, ARAccountRef, TxnDate, RefNumber, TotalAmount, PaymentMethodRef, Memo,
+    # DepositToAccountRef, CreditCardTxnInfo, then IsAutoApply or AppliedToTxnAdd (repeatable).
+    "ReceivePaymentAdd": [
+        "CustomerRef",
+        "ARAccountRef",
+        "TxnDate",
+        "RefNumber",
+        "TotalAmount",
+        "PaymentMethodRef",
+        "Memo",
+        "DepositToAccountRef",
+        "CreditCardTxnInfo",
+        "IsAutoApply",
+        "AppliedToTxnAdd",
+    ],
+    "AppliedToTxnAdd": ["TxnID", "PaymentAmount", "TxnLineDetail", "SetCredit", "DiscountAmount", "DiscountAccountRef"],
+    "TxnDelRq": ["TxnDelType", "TxnID"],
+    "ItemServiceAdd": [
+        "Name",
+        "BarCode",
+        "IsActive",
+        "ClassRef",
+        "ParentRef",
+        "UnitOfMeasureSetRef",
+        "IsTaxIncluded",
+        "SalesTaxCodeRef",
+        "SalesOrPurchase",
+        "SalesAndPurchase",
+    ],
+    "SalesOrPurchase": ["Desc", "Price", "PricePercent", "AccountRef"],
+    "TxnDateRangeFilter": ["FromTxnDate", "ToTxnDate", "DateMacro"],
+    "EntityFilter": ["ListID", "FullName", "ListIDWithChildren", "FullNameWithChildren"],
 }
+CENT = Decimal("0.01")
+# Name lengths Desktop refuses beyond (OSR): item and sales tax item names 31, sales tax code names 3.
+ITEM_NAME_MAX = 31
+SALES_TAX_CODE_MAX = 3
 
 
 class ParseRefused(Exception):
@@ -156,6 +196,7 @@ class Line:
     rate: Decimal
     amount: Decimal
     tax_code: str
+    taxable: bool = False
 
 
 @dataclass
@@ -169,10 +210,27 @@ class DesktopInvoice:
     memo: str
     lines: list[Line]
     voided: bool = False
+    tax_item: str = ""
+    tax_percent: Decimal = Decimal("0")
+    paid: Decimal = Decimal("0")
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0"))
+
+    @property
+    def sales_tax(self) -> Decimal:
+        """The item's rate on the taxable lines, rounded once to the cent (as QuickBooks Desktop computes it)."""
+        base = sum((line.amount for line in self.lines if line.taxable), Decimal("0"))
+        return (base * self.tax_percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
 
     @property
     def total(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Decimal("0"))
+        return self.subtotal + self.sales_tax
+
+    @property
+    def balance(self) -> Decimal:
+        return self.total - self.paid
 
 
 @dataclass
@@ -197,9 +255,25 @@ class SessionReport:
 class FakeQuickBooksDesktop:
     """The company file (customers, items, invoices, payments) plus a Web Connector that drives sessions."""
 
-    def __init__(self, wsdl_url: str, *, items: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        wsdl_url: str,
+        *,
+        items: tuple[str, ...] = (),
+        sales_tax_items: dict[str, str] | None = None,
+        sales_tax_codes: dict[str, bool] | None = None,
+        accounts: tuple[str, ...] = ("Sales", "Income:Services"),
+    ) -> None:
         self.client = zeep.Client(wsdl_url)
         self.items = {name.casefold(): name for name in items}
+        # Sales tax items (name -> rate in percent) and sales tax codes (name -> taxable), as set up in the file.
+        self.sales_tax_items = {
+            name.casefold(): (name, Decimal(rate)) for name, rate in (sales_tax_items or {}).items()
+        }
+        codes = sales_tax_codes if sales_tax_codes is not None else {"Tax": True, "Non": False}
+        self.sales_tax_codes = {name.casefold(): taxable for name, taxable in codes.items()}
+        self.accounts = {name.casefold() for name in accounts}
+        self.item_accounts: dict[str, str] = {}  # item created through qbXML -> its income account
         self.customers: dict[str, DesktopCustomer] = {}
         self.invoices: dict[str, DesktopInvoice] = {}
         self.payments: list[dict] = []
@@ -227,15 +301,19 @@ class FakeQuickBooksDesktop:
         self.invoice_by_ref(ref_number).edit_sequence = self._edit_sequence()
 
     def receive_payment(self, ref_number: str, amount: str, *, txn_date: str = "2026-02-01") -> None:
+        """Someone receives a payment in QuickBooks, applied to the invoice."""
         invoice = self.invoice_by_ref(ref_number)
+        invoice.paid += Decimal(amount)
         self.payments.append(
             {
                 "txn_id": self._new_id(),
+                "edit_sequence": self._edit_sequence(),
                 "customer": invoice.customer,
                 "txn_date": txn_date,
                 "amount": amount,
                 "applied_to": invoice.txn_id,
                 "ref": ref_number,
+                "memo": "",
             }
         )
 
@@ -351,6 +429,12 @@ class FakeQuickBooksDesktop:
         ):
             ET.SubElement(ret, name).text = value
         ET.SubElement(ET.SubElement(ret, "CustomerRef"), "FullName").text = invoice.customer
+        for name, value in (
+            ("Subtotal", invoice.subtotal),
+            ("SalesTaxTotal", invoice.sales_tax),
+            ("BalanceRemaining", invoice.balance),
+        ):
+            ET.SubElement(ret, name).text = f"{value:.2f}"
         return ret
 
     def _CustomerAdd(self, rq):
@@ -392,13 +476,42 @@ class FakeQuickBooksDesktop:
 
     def _ItemQuery(self, rq):
         rets = []
+        # IncludeRetElement: only the elements named come back (none named: all of them).
+        wanted = {element.text for element in rq.findall("IncludeRetElement")}
+
+        def ret_of(kind: str, fields: tuple) -> ET.Element:
+            ret = ET.Element(kind)
+            for tag, value in fields:
+                if not wanted or tag in wanted:
+                    ET.SubElement(ret, tag).text = value
+            return ret
+
         for name in self.items.values():
-            ret = ET.Element("ItemServiceRet")
-            ET.SubElement(ret, "FullName").text = name
-            rets.append(ret)
+            rets.append(ret_of("ItemServiceRet", (("Name", name.rsplit(":", 1)[-1]), ("FullName", name))))
+        for name, rate in self.sales_tax_items.values():
+            # A sales tax item is never a sub-item: it has a Name and no FullName.
+            rets.append(ret_of("ItemSalesTaxRet", (("Name", name), ("TaxRate", f"{rate}"))))
         if not rets:
             return "1", "A query request did not find a matching object in QuickBooks", []
         return (*self.OK, rets)
+
+    def _ItemServiceAdd(self, rq):
+        add = rq.find("ItemServiceAdd")
+        name = _text(add, "Name")
+        if len(name) > ITEM_NAME_MAX or ":" in name:
+            return "3070", f'The string "{name}" in the field "Name" is too long or not allowed.', []
+        if name.casefold() in self.items or name.casefold() in self.sales_tax_items:
+            return "3100", f'The name "{name}" of the list element is already in use.', []
+        account = _text(add, "SalesOrPurchase/AccountRef/FullName")
+        if account.casefold() not in self.accounts:
+            return "3140", f'There is an invalid reference to QuickBooks Account "{account}" in the Item.', []
+        self.items[name.casefold()] = name
+        self.item_accounts[name] = account
+        ret = ET.Element("ItemServiceRet")
+        for tag, value in (("ListID", self._new_id()), ("EditSequence", self._edit_sequence()), ("Name", name)):
+            ET.SubElement(ret, tag).text = value
+        ET.SubElement(ret, "FullName").text = name
+        return (*self.OK, [ret])
 
     def _lines(self, parent, tag) -> list[Line] | str:
         lines = []
@@ -406,6 +519,9 @@ class FakeQuickBooksDesktop:
             item = _text(element, "ItemRef/FullName")
             if item.casefold() not in self.items:
                 return f'There is an invalid reference to QuickBooks Item "{item}" in the Invoice line.'
+            code = _text(element, "SalesTaxCodeRef/FullName")
+            if code and (len(code) > SALES_TAX_CODE_MAX or code.casefold() not in self.sales_tax_codes):
+                return f'There is an invalid reference to QuickBooks SalesTaxCode "{code}" in the Invoice line.'
             lines.append(
                 Line(
                     item,
@@ -413,10 +529,20 @@ class FakeQuickBooksDesktop:
                     Decimal(_text(element, "Quantity") or "1"),
                     Decimal(_text(element, "Rate") or "0"),
                     Decimal(_text(element, "Amount") or "0"),
-                    _text(element, "SalesTaxCodeRef/FullName"),
+                    code,
+                    self.sales_tax_codes.get(code.casefold(), False),
                 )
             )
         return lines
+
+    def _sales_tax_item(self, element) -> tuple[str, Decimal] | str:
+        """The invoice's sales tax item and its rate ("" and 0 when it names none), or a 3140 message."""
+        name = _text(element, "ItemSalesTaxRef/FullName")
+        if not name:
+            return "", Decimal("0")
+        if len(name) > ITEM_NAME_MAX or name.casefold() not in self.sales_tax_items:
+            return f'There is an invalid reference to QuickBooks ItemSalesTax "{name}" in the Invoice.'
+        return self.sales_tax_items[name.casefold()]
 
     def _InvoiceAdd(self, rq):
         add = rq.find("InvoiceAdd")
@@ -428,6 +554,9 @@ class FakeQuickBooksDesktop:
         lines = self._lines(add, "InvoiceLineAdd")
         if isinstance(lines, str):
             return "3140", lines, []
+        tax = self._sales_tax_item(add)
+        if isinstance(tax, str):
+            return "3140", tax, []
         invoice = DesktopInvoice(
             self._new_id(),
             self._edit_sequence(),
@@ -437,6 +566,8 @@ class FakeQuickBooksDesktop:
             _text(add, "DueDate"),
             _text(add, "Memo"),
             lines,
+            tax_item=tax[0],
+            tax_percent=tax[1],
         )
         self.invoices[invoice.txn_id] = invoice
         return (*self.OK, [self._invoice_ret(invoice)])
@@ -453,6 +584,10 @@ class FakeQuickBooksDesktop:
         lines = self._lines(mod, "InvoiceLineMod")
         if isinstance(lines, str):
             return "3140", lines, []
+        tax = self._sales_tax_item(mod)
+        if isinstance(tax, str):
+            return "3140", tax, []
+        invoice.tax_item, invoice.tax_percent = tax
         invoice.customer = _text(mod, "CustomerRef/FullName") or invoice.customer
         invoice.memo, invoice.lines = _text(mod, "Memo"), lines  # lines not listed are deleted
         invoice.edit_sequence = self._edit_sequence()
@@ -472,20 +607,79 @@ class FakeQuickBooksDesktop:
         invoice.voided, invoice.lines = True, []
         return (*self.OK, [])
 
+    def _payment_ret(self, payment: dict) -> ET.Element:
+        ret = ET.Element("ReceivePaymentRet")
+        ET.SubElement(ret, "TxnID").text = payment["txn_id"]
+        ET.SubElement(ret, "EditSequence").text = payment["edit_sequence"]
+        ET.SubElement(ret, "TxnDate").text = payment["txn_date"]
+        ET.SubElement(ET.SubElement(ret, "CustomerRef"), "FullName").text = payment["customer"]
+        ET.SubElement(ret, "TotalAmount").text = payment["amount"]
+        if payment["memo"]:
+            ET.SubElement(ret, "Memo").text = payment["memo"]
+        applied = ET.SubElement(ret, "AppliedToTxnRet")
+        ET.SubElement(applied, "TxnID").text = payment["applied_to"]
+        ET.SubElement(applied, "TxnType").text = "Invoice"
+        ET.SubElement(applied, "RefNumber").text = payment["ref"]
+        ET.SubElement(applied, "Amount").text = payment["amount"]
+        return ret
+
+    def _customer_by_list_id(self, list_id: str) -> DesktopCustomer | None:
+        return next((c for c in self.customers.values() if c.list_id == list_id), None)
+
+    def _ReceivePaymentAdd(self, rq):
+        add = rq.find("ReceivePaymentAdd")
+        customer = self._customer_by_list_id(_text(add, "CustomerRef/ListID"))
+        if customer is None:
+            return "3140", "There is an invalid reference to QuickBooks Customer in the ReceivePayment.", []
+        applied = add.find("AppliedToTxnAdd")
+        txn_id = _text(applied, "TxnID")
+        invoice = self.invoices.get(txn_id)
+        if invoice is None or invoice.voided or invoice.customer.casefold() != customer.name.casefold():
+            return "3140", f'There is an invalid reference to QuickBooks Invoice "{txn_id}" in the ReceivePayment.', []
+        amount = Decimal(_text(applied, "PaymentAmount") or _text(add, "TotalAmount") or "0")
+        if amount > invoice.balance:
+            return "3250", "The payment amount is more than the invoice's balance.", []
+        invoice.paid += amount
+        payment = {
+            "txn_id": self._new_id(),
+            "edit_sequence": self._edit_sequence(),
+            "customer": customer.name,
+            "customer_list_id": customer.list_id,
+            "txn_date": _text(add, "TxnDate"),
+            "amount": f"{amount:.2f}",
+            "applied_to": invoice.txn_id,
+            "ref": _text(add, "RefNumber"),
+            "memo": _text(add, "Memo"),
+        }
+        self.payments.append(payment)
+        return (*self.OK, [self._payment_ret(payment)])
+
+    def _TxnDel(self, rq):
+        txn_id = _text(rq, "TxnID")
+        if _text(rq, "TxnDelType") != "ReceivePayment":
+            return "3170", "This stand-in deletes only payments.", []
+        payment = next((p for p in self.payments if p["txn_id"] == txn_id), None)
+        if payment is None:
+            return "3120", f'Object "{txn_id}" specified in the request cannot be found.', []
+        self.payments.remove(payment)
+        invoice = self.invoices.get(payment["applied_to"])
+        if invoice is not None:
+            invoice.paid -= Decimal(payment["amount"])
+        return (*self.OK, [])
+
     def _ReceivePaymentQuery(self, rq):
+        since = _text(rq, "TxnDateRangeFilter/FromTxnDate")
+        until = _text(rq, "TxnDateRangeFilter/ToTxnDate")
+        customer = _text(rq, "EntityFilter/ListID")
         rets = []
         for payment in self.payments:
-            ret = ET.Element("ReceivePaymentRet")
-            ET.SubElement(ret, "TxnID").text = payment["txn_id"]
-            ET.SubElement(ret, "TxnDate").text = payment["txn_date"]
-            ET.SubElement(ET.SubElement(ret, "CustomerRef"), "FullName").text = payment["customer"]
-            ET.SubElement(ret, "TotalAmount").text = payment["amount"]
-            applied = ET.SubElement(ret, "AppliedToTxnRet")
-            ET.SubElement(applied, "TxnID").text = payment["applied_to"]
-            ET.SubElement(applied, "TxnType").text = "Invoice"
-            ET.SubElement(applied, "RefNumber").text = payment["ref"]
-            ET.SubElement(applied, "Amount").text = payment["amount"]
-            rets.append(ret)
+            if since and payment["txn_date"] < since or until and payment["txn_date"] > until:
+                continue
+            if customer and payment.get("customer_list_id", "") != customer:
+                known = self._customer_by_list_id(customer)
+                if known is None or known.name.casefold() != payment["customer"].casefold():
+                    continue
+            rets.append(self._payment_ret(payment))
         if not rets:
             return "1", "A query request did not find a matching object in QuickBooks", []
         return (*self.OK, rets)

@@ -46,7 +46,9 @@ def test_an_admin_connects_desktop_and_sees_a_run(page, acme, live_app, settings
     first = acme.invoice(finalize=True)
     refused = acme.invoice(finalize=True)
     quickbooks = FakeQuickBooksDesktop(
-        live_app + reverse("integrations:quickbooks-desktop-qbwc") + "?wsdl", items=(acme.product.name,)
+        live_app + reverse("integrations:quickbooks-desktop-qbwc") + "?wsdl",
+        items=(acme.product.name,),
+        sales_tax_items={acme.tax_rate.name: str(acme.tax_rate.percent)},
     )
     quickbooks.refuse[refused.number] = ("3140", 'There is an invalid reference to QuickBooks Class "West".')
     quickbooks.run(connection.username, password)

@@ -8,7 +8,15 @@ from decimal import Decimal
 import pytest
 from defusedxml.ElementTree import fromstring
 
-from integrations.books.document import Address, BooksCustomer, BooksInvoice, BooksLine, CustomerRef, ItemRef
+from integrations.books.document import (
+    Address,
+    BooksCustomer,
+    BooksInvoice,
+    BooksLine,
+    BooksPayment,
+    CustomerRef,
+    ItemRef,
+)
 from integrations.quickbooks.desktop import qbxml
 from integrations.quickbooks.desktop.exceptions import DesktopProtocolError
 from integrations.quickbooks.desktop.responses import parse_response
@@ -73,8 +81,60 @@ def test_elements_follow_the_schema_order():
         qbxml.invoice_query("6", ref_number="INV-1"),
         qbxml.receive_payment_query("7", modified_since=dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)),
         qbxml.txn_void("8", txn_id="1-2"),
+        qbxml.invoice_add(_invoice(), "9", tax=qbxml.DesktopTax(item="CA Sales Tax")),
+        qbxml.invoice_mod(_invoice(), "10", txn_id="1-2", edit_sequence="17", tax=qbxml.DesktopTax(item="CA")),
+        qbxml.receive_payment_add(_payment(), "11", customer_list_id="8-1", invoice_txn_id="1-2", company_id=3),
+        qbxml.receive_payment_del("12", txn_id="5-6"),
+        qbxml.receive_payment_find("13", customer_list_id="8-1", txn_date=dt.date(2026, 1, 20)),
     ):
         _check_order(fromstring(qbxml.fragment(rq).encode()))
+
+
+def _payment(**changes) -> BooksPayment:
+    fields = {
+        "local_id": 42,
+        "invoice_local_id": 1,
+        "invoice_number": "INV-0001",
+        "customer": CustomerRef(name="A"),
+        "amount": Decimal("12.5"),
+        "txn_date": dt.date(2026, 1, 20),
+        "method": "Check",
+        "reference": "Check no. 000123456789 & more <x>",
+    }
+    return BooksPayment(**{**fields, **changes})
+
+
+def test_receive_payment_add_carries_the_invoice_txn_id_and_our_marker():
+    rq = qbxml.receive_payment_add(_payment(), "r", customer_list_id="8-1", invoice_txn_id="1-2", company_id=3)
+    add = fromstring(qbxml.fragment(rq).encode()).find("ReceivePaymentAdd")
+    assert [child.tag for child in add] == [
+        "CustomerRef",
+        "TxnDate",
+        "RefNumber",
+        "TotalAmount",
+        "Memo",
+        "AppliedToTxnAdd",
+    ]
+    assert add.find("CustomerRef/ListID").text == "8-1"
+    assert add.find("RefNumber").text == "Check no. 0001234567"  # 20 characters, Desktop's limit for a payment
+    assert (add.find("TotalAmount").text, add.find("AppliedToTxnAdd/PaymentAmount").text) == ("12.50", "12.50")
+    assert add.find("AppliedToTxnAdd/TxnID").text == "1-2"
+    assert add.find("Memo").text.startswith("[attune:3:p42] Check for invoice INV-0001")
+
+
+def test_a_payment_is_removed_with_txn_del_not_txn_void():
+    rq = fromstring(qbxml.fragment(qbxml.receive_payment_del("r", txn_id="5-6")).encode())
+    assert rq.tag == "TxnDelRq"
+    assert [(child.tag, child.text) for child in rq] == [("TxnDelType", "ReceivePayment"), ("TxnID", "5-6")]
+
+
+def test_the_sales_tax_item_sits_between_ship_method_and_memo_and_codes_are_per_line():
+    tax = qbxml.DesktopTax(item="CA Sales Tax", taxable_code="TX", non_taxable_code="NT")
+    add = fromstring(qbxml.fragment(qbxml.invoice_add(_invoice(), "r", tax=tax)).encode()).find("InvoiceAdd")
+    tags = [child.tag for child in add]
+    assert tags.index("DueDate") < tags.index("ItemSalesTaxRef") < tags.index("Memo")
+    assert add.find("ItemSalesTaxRef/FullName").text == "CA Sales Tax"
+    assert add.find("InvoiceLineAdd/SalesTaxCodeRef/FullName").text == "TX"
 
 
 def test_the_order_check_itself_catches_a_swap():

@@ -43,7 +43,7 @@ def test_a_whole_session_leaves_every_invoice_in_quickbooks_once(desktop_tenant,
             object_id=invoice.pk,
         )
         assert (link.qbo_id, link.sync_token) == (desktop.txn_id, desktop.edit_sequence)
-        assert desktop.total == invoice.subtotal
+        assert (desktop.total, desktop.sales_tax) == (invoice.total, invoice.tax_total)  # the books agree
 
     # The next run has nothing to do; once payments are due for a look, it reads items and payments, nothing more.
     received = len(quickbooks.received)
@@ -80,7 +80,7 @@ def test_send_all_sends_invoices_finalized_before_connecting(transactional_db, f
     old = [tenant.invoice(finalize=True) for _ in range(3)]
     tenant.invoice()  # a draft never goes
     connection, password = desktop_connect(company=tenant.company, user=tenant.admin)
-    quickbooks = FakeQuickBooksDesktop(wsdl_url, items=(tenant.product.name,))
+    quickbooks = FakeQuickBooksDesktop(wsdl_url, items=(tenant.product.name,), sales_tax_items={"Sales tax": "10"})
     assert desktop_send_all(company=tenant.company, user=tenant.admin) == 3
 
     quickbooks.run(connection.username, password)

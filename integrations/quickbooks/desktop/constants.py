@@ -43,6 +43,7 @@ QBXML_MIN_MAJOR = 13
 STATUS_OK = "0"
 STATUS_NO_MATCH = "1"
 STATUS_NAME_EXISTS = "3100"  # "The name ... of the list element is already in use."
+STATUS_NOT_FOUND = "3120"  # "Object specified in the request cannot be found."
 STATUS_INVALID_REFERENCE = "3140"  # "There is an invalid reference to QuickBooks <list> ... in the <txn>."
 STATUS_EDIT_SEQUENCE_STALE = "3200"  # "The provided edit sequence ... is out-of-date."
 
@@ -59,6 +60,14 @@ STATE_MAX = 21
 POSTAL_CODE_MAX = 13
 COUNTRY_MAX = 31
 EMAIL_MAX = 1023
+PAYMENT_REF_NUMBER_MAX = 20  # ReceivePaymentAdd/RefNumber (a check number): 20, unlike an invoice's 11
+SALES_TAX_CODE_NAME_MAX = 3  # SalesTaxCodeRef/FullName: a sales tax code's name is at most 3 characters
+ACCOUNT_FULL_NAME_MAX = 159  # AccountRef/FullName: parent:child, each segment at most 31
+ACCOUNT_NAME_MAX = 31
+
+# The sales tax codes every US company file starts with (taxable, non-taxable); a company may rename them.
+TAXABLE_CODE = "Tax"
+NON_TAXABLE_CODE = "Non"
 
 # How many qbXML requests one sendRequestXML message carries (onError="continueOnError": one refusal fails
 # only its own request). Small enough for QuickBooks to answer well inside QBWC's timeout.

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from xml.etree import ElementTree as ET
 
-from integrations.books.document import Address, BooksCustomer, BooksInvoice, BooksLine
+from integrations.books.document import Address, BooksCustomer, BooksInvoice, BooksLine, BooksPayment
 from integrations.books.document import clean_name as books_clean_name
 from integrations.quickbooks.desktop import constants as c
 
@@ -105,14 +106,51 @@ def customer_query(request_id: str, *, full_name: str = "", list_id: str = "") -
 
 
 def item_query(request_id: str) -> ET.Element:
-    """Every active item's name (the names invoices refer to)."""
+    """Every active item's name (the names invoices refer to), and each sales tax item's rate. Sales tax items
+    carry `Name` and no `FullName` (they are never sub-items), so both are asked for: `IncludeRetElement` leaves
+    out every element it does not name."""
     rq = ET.Element("ItemQueryRq", {"requestID": request_id})
     _text(rq, "ActiveStatus", "ActiveOnly")
-    _text(rq, "IncludeRetElement", "FullName")
+    for element in ("FullName", "Name", "TaxRate"):
+        _text(rq, "IncludeRetElement", element)
     return rq
 
 
-def _invoice_header(element: ET.Element, invoice: BooksInvoice) -> None:
+@dataclass(frozen=True)
+class DesktopTax:
+    """How an invoice's US sales tax reaches QuickBooks Desktop (desktop/mapping.py `invoice_tax` decides it).
+
+    `item`: the sales tax item (or group) by FullName, sent as `ItemSalesTaxRef`; QuickBooks computes the tax from
+    its rate over the lines whose sales tax code is taxable. Empty: no taxed line, no `ItemSalesTaxRef`.
+    `taxable_code` / `non_taxable_code`: the sales tax codes of taxed and untaxed lines (`SalesTaxCodeRef`)."""
+
+    item: str = ""
+    taxable_code: str = c.TAXABLE_CODE
+    non_taxable_code: str = c.NON_TAXABLE_CODE
+
+
+NO_TAX = DesktopTax()
+
+
+def item_service_add(
+    request_id: str, *, name: str, description: str, price: Decimal, income_account: str
+) -> ET.Element:
+    """A service item for a product QuickBooks Desktop lacks, booked to the mapped income account.
+
+    ItemServiceAdd order (qbXML OSR): Name, BarCode, IsActive, ClassRef, ParentRef, UnitOfMeasureSetRef,
+    IsTaxIncluded, SalesTaxCodeRef, then SalesOrPurchase (Desc, Price | PricePercent, AccountRef) or
+    SalesAndPurchase. Only leaf names are created (a sub-item would need its parent by ParentRef)."""
+    rq = ET.Element("ItemServiceAddRq", {"requestID": request_id})
+    add = ET.SubElement(rq, "ItemServiceAdd")
+    _text(add, "Name", clean_name(name, c.ITEM_NAME_MAX))
+    sales = ET.SubElement(add, "SalesOrPurchase")
+    _text(sales, "Desc", clean_text(description, c.DESC_MAX))
+    _text(sales, "Price", _money(price))
+    _ref(sales, "AccountRef", clean_text(income_account, c.ACCOUNT_FULL_NAME_MAX))
+    return rq
+
+
+def _invoice_header(element: ET.Element, invoice: BooksInvoice, tax: DesktopTax = NO_TAX) -> None:
     # InvoiceAdd order: CustomerRef, ClassRef, ARAccountRef, TemplateRef, TxnDate, RefNumber, BillAddress,
     # ShipAddress, IsPending, PONumber, TermsRef, DueDate, SalesRepRef, FOB, ShipDate, ShipMethodRef,
     # ItemSalesTaxRef, Memo, … then the lines. InvoiceMod has the same order after TxnID and EditSequence.
@@ -121,10 +159,13 @@ def _invoice_header(element: ET.Element, invoice: BooksInvoice) -> None:
     _text(element, "RefNumber", clean_text(invoice.number, c.REF_NUMBER_MAX))
     if invoice.due_date:
         _text(element, "DueDate", invoice.due_date.isoformat())
+    _ref(element, "ItemSalesTaxRef", clean_text(tax.item, c.ITEM_FULL_NAME_MAX))
     _text(element, "Memo", clean_text(invoice.memo, c.MEMO_MAX))
 
 
-def _invoice_line(parent: ET.Element, name: str, line: BooksLine, *, new_line_id: bool) -> None:
+def _invoice_line(
+    parent: ET.Element, name: str, line: BooksLine, *, new_line_id: bool, tax: DesktopTax = NO_TAX
+) -> None:
     # InvoiceLineAdd order: ItemRef, Desc, Quantity, UnitOfMeasure, Rate, ClassRef, Amount, …, ServiceDate,
     # SalesTaxCodeRef. InvoiceLineMod starts with TxnLineID ("-1" adds a line; lines not listed are deleted).
     element = ET.SubElement(parent, name)
@@ -135,27 +176,30 @@ def _invoice_line(parent: ET.Element, name: str, line: BooksLine, *, new_line_id
     _text(element, "Quantity", _number(line.quantity))
     _text(element, "Rate", _number(line.rate))
     _text(element, "Amount", _money(line.amount))
-    _ref(element, "SalesTaxCodeRef", "Tax" if line.taxable else "Non")
+    code = tax.taxable_code if line.taxable else tax.non_taxable_code
+    _ref(element, "SalesTaxCodeRef", clean_text(code, c.SALES_TAX_CODE_NAME_MAX))
 
 
-def invoice_add(invoice: BooksInvoice, request_id: str) -> ET.Element:
+def invoice_add(invoice: BooksInvoice, request_id: str, *, tax: DesktopTax = NO_TAX) -> ET.Element:
     rq = ET.Element("InvoiceAddRq", {"requestID": request_id})
     add = ET.SubElement(rq, "InvoiceAdd")
-    _invoice_header(add, invoice)
+    _invoice_header(add, invoice, tax)
     for line in invoice.lines:
-        _invoice_line(add, "InvoiceLineAdd", line, new_line_id=False)
+        _invoice_line(add, "InvoiceLineAdd", line, new_line_id=False, tax=tax)
     return rq
 
 
-def invoice_mod(invoice: BooksInvoice, request_id: str, *, txn_id: str, edit_sequence: str) -> ET.Element:
+def invoice_mod(
+    invoice: BooksInvoice, request_id: str, *, txn_id: str, edit_sequence: str, tax: DesktopTax = NO_TAX
+) -> ET.Element:
     """All lines replaced: QuickBooks deletes the lines a mod does not list, and `TxnLineID -1` adds each one."""
     rq = ET.Element("InvoiceModRq", {"requestID": request_id})
     mod = ET.SubElement(rq, "InvoiceMod")
     _text(mod, "TxnID", txn_id)
     _text(mod, "EditSequence", edit_sequence)
-    _invoice_header(mod, invoice)
+    _invoice_header(mod, invoice, tax)
     for line in invoice.lines:
-        _invoice_line(mod, "InvoiceLineMod", line, new_line_id=True)
+        _invoice_line(mod, "InvoiceLineMod", line, new_line_id=True, tax=tax)
     return rq
 
 
@@ -172,6 +216,54 @@ def txn_void(request_id: str, *, txn_id: str) -> ET.Element:
     rq = ET.Element("TxnVoidRq", {"requestID": request_id})
     _text(rq, "TxnVoidType", "Invoice")
     _text(rq, "TxnID", txn_id)
+    return rq
+
+
+def payment_marker(company_id: int, payment_id: int) -> str:
+    """Written into a payment's Memo: a payment read back with it is ours (never recorded here a second time)."""
+    return f"[attune:{company_id}:p{payment_id}]"
+
+
+def receive_payment_add(
+    payment: BooksPayment, request_id: str, *, customer_list_id: str, invoice_txn_id: str, company_id: int
+) -> ET.Element:
+    """A payment recorded in attune, applied to its invoice (by TxnID) for the customer (by ListID).
+
+    ReceivePaymentAdd order (qbXML OSR): CustomerRef, ARAccountRef, TxnDate, RefNumber, TotalAmount,
+    PaymentMethodRef, Memo, DepositToAccountRef, CreditCardTxnInfo, IsAutoApply | AppliedToTxnAdd*; inside
+    AppliedToTxnAdd: TxnID, PaymentAmount, SetCredit, DiscountAmount, DiscountAccountRef."""
+    rq = ET.Element("ReceivePaymentAddRq", {"requestID": request_id})
+    add = ET.SubElement(rq, "ReceivePaymentAdd")
+    _text(ET.SubElement(add, "CustomerRef"), "ListID", customer_list_id)
+    _text(add, "TxnDate", payment.txn_date.isoformat())
+    _text(add, "RefNumber", clean_text(payment.reference, c.PAYMENT_REF_NUMBER_MAX).strip())
+    _text(add, "TotalAmount", _money(payment.amount))
+    memo = f"{payment_marker(company_id, payment.local_id)} {payment.method} for invoice {payment.invoice_number}"
+    _text(add, "Memo", clean_text(memo, c.MEMO_MAX))
+    applied = ET.SubElement(add, "AppliedToTxnAdd")
+    _text(applied, "TxnID", invoice_txn_id)
+    _text(applied, "PaymentAmount", _money(payment.amount))
+    return rq
+
+
+def receive_payment_del(request_id: str, *, txn_id: str) -> ET.Element:
+    """Delete a payment: `TxnVoidType` has no ReceivePayment (payments cannot be voided through qbXML), while
+    `TxnDelType` has (docs/developer/quickbooks-desktop.md, "Payments recorded in attune")."""
+    rq = ET.Element("TxnDelRq", {"requestID": request_id})
+    _text(rq, "TxnDelType", "ReceivePayment")
+    _text(rq, "TxnID", txn_id)
+    return rq
+
+
+def receive_payment_find(request_id: str, *, customer_list_id: str, txn_date: dt.date) -> ET.Element:
+    """The customer's payments of one day (to find out whether a ReceivePaymentAdd whose answer was lost landed:
+    its Memo carries our marker)."""
+    rq = ET.Element("ReceivePaymentQueryRq", {"requestID": request_id})
+    dates = ET.SubElement(rq, "TxnDateRangeFilter")
+    _text(dates, "FromTxnDate", txn_date.isoformat())
+    _text(dates, "ToTxnDate", txn_date.isoformat())
+    _text(ET.SubElement(rq, "EntityFilter"), "ListID", customer_list_id)
+    _text(rq, "IncludeLineItems", "true")
     return rq
 
 

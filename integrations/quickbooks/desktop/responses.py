@@ -29,6 +29,8 @@ class Ret:
     txn_date: str = ""
     customer_name: str = ""
     total_amount: Decimal | None = None
+    memo: str = ""
+    tax_rate: Decimal | None = None  # ItemSalesTaxRet: the rate in percent
     applied_to: tuple[AppliedTo, ...] = ()
 
 
@@ -75,6 +77,8 @@ def _ret(element) -> Ret:
         txn_date=child_text(element, "TxnDate"),
         customer_name=child_text(child(element, "CustomerRef"), "FullName"),
         total_amount=_decimal(child_text(element, "TotalAmount")),
+        memo=child_text(element, "Memo"),
+        tax_rate=_decimal(child_text(element, "TaxRate")),
         applied_to=applied,
     )
 

@@ -17,7 +17,7 @@ import random
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
 from django.conf import settings
@@ -28,10 +28,10 @@ from django.utils import timezone
 
 from attune_qbo.audit.redaction import redact
 from attune_qbo.audit.services import audit_record
-from attune_qbo.billing.models import Client, Invoice, InvoiceLine, InvoiceStatus, PaymentSource
+from attune_qbo.billing.models import Client, Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentSource
 from attune_qbo.core.exceptions import ApplicationError
 from attune_qbo.tenants.permissions import is_company_admin
-from integrations.books.builder import BooksMappings, books_invoice
+from integrations.books.builder import BooksMappings, books_invoice, books_payment
 from integrations.exceptions import NotCompanyAdmin, NotConnected
 from integrations.models import (
     ConnectionStatus,
@@ -45,6 +45,7 @@ from integrations.models import (
     QuickBooksDesktopRequest,
     QuickBooksDesktopSession,
     QuickBooksLink,
+    QuickBooksMapping,
     QuickBooksSyncLog,
     SyncOperation,
     SyncStatus,
@@ -57,6 +58,7 @@ from integrations.quickbooks.desktop.mapping import (
     PreflightProblem,
     customer_name,
     desktop_customer,
+    invoice_tax,
     mappings_for,
     preflight,
 )
@@ -69,6 +71,9 @@ SERVER_VERSION = "attune-qbo Web Connector endpoint 1.0"
 PAYMENT_POLL_MINUTES = 10  # a run with nothing to send still reads payments back this often
 MAX_MOD_RETRIES = 3  # InvoiceMod answered 3200 (EditSequence stale) this often in a row: a person looks
 WAITING_MESSAGE = "Waiting for the Web Connector's next run (QuickBooks Desktop)."
+ENTITY_INVOICE = "invoice"
+ENTITY_PAYMENT = "payment"  # the outbox's entity_type of payments (the same as QuickBooks Online's)
+PAYMENT_WAIT_SECONDS = 60 * 60  # a payment whose invoice is not in QuickBooks Desktop yet looks again this late
 QUERY_KINDS = {
     DesktopRequestKind.ITEM_QUERY,
     DesktopRequestKind.CUSTOMER_QUERY,
@@ -282,6 +287,69 @@ def desktop_enqueue(
     return entry
 
 
+def desktop_mappings_save(*, company, changes, user) -> tuple[int, int]:
+    """Save the Desktop mapping page: each change names one of our things' Desktop FullName ("" clears it). The
+    rows are `QuickBooksMapping`s under the company file's realm key with an empty `qbo_id` (Desktop refers by
+    name). Returns (saved, cleared). The form checked the names (desktop/forms.py)."""
+    if not is_company_admin(user, company):
+        raise NotCompanyAdmin()
+    connection = desktop_active(company_id=company.pk)
+    if connection is None:
+        raise NotConnected("QuickBooks Desktop is not connected for this company.")
+    saved = cleared = 0
+    now = timezone.now()
+    with transaction.atomic():
+        for change in changes:
+            key = {"company": company, "realm_id": connection.realm_key, "kind": change.kind}
+            key["local_key"] = change.local_key
+            if not change.name:
+                cleared += QuickBooksMapping.objects.filter(**key).delete()[0]
+                continue
+            QuickBooksMapping.objects.update_or_create(
+                **key, defaults={"qbo_id": "", "qbo_name": change.name, "confirmed_at": now}
+            )
+            saved += 1
+        if saved or cleared:
+            audit_record(
+                action="quickbooks_desktop.mapping",
+                company=company,
+                actor=user,
+                target=connection,
+                details={"saved": saved, "cleared": cleared},
+            )
+    logger.info("qbd.mapping.saved company=%s saved=%s cleared=%s", company.pk, saved, cleared)
+    return saved, cleared
+
+
+def blocked_by_names(*, connection: QuickBooksDesktopConnection):
+    """Failed Desktop entries that stopped before sending (a name QuickBooks Desktop lacks) or on a 3140 invalid
+    reference: the ones a new mapping may unblock."""
+    return QuickBooksSyncLog.objects.filter(
+        company_id=connection.company_id,
+        realm_id=connection.realm_key,
+        status__in=[SyncStatus.FAILED, SyncStatus.DEAD],
+        error_code__in=["preflight", c.STATUS_INVALID_REFERENCE],
+    )
+
+
+def desktop_retry_blocked(*, company, user) -> int:
+    """Retry every entry `blocked_by_names` (the mapping page's button). Returns how many were queued."""
+    connection = desktop_active(company_id=company.pk)
+    if connection is None:
+        raise NotConnected("QuickBooks Desktop is not connected for this company.")
+    queued = 0
+    for entry in list(blocked_by_names(connection=connection)[:500]):
+        latest = (
+            QuickBooksSyncLog.objects.filter(company=company, entity_type=entry.entity_type, object_id=entry.object_id)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if latest is not None and latest.pk == entry.pk:  # only the object's latest outcome is retried
+            desktop_retry(company=company, entry_id=entry.pk, user=user)
+            queued += 1
+    return queued
+
+
 def invoices_not_in_desktop(*, connection: QuickBooksDesktopConnection):
     """Finalized or paid invoices this company file has not got and that are not on their way (an invoice that
     went and failed shows in the history with its Retry button instead)."""
@@ -328,6 +396,15 @@ def desktop_retry(*, company, entry_id: int, user) -> QuickBooksSyncLog:
     if not entry.can_retry:
         raise ApplicationError("Only a failed entry can be retried.")
     with transaction.atomic():
+        if entry.entity_type == ENTITY_PAYMENT:
+            return desktop_payment_enqueue(
+                company_id=company.pk,
+                payment_id=entry.object_id,
+                operation=entry.operation,
+                invoice_number=entry.object_repr,
+                trigger=SyncTrigger.RETRY,
+                user=user,
+            )
         return desktop_enqueue(
             company_id=company.pk,
             invoice_id=entry.object_id,
@@ -335,6 +412,297 @@ def desktop_retry(*, company, entry_id: int, user) -> QuickBooksSyncLog:
             trigger=SyncTrigger.RETRY,
             user=user,
         )
+
+
+# --- payments recorded here → QuickBooks Desktop -----------------------------------------------------------
+
+
+def desktop_payment_enqueue(
+    *,
+    company_id: int,
+    payment_id: int,
+    operation: str = SyncOperation.PUSH,
+    invoice_number: str = "",
+    trigger: str = SyncTrigger.AUTO,
+    user=None,
+) -> QuickBooksSyncLog | None:
+    """Queue a payment recorded here for QuickBooks Desktop (`ReceivePaymentAdd`), or, with `operation=VOID`, the
+    removal there of a payment deleted or refunded here (`TxnDel`). Call it inside the change's transaction.
+
+    One live entry per payment, like invoices. Payments that came from QuickBooks are never sent back; a removal
+    is queued only when the payment reached the company file or is on its way there."""
+    connection = desktop_active(company_id=company_id)
+    if connection is None:
+        return None
+    if operation == SyncOperation.PUSH:
+        payment = Payment.objects.filter(pk=payment_id, company_id=company_id).select_related("invoice").first()
+        if payment is None or payment.source != PaymentSource.LOCAL:
+            return None
+        invoice_number = payment.invoice.number
+    else:
+        reached = _link(connection, LinkType.PAYMENT, payment_id) is not None
+        on_its_way = connection.requests.filter(
+            object_type=LinkType.PAYMENT,
+            object_id=payment_id,
+            kind=DesktopRequestKind.RECEIVE_PAYMENT_ADD,
+            status__in=[DesktopRequestStatus.QUEUED, DesktopRequestStatus.SENT],
+        ).exists()
+        live_push = QuickBooksSyncLog.objects.filter(
+            company_id=company_id,
+            entity_type=ENTITY_PAYMENT,
+            object_id=payment_id,
+            status__in=[SyncStatus.PENDING, SyncStatus.RUNNING],
+        ).exists()
+        if not (reached or on_its_way or live_push):
+            return None
+    now = timezone.now()
+    person = user if user is not None and getattr(user, "is_authenticated", False) else None
+    with transaction.atomic():
+        live = (
+            QuickBooksSyncLog.objects.select_for_update()
+            .filter(
+                company_id=company_id,
+                entity_type=ENTITY_PAYMENT,
+                object_id=payment_id,
+                status__in=[SyncStatus.PENDING, SyncStatus.RUNNING],
+            )
+            .first()
+        )
+        if live is not None:
+            if live.status == SyncStatus.RUNNING:
+                # Its add may be landing right now: the outcome queues a follower, which deletes it (the payment
+                # row is gone by then, so the follower plans a removal).
+                QuickBooksSyncLog.objects.filter(pk=live.pk).update(rerun_requested=True, updated_at=now)
+            elif operation == SyncOperation.VOID:
+                QuickBooksSyncLog.objects.filter(pk=live.pk).update(
+                    operation=SyncOperation.VOID, next_attempt_at=now, realm_id=connection.realm_key, updated_at=now
+                )
+            return live
+        try:
+            with transaction.atomic():
+                return QuickBooksSyncLog.objects.create(
+                    company_id=company_id,
+                    realm_id=connection.realm_key,
+                    entity_type=ENTITY_PAYMENT,
+                    object_id=payment_id,
+                    object_repr=invoice_number[:100],
+                    operation=operation,
+                    trigger=trigger,
+                    triggered_by=person,
+                    next_attempt_at=now,
+                    message=WAITING_MESSAGE,
+                )
+        except IntegrityError:  # queued by another transaction a moment ago
+            return QuickBooksSyncLog.objects.filter(
+                company_id=company_id, entity_type=ENTITY_PAYMENT, object_id=payment_id
+            ).first()
+
+
+def _plan_payment(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLog) -> None:
+    """Queue what brings QuickBooks Desktop up to this payment: `ReceivePaymentAdd` once its invoice is there,
+    `TxnDel` once it is removed here, or nothing."""
+    link = _link(connection, LinkType.PAYMENT, entry.object_id)
+    payment = (
+        Payment.objects.select_related("invoice", "invoice__client")
+        .filter(pk=entry.object_id, company_id=connection.company_id)
+        .first()
+    )
+    if entry.operation == SyncOperation.VOID or payment is None:
+        if link is None:
+            _finish_entry(
+                entry,
+                SyncStatus.SKIPPED,
+                "The payment was removed here before it reached QuickBooks Desktop; nothing to undo there.",
+            )
+        elif link.voided:
+            _finish_entry(entry, SyncStatus.UP_TO_DATE, "Already deleted in QuickBooks Desktop.", qbo_id=link.qbo_id)
+        else:
+            _queue(
+                connection,
+                DesktopRequestKind.TXN_DEL,
+                lambda request_id: qbxml.receive_payment_del(request_id, txn_id=link.qbo_id),
+                entry=entry,
+                object_type=LinkType.PAYMENT,
+                object_id=entry.object_id,
+            )
+        return
+    if payment.source != PaymentSource.LOCAL:
+        _finish_entry(entry, SyncStatus.SKIPPED, "This payment came from QuickBooks Desktop; it is not sent back.")
+        return
+    if link is not None and not link.voided:
+        _finish_entry(
+            entry,
+            SyncStatus.UP_TO_DATE,
+            f"QuickBooks Desktop already has this payment (TxnID {link.qbo_id}).",
+            qbo_id=link.qbo_id,
+        )
+        return
+    invoice = payment.invoice
+    invoice_link = _link(connection, LinkType.INVOICE, invoice.pk)
+    customer_link = _link(connection, LinkType.CLIENT, invoice.client_id)
+    if invoice_link is None or customer_link is None:
+        _finish_entry(
+            entry,
+            SyncStatus.PENDING,
+            f"Waiting for invoice {invoice.number} to reach QuickBooks Desktop; this payment goes right after it.",
+            code="waiting_invoice",
+            next_attempt_at=timezone.now() + dt.timedelta(seconds=PAYMENT_WAIT_SECONDS),
+        )
+        # Waiting is not an attempt: the claim counted one.
+        QuickBooksSyncLog.objects.filter(pk=entry.pk, attempts__gt=0).update(attempts=F("attempts") - 1)
+        return
+    if invoice_link.voided:
+        _finish_entry(
+            entry,
+            SyncStatus.FAILED,
+            f"Invoice {invoice.number} is void in QuickBooks Desktop; it cannot take this payment.",
+            code="invoice_void",
+        )
+        return
+    document = books_payment(payment, BooksMappings())
+
+    def build(request_id: str) -> ET.Element:
+        return qbxml.receive_payment_add(
+            document,
+            request_id,
+            customer_list_id=customer_link.qbo_id,
+            invoice_txn_id=invoice_link.qbo_id,
+            company_id=connection.company_id,
+        )
+
+    _queue(
+        connection,
+        DesktopRequestKind.RECEIVE_PAYMENT_ADD,
+        build,
+        entry=entry,
+        object_type=LinkType.PAYMENT,
+        object_id=payment.pk,
+        source_updated_at=payment.updated_at,
+    )
+
+
+def _follow_invoices(connection: QuickBooksDesktopConnection, reached: dict[int, bool]) -> None:
+    """Invoices that reached QuickBooks Desktop in this message (id → we added it): their payments waiting for
+    them go now. Where we added the invoice (so Desktop holds it at its full amount), payments recorded here
+    before it was sent are queued too. One query when none of them has a payment."""
+    if not reached:
+        return
+    payments = list(
+        Payment.objects.filter(invoice_id__in=list(reached), company_id=connection.company_id).values_list(
+            "pk", "invoice_id", "source"
+        )
+    )
+    if not payments:
+        return
+    QuickBooksSyncLog.objects.filter(
+        company_id=connection.company_id,
+        realm_id=connection.realm_key,
+        entity_type=ENTITY_PAYMENT,
+        object_id__in=[pk for pk, _, _ in payments],
+        status=SyncStatus.PENDING,
+    ).update(next_attempt_at=timezone.now())
+    queued = set(
+        QuickBooksSyncLog.objects.filter(
+            company_id=connection.company_id, realm_id=connection.realm_key, entity_type=ENTITY_PAYMENT
+        ).values_list("object_id", flat=True)
+    )
+    for pk, invoice_id, source in payments:
+        if reached[invoice_id] and source == PaymentSource.LOCAL and pk not in queued:
+            desktop_payment_enqueue(company_id=connection.company_id, payment_id=pk)
+
+
+def _reached(connection: QuickBooksDesktopConnection) -> dict[int, bool]:
+    """The invoices that reached QuickBooks Desktop while one response is applied (kept on the locked connection
+    object for that response only; `_follow_invoices` reads it once at the end)."""
+    if not hasattr(connection, "_reached_invoices"):
+        connection._reached_invoices = {}
+    return connection._reached_invoices
+
+
+def _apply_payment(connection, entry, request: QuickBooksDesktopRequest, answer: Answer, found: bool) -> None:
+    if request.kind == DesktopRequestKind.RECEIVE_PAYMENT_ADD:
+        if found:
+            ret = answer.rets[0]
+            _save_link(connection, LinkType.PAYMENT, request.object_id, ret, request)
+            _finish_entry(
+                entry,
+                SyncStatus.SUCCEEDED,
+                f"Created payment {ret.txn_id} in QuickBooks Desktop, applied to invoice {entry.object_repr}.",
+                qbo_id=ret.txn_id,
+                payload=_answer_payload(request, answer),
+            )
+            return
+        _finish_entry(
+            entry,
+            SyncStatus.FAILED,
+            _refusal(answer, request),
+            code=answer.status_code or "refused",
+            payload=_answer_payload(request, answer),
+        )
+        logger.warning("qbd.payment.refused company=%s code=%s", connection.company_id, answer.status_code)
+        return
+    if request.kind == DesktopRequestKind.TXN_DEL:
+        gone = answer.status_code == c.STATUS_NOT_FOUND
+        if answer.ok or gone:
+            QuickBooksLink.objects.filter(
+                company_id=connection.company_id,
+                realm_id=connection.realm_key,
+                object_type=LinkType.PAYMENT,
+                object_id=request.object_id,
+            ).update(voided=True, updated_at=timezone.now())
+            link = _link(connection, LinkType.PAYMENT, request.object_id)
+            qbo_id = link.qbo_id if link else ""
+            if gone:
+                _finish_entry(entry, SyncStatus.UP_TO_DATE, "It was no longer in QuickBooks Desktop.", qbo_id=qbo_id)
+            else:
+                _finish_entry(
+                    entry,
+                    SyncStatus.SUCCEEDED,
+                    f"Deleted payment {qbo_id} in QuickBooks Desktop (it was deleted or refunded here).",
+                    qbo_id=qbo_id,
+                )
+            return
+        _finish_entry(entry, SyncStatus.FAILED, _refusal(answer, request), code=answer.status_code or "refused")
+        return
+    # A "resolve" ReceivePaymentQuery: did the ReceivePaymentAdd whose answer was lost land? Its Memo says.
+    marker = qbxml.payment_marker(connection.company_id, request.object_id)
+    ours = next((ret for ret in answer.rets if marker in ret.memo), None) if found else None
+    if ours is not None:
+        _save_link(connection, LinkType.PAYMENT, request.object_id, ours)
+        still_here = Payment.objects.filter(pk=request.object_id).exists()
+        if entry.operation == SyncOperation.PUSH and still_here:
+            _finish_entry(
+                entry,
+                SyncStatus.SUCCEEDED,
+                f"In QuickBooks Desktop (TxnID {ours.txn_id}); the earlier run's answer was lost, so it was looked up "
+                "instead of being sent again.",
+                qbo_id=ours.txn_id,
+            )
+            return
+    _plan_payment(connection, entry)
+
+
+def _resolve_payment_add(connection, entry, request: QuickBooksDesktopRequest) -> None:
+    """A ReceivePaymentAdd sent without an answer: look for it (customer and date from what was sent) before
+    adding it again; Desktop has no idempotency key, the Memo marker stands in for one."""
+    from integrations.quickbooks.desktop.xmlsafe import child, child_text, parse_xml
+
+    try:
+        add = child(parse_xml(request.qbxml, what="the request sent"), "ReceivePaymentAdd")
+        customer = child_text(child(add, "CustomerRef"), "ListID")
+        txn_date = dt.date.fromisoformat(child_text(add, "TxnDate"))
+    except (DesktopProtocolError, ValueError):
+        _plan_payment(connection, entry)
+        return
+    _queue(
+        connection,
+        DesktopRequestKind.RECEIVE_PAYMENT_QUERY,
+        lambda request_id: qbxml.receive_payment_find(request_id, customer_list_id=customer, txn_date=txn_date),
+        entry=entry,
+        object_type=LinkType.PAYMENT,
+        object_id=request.object_id,
+        purpose="resolve",
+    )
 
 
 def _finish_entry(
@@ -466,7 +834,7 @@ def _due_entries(connection: QuickBooksDesktopConnection):
     return QuickBooksSyncLog.objects.filter(
         company_id=connection.company_id,
         realm_id=connection.realm_key,
-        entity_type="invoice",
+        entity_type__in=[ENTITY_INVOICE, ENTITY_PAYMENT],
         status=SyncStatus.PENDING,
         next_attempt_at__lte=timezone.now(),
     )
@@ -584,11 +952,14 @@ def _plan_due_entries(connection: QuickBooksDesktopConnection) -> None:
         message=message,
         updated_at=now,
     )
-    batch = _Batch.load(connection, [entry.object_id for entry in entries])
+    batch = _Batch.load(connection, [entry.object_id for entry in entries if entry.entity_type == ENTITY_INVOICE])
     for entry in entries:
         entry.status, entry.started_at, entry.lease_until = SyncStatus.RUNNING, now, None
         entry.attempts, entry.rerun_requested, entry.message = entry.attempts + 1, False, message
-        _plan_entry(connection, entry, batch)
+        if entry.entity_type == ENTITY_PAYMENT:
+            _plan_payment(connection, entry)
+        else:
+            _plan_entry(connection, entry, batch)
 
 
 @dataclass
@@ -602,6 +973,7 @@ class _Batch:
     invoice_links: dict[int, QuickBooksLink]
     client_links: dict[int, QuickBooksLink]
     busy_clients: set[int]
+    items_queued: set[str] = field(default_factory=set)  # item names an ItemServiceAdd is queued for, this batch
 
     @classmethod
     def load(cls, connection: QuickBooksDesktopConnection, invoice_ids: list[int]) -> _Batch:
@@ -677,12 +1049,15 @@ def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLo
         return
     known = {name.casefold() for name in connection.item_names} if connection.items_read_at else None
     document = books_invoice(invoice, batch.lines[invoice.pk], batch.mappings)
+    tax = invoice_tax(document, batch.mappings)
+    if known is not None:
+        known |= _create_missing_items(connection, document, batch, known)
     try:
-        preflight(document, known_items=known)
+        preflight(document, known_items=known, tax=tax, tax_rates=connection.sales_tax_rates)
     except PreflightProblem as problem:
         _finish_entry(entry, SyncStatus.FAILED, problem.message, code="preflight")
         return
-    payload_hash = _digest(qbxml.invoice_add(document, "hash"))
+    payload_hash = _digest(qbxml.invoice_add(document, "hash", tax=tax))
     if link is not None and link.payload_hash == payload_hash and not link.voided:
         _finish_entry(
             entry, SyncStatus.UP_TO_DATE, "QuickBooks Desktop already holds this version.", qbo_id=link.qbo_id
@@ -690,12 +1065,16 @@ def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLo
         return
     _plan_customer(connection, invoice.client, batch)
     if link is None:
-        kind, build = DesktopRequestKind.INVOICE_ADD, lambda request_id: qbxml.invoice_add(document, request_id)
+        kind = DesktopRequestKind.INVOICE_ADD
+
+        def build(request_id: str) -> ET.Element:
+            return qbxml.invoice_add(document, request_id, tax=tax)
+
     else:
         kind = DesktopRequestKind.INVOICE_MOD
 
         def build(request_id: str) -> ET.Element:
-            return qbxml.invoice_mod(document, request_id, txn_id=link.qbo_id, edit_sequence=link.sync_token)
+            return qbxml.invoice_mod(document, request_id, txn_id=link.qbo_id, edit_sequence=link.sync_token, tax=tax)
 
     _queue(
         connection,
@@ -707,6 +1086,53 @@ def _plan_entry(connection: QuickBooksDesktopConnection, entry: QuickBooksSyncLo
         payload_hash=payload_hash,
         source_updated_at=invoice.updated_at,
     )
+
+
+def _create_missing_items(connection, document, batch: _Batch, known: set[str]) -> set[str]:
+    """Items the invoice names that QuickBooks Desktop did not list: with an income account mapped (Desktop
+    mapping page), each is created as a service item before the invoice goes (`ItemServiceAdd`, queued ahead of
+    it). Returns the names now on their way (case-folded). Sub-item names (`Parent:Child`) are not created: the
+    parent must exist first, so pre-flight names them instead."""
+    income = batch.mappings.income_account
+    if income is None or not income.name:
+        return set()
+    coming: set[str] = set()
+    for line in document.lines:
+        name = line.item.name
+        folded = name.casefold()
+        if folded in known or folded in coming or ":" in name or not name or len(name) > c.ITEM_NAME_MAX:
+            continue
+        coming.add(folded)
+        if folded in batch.items_queued:
+            continue
+        batch.items_queued.add(folded)
+        probe = qbxml.fragment(
+            qbxml.item_service_add("x", name=name, description="", price=line.rate, income_account="")
+        )
+        tag = probe[probe.index("<Name>") : probe.index("</Name>") + len("</Name>")]
+        if connection.requests.filter(
+            kind=DesktopRequestKind.ITEM_SERVICE_ADD,
+            status__in=[DesktopRequestStatus.QUEUED, DesktopRequestStatus.SENT],
+            qbxml__contains=tag,
+        ).exists():
+            continue
+
+        def build(request_id: str, name=name, line=line) -> ET.Element:
+            return qbxml.item_service_add(
+                request_id, name=name, description=line.description, price=line.rate, income_account=income.name
+            )
+
+        _queue(connection, DesktopRequestKind.ITEM_SERVICE_ADD, build, object_type="item")
+    return coming
+
+
+def _item_name_of(request: QuickBooksDesktopRequest) -> str:
+    from integrations.quickbooks.desktop.xmlsafe import child, child_text, parse_xml
+
+    try:
+        return child_text(child(parse_xml(request.qbxml, what="the request sent"), "ItemServiceAdd"), "Name")
+    except DesktopProtocolError:
+        return ""
 
 
 def _plan_customer(connection: QuickBooksDesktopConnection, client: Client, batch: _Batch | None = None) -> None:
@@ -769,6 +1195,24 @@ def _in_doubt(connection: QuickBooksDesktopConnection, request: QuickBooksDeskto
             entry.status = SyncStatus.RUNNING
     if entry is None or entry.status != SyncStatus.RUNNING:
         return
+    if request.object_type == LinkType.PAYMENT:
+        if request.kind == DesktopRequestKind.RECEIVE_PAYMENT_ADD:
+            _resolve_payment_add(connection, entry, request)
+        elif request.purpose == "resolve":
+            previous = (
+                connection.requests.filter(
+                    sync_log=entry, kind=DesktopRequestKind.RECEIVE_PAYMENT_ADD, object_id=request.object_id
+                )
+                .order_by("-id")
+                .first()
+            )
+            if previous is not None:
+                _resolve_payment_add(connection, entry, previous)
+            else:
+                _plan_payment(connection, entry)
+        else:
+            _plan_payment(connection, entry)
+        return
     if request.kind == DesktopRequestKind.INVOICE_ADD or request.purpose == "resolve":
         invoice = Invoice.objects.filter(pk=request.object_id).only("number").first()
         _queue(
@@ -817,6 +1261,7 @@ def qbwc_receive_response(*, ticket: str, response: str, hresult: str, message: 
             _apply(connection, session, request, answer)
         for request in sent.values():
             _in_doubt(connection, request)
+        _follow_invoices(connection, _reached(connection))
         session.save(update_fields=["responses_received", "last_error", "items_read", "payments_read"])
         connection.save()
         return _progress(connection, session)
@@ -870,6 +1315,12 @@ def _save_link(connection, object_type: str, object_id: int, ret: Ret, request=N
 
 
 def _refusal(answer: Answer, request: QuickBooksDesktopRequest) -> str:
+    if request.object_type == LinkType.PAYMENT and answer.status_code == c.STATUS_INVALID_REFERENCE:
+        return (
+            f"QuickBooks Desktop refused the {request.kind} ({answer.status_code}: {answer.status_message}). The "
+            "invoice or customer it is applied to is no longer in QuickBooks Desktop under the id attune holds "
+            "(deleted there?): look at the invoice there, then retry."
+        )
     advice = {
         c.STATUS_INVALID_REFERENCE: " Something it names (customer, item or tax code) does not exist in QuickBooks "
         "Desktop under that name: create it there or rename it here, then retry.",
@@ -895,17 +1346,34 @@ def _apply(connection, session, request: QuickBooksDesktopRequest, answer: Answe
     if kind == DesktopRequestKind.ITEM_QUERY:
         session.items_read = True
         if handled:
-            connection.item_names = sorted({ret.full_name for ret in answer.rets if ret.full_name})
+            connection.item_names = sorted({ret.full_name for ret in answer.rets if ret.full_name}, key=str.casefold)
+            connection.sales_tax_rates = {
+                ret.full_name: f"{ret.tax_rate.normalize():f}"
+                for ret in answer.rets
+                if ret.full_name and ret.tax_rate is not None and ret.kind == "ItemSalesTaxRet"
+            }
             connection.items_read_at = now
-    elif kind == DesktopRequestKind.RECEIVE_PAYMENT_QUERY:
+    elif kind == DesktopRequestKind.RECEIVE_PAYMENT_QUERY and request.purpose != "resolve":
         session.payments_read = True
         if handled:
             _record_payments(connection, answer.rets)
             connection.payments_read_until = session.started_at
+    elif kind == DesktopRequestKind.ITEM_SERVICE_ADD:
+        name = _item_name_of(request)
+        if (answer.ok or answer.status_code == c.STATUS_NAME_EXISTS) and name:
+            if name.casefold() not in {known.casefold() for known in connection.item_names}:
+                connection.item_names = sorted([*connection.item_names, name], key=str.casefold)
+        elif not answer.ok:
+            connection.last_error = f"QuickBooks Desktop did not create the item “{name}”: {answer.status_message}"[
+                :300
+            ]
+            logger.warning("qbd.item.refused company=%s code=%s", connection.company_id, answer.status_code)
     elif kind in (DesktopRequestKind.CUSTOMER_ADD, DesktopRequestKind.CUSTOMER_MOD, DesktopRequestKind.CUSTOMER_QUERY):
         _apply_customer(connection, request, answer, found)
     elif entry is None or entry.status != SyncStatus.RUNNING:
         return  # the entry was finished meanwhile (e.g. by a person); nothing more to do
+    elif request.object_type == LinkType.PAYMENT:
+        _apply_payment(connection, entry, request, answer, found)
     elif kind in (DesktopRequestKind.INVOICE_ADD, DesktopRequestKind.INVOICE_MOD):
         _apply_invoice(connection, entry, request, answer, found)
     elif kind == DesktopRequestKind.INVOICE_QUERY:
@@ -984,6 +1452,7 @@ def _apply_invoice(connection, entry, request, answer: Answer, found: bool) -> N
             qbo_id=ret.txn_id,
             payload=_answer_payload(request, answer),
         )
+        _reached(connection)[request.object_id] = request.kind == DesktopRequestKind.INVOICE_ADD
         return
     if answer.status_code == c.STATUS_EDIT_SEQUENCE_STALE and request.kind == DesktopRequestKind.INVOICE_MOD:
         mods = connection.requests.filter(sync_log=entry, kind=DesktopRequestKind.INVOICE_MOD).count()
@@ -1024,6 +1493,7 @@ def _apply_invoice_query(connection, entry, request, answer: Answer, found: bool
                 "up by number instead of being sent again.",
                 qbo_id=ret.txn_id,
             )
+            _reached(connection)[request.object_id] = True
         else:
             _plan_entry(connection, entry)
         return
@@ -1056,7 +1526,18 @@ def _record_payments(connection: QuickBooksDesktopConnection, rets) -> None:
             qbo_id__in=[applied.txn_id for ret in rets for applied in ret.applied_to],
         ).values_list("qbo_id", "object_id")
     )
+    sent_from_here = set(
+        QuickBooksLink.objects.filter(
+            company_id=connection.company_id,
+            realm_id=connection.realm_key,
+            object_type=LinkType.PAYMENT,
+            qbo_id__in=[ret.txn_id for ret in rets],
+        ).values_list("qbo_id", flat=True)
+    )
+    ours = f"[attune:{connection.company_id}:p"  # the start of qbxml.payment_marker
     for ret in rets:
+        if ret.txn_id in sent_from_here or ours in ret.memo:
+            continue  # a payment recorded here and sent by us: never recorded a second time
         for applied in ret.applied_to:
             invoice_id = invoice_links.get(applied.txn_id)
             if invoice_id is None or applied.amount <= 0:

@@ -204,3 +204,82 @@ def desktop_qwc(request):
     response = HttpResponse(document, content_type="application/xml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="attune-{request.company.pk}.qwc"'
     return response
+
+
+# --- the mapping page ------------------------------------------------------------------------------------
+
+MAPPING_PAGE = "integrations:quickbooks-desktop-mapping"
+
+
+def _mapping_context(request, connection, form) -> dict:
+    return {
+        "connection": connection,
+        "form": form,
+        "blocked": services.blocked_by_names(connection=connection).count(),
+        "is_admin": True,
+    }
+
+
+@company_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def desktop_mapping(request):
+    """Products → Desktop item names, tax rates → sales tax item and code names, the income account name."""
+    from integrations.quickbooks.desktop.forms import DesktopMappingForm
+
+    connection = services.desktop_active(company_id=request.company.pk)
+    if connection is None:
+        messages.error(request, "Connect QuickBooks Desktop first; the names belong to its company file.")
+        return redirect(PAGE)
+    if request.method == "GET":
+        form = DesktopMappingForm(connection=connection)
+        return render(request, "integrations/desktop_mapping.html", _mapping_context(request, connection, form))
+    form = DesktopMappingForm(connection=connection, data=request.POST)
+    changes = form.changes()
+    if changes is None:
+        if not form.non_field_errors:
+            form.non_field_errors.append("Nothing was saved: fix the marked names.")
+        context = _mapping_context(request, connection, form)
+        return render(request, "integrations/desktop_mapping.html", context, status=400)
+    try:
+        saved, cleared = services.desktop_mappings_save(company=request.company, changes=changes, user=request.user)
+    except ApplicationError as error:
+        form.non_field_errors.append(error.message)
+        context = _mapping_context(request, connection, form)
+        return render(request, "integrations/desktop_mapping.html", context, status=400)
+    text = f"Saved {saved} name{'s' if saved != 1 else ''}"
+    text += f", cleared {cleared}." if cleared else "."
+    messages.success(request, text + " Invoices sent from now on use them.")
+    return redirect(MAPPING_PAGE)
+
+
+@company_required(Role.ADMIN)
+@require_GET
+def desktop_mapping_suggestions(request):
+    """htmx: the <option>s of one row's name suggestions, narrowed by what was typed."""
+    from django.http import Http404
+
+    from integrations.quickbooks.desktop.forms import DesktopMappingForm
+
+    connection = services.desktop_active(company_id=request.company.pk)
+    name = request.GET.get("field", "")
+    form = DesktopMappingForm(connection=connection) if connection else None
+    row = form.row(name) if form else None
+    if row is None:
+        raise Http404("No such row.")
+    names = form.suggestions(row, request.GET.get(name, ""))
+    return render(request, "integrations/_desktop_suggestions.html", {"names": names})
+
+
+@company_required(Role.ADMIN)
+@require_POST
+def desktop_mapping_retry_blocked(request):
+    def retry():
+        return services.desktop_retry_blocked(company=request.company, user=request.user)
+
+    try:
+        count = retry()
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{count} entr{'ies' if count != 1 else 'y'} will go again at the next run.")
+    return redirect(MAPPING_PAGE)
