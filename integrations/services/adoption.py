@@ -400,7 +400,7 @@ def adoption_apply(*, connection: QuickBooksConnection, decisions, user) -> Appl
                     },
                 )
                 if decision.action == AdoptionAction.CREATE and decision.kind == LinkType.INVOICE:
-                    from integrations.services.sync import sync_now
+                    from integrations.outbox.enqueue import sync_now
 
                     sync_now(invoice=our, user=user)
                     report.queued += 1

@@ -469,7 +469,8 @@ def _claim_next(run: QuickBooksBackfill, connection: QuickBooksConnection) -> li
 
 
 def _prepare(run, connection, claimed: list[tuple[str, int]]) -> tuple[list[PreparedItem], list[Outcome]]:
-    from integrations.services.push import PushRefused, company_profile, preflight
+    from integrations.books.preflight import PushRefused
+    from integrations.services.push import company_profile, preflight
 
     profile = company_profile(connection)
     ids = [object_id for _, object_id in claimed]
@@ -652,7 +653,7 @@ def _outcome(run, connection, client, item: PreparedItem, entry: dict | None) ->
         return _duplicate_number(run, connection, client, item, error)
     if _retryable(error):
         return Outcome(KIND_INVOICE, invoice.pk, "deferred", str(error), label=invoice.number, error_code=error.code)
-    from integrations.services.sync import _refusal_message
+    from integrations.quickbooks.online.runner import _refusal_message
 
     return Outcome(
         KIND_INVOICE,
@@ -749,7 +750,8 @@ def _save_outcomes(
 ) -> None:
     """Links, sync log rows and the run's counters in one transaction; the claimed batch is released with them
     (`batch_done`), or saved with them (`claim`: the new batch, its requestid, the cursor and phase)."""
-    from integrations.services.push import PushRefused, _save_link
+    from integrations.books.preflight import PushRefused
+    from integrations.services.push import _save_link
 
     now = timezone.now()
     deferred = [

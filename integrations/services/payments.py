@@ -27,6 +27,7 @@ from attune_qbo.billing.exceptions import PaymentRefused
 from attune_qbo.billing.models import Invoice, InvoiceStatus, Payment, PaymentMethod, PaymentSource
 from attune_qbo.billing.services import payment_external_change, payment_record
 from attune_qbo.core.exceptions import ApplicationError
+from integrations.books.preflight import PushRefused
 from integrations.exceptions import QuickBooksError, StaleObject, Unavailable
 from integrations.models import (
     DEFAULT_KEY,
@@ -42,9 +43,9 @@ from integrations.models import (
     SyncStatus,
     UnappliedStatus,
 )
+from integrations.outbox.outcomes import PushResult
 from integrations.quickbooks.client import QuickBooksClient
 from integrations.quickbooks.payloads import payment_payload
-from integrations.services.push import PushRefused, PushResult
 
 logger = logging.getLogger("qbo.payments")
 
@@ -249,7 +250,7 @@ def _enqueue(connection, payment_id: int, invoice_number: str, *, operation: str
     if not connection.auto_sync:
         return None
     company_id = connection.company_id
-    from integrations.services.sync import dispatch
+    from integrations.outbox.enqueue import dispatch
 
     with transaction.atomic():
         live = QuickBooksSyncLog.objects.filter(
@@ -530,7 +531,7 @@ def payments_wake(*, company_id: int, invoice_id: int) -> int:
     it was ever sent (e.g. before QuickBooks was connected) when QuickBooks' copy is one we created (our marker:
     a copy typed into QuickBooks and adopted may hold those payments already, so those are left to a person on
     the reconciliation page)."""
-    from integrations.services.sync import dispatch
+    from integrations.outbox.enqueue import dispatch
 
     _enqueue_recorded_before(company_id, invoice_id)
     payment_ids = Payment.objects.filter(invoice_id=invoice_id, company_id=company_id).values("pk")

@@ -6,8 +6,8 @@ cannot clear; a full update starts from the whole current object, cached from th
 re-read on 5010). Every write's answer is compared with our invoice (`verification`): a difference is recorded
 as drift, never reported as a plain success.
 
-`sync.py` owns the outbox and what happens after each outcome; this module only talks to QuickBooks through
-the one client and keeps the links.
+The outbox (`integrations/outbox/`) owns the queue and what happens after each outcome; this module only talks
+to QuickBooks through the one client and keeps the links.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from attune_qbo.billing.models import Invoice, InvoiceStatus
-from attune_qbo.core.exceptions import ApplicationError
+from integrations.books.preflight import MappingIncomplete, PushRefused
 from integrations.exceptions import DuplicateDocNumber, QuickBooksError, StaleObject, Unavailable, ValidationFailed
 from integrations.models import (
     LinkType,
@@ -32,6 +32,7 @@ from integrations.models import (
     SyncOperation,
     SyncStatus,
 )
+from integrations.outbox.outcomes import PushResult
 from integrations.quickbooks.client import QuickBooksClient
 from integrations.quickbooks.constants import CUSTOMER_NAME_FORBIDDEN, DOC_NUMBER_MAX_LENGTH, EMAIL_MAX_LENGTH
 from integrations.quickbooks.errors import CODE_DUPLICATE_NAME
@@ -55,32 +56,6 @@ from integrations.services.verification import drift_record, invoice_differences
 logger = logging.getLogger("qbo.sync")
 
 REQUEST_ID_PREFIX = "aq"
-
-
-class PushRefused(ApplicationError):
-    """A push that cannot succeed as it stands (a person must change something). Not retried."""
-
-    code = "push_refused"
-
-    def __init__(self, message: str, *, qbo_code: str = "", payload=None) -> None:
-        super().__init__(message)
-        self.qbo_code = qbo_code
-        self.payload = payload
-
-
-class MappingIncomplete(PushRefused):
-    code = "mapping_incomplete"
-
-
-@dataclass(frozen=True)
-class PushResult:
-    status: str  # succeeded | up_to_date | drift | skipped
-    message: str
-    qbo_id: str = ""
-    payload: dict | None = None
-    drift: dict | None = None
-    # Whether payments of this invoice may wait for it (recorded here): only then are they looked for.
-    payments_may_wait: bool = True
 
 
 @dataclass(frozen=True)
@@ -492,8 +467,8 @@ def create_request_id(entry: QuickBooksSyncLog) -> str:
 
     A create whose answer never came stays unresolved until the same requestid gets an answer (Intuit replays it
     if it landed, or creates it now), whichever attempt, retry or entry sends it next: a new entry inherits it
-    (`sync.sync_enqueue`, and the follower of a rerun), a success clears it, and a refused create frees it so a
-    corrected retry is evaluated afresh. A non-empty value therefore means "a create was sent, outcome unknown".
+    (`outbox.enqueue.sync_enqueue`, and the follower of a rerun), a success clears it, and a refused create frees it
+    so a corrected retry is evaluated afresh. A non-empty value therefore means "a create was sent, outcome unknown".
     """
     if entry.create_request_id:
         return entry.create_request_id
