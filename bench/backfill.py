@@ -45,9 +45,9 @@ def make_clients(company, prefix: str, count: int):
 def link_half(connection, clients) -> None:
     """Give every other client a QuickBooks customer and link it (the "already linked" half); not timed."""
     from integrations.models import LinkType
-    from integrations.quickbooks.payloads import customer_payload, payload_hash
+    from integrations.quickbooks.online.push import _save_link, company_profile, customer_payload
+    from integrations.quickbooks.online.render import payload_hash
     from integrations.services.api import client_for
-    from integrations.services.push import _save_link, company_profile
 
     api = client_for(connection)
     profile = company_profile(connection)

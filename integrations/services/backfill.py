@@ -58,7 +58,8 @@ from integrations.models import (
 from integrations.quickbooks import errors
 from integrations.quickbooks.client import BATCH_MAX_ITEMS, QuickBooksClient, select_statement
 from integrations.quickbooks.errors import CODE_DUPLICATE_NAME, DEFAULT_THROTTLE_WAIT_SECONDS
-from integrations.quickbooks.payloads import customer_payload, invoice_payload, is_ours, payload_hash
+from integrations.quickbooks.online.push import customer_payload, invoice_payload
+from integrations.quickbooks.online.render import is_ours, payload_hash
 
 logger = logging.getLogger("qbo.backfill")
 
@@ -469,8 +470,8 @@ def _claim_next(run: QuickBooksBackfill, connection: QuickBooksConnection) -> li
 
 
 def _prepare(run, connection, claimed: list[tuple[str, int]]) -> tuple[list[PreparedItem], list[Outcome]]:
-    from integrations.books.preflight import PushRefused
-    from integrations.services.push import company_profile, preflight
+    from integrations.books.preflight import PushRefused, preflight
+    from integrations.quickbooks.online.push import company_profile
 
     profile = company_profile(connection)
     ids = [object_id for _, object_id in claimed]
@@ -668,7 +669,7 @@ def _outcome(run, connection, client, item: PreparedItem, entry: dict | None) ->
 
 def _created(item: PreparedItem, answer: dict, *, verb: str) -> Outcome:
     """Linked, and checked: QuickBooks' figures against ours (the books-agree rule), drift recorded."""
-    from integrations.services.push import _verified
+    from integrations.quickbooks.online.push import _verified
 
     ctx = item.context
     invoice = ctx["invoice"]
@@ -751,7 +752,7 @@ def _save_outcomes(
     """Links, sync log rows and the run's counters in one transaction; the claimed batch is released with them
     (`batch_done`), or saved with them (`claim`: the new batch, its requestid, the cursor and phase)."""
     from integrations.books.preflight import PushRefused
-    from integrations.services.push import _save_link
+    from integrations.quickbooks.online.push import _save_link
 
     now = timezone.now()
     deferred = [

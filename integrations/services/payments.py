@@ -45,7 +45,7 @@ from integrations.models import (
 )
 from integrations.outbox.outcomes import PushResult
 from integrations.quickbooks.client import QuickBooksClient
-from integrations.quickbooks.payloads import payment_payload
+from integrations.quickbooks.online.push import payment_payload
 
 logger = logging.getLogger("qbo.payments")
 
@@ -306,7 +306,7 @@ def payment_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
 
     https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/payment
     """
-    from integrations.services.push import _link, _save_link, create_request_id
+    from integrations.quickbooks.online.push import _link, _save_link, create_request_id
 
     payment = (
         Payment.objects.select_related("invoice", "invoice__client")
@@ -407,7 +407,7 @@ def _balance_checked(
 def _void_removed_payment(entry: QuickBooksSyncLog, connection, client: QuickBooksClient) -> PushResult:
     """The payment was deleted or refunded here: void it in QuickBooks (a void keeps QuickBooks' audit trail,
     unlike a delete), then check the invoice's balance there against ours."""
-    from integrations.services.push import _link, _save_link, create_request_id, request_id
+    from integrations.quickbooks.online.push import _link, _save_link, create_request_id, request_id
 
     link = _link(connection, LinkType.PAYMENT, entry.object_id)
     if link is None and entry.create_request_id:
@@ -549,7 +549,7 @@ def payments_wake(*, company_id: int, invoice_id: int) -> int:
 
 
 def _enqueue_recorded_before(company_id: int, invoice_id: int) -> None:
-    from integrations.quickbooks.payloads import is_ours
+    from integrations.quickbooks.online.render import is_ours
 
     connection = QuickBooksConnection.objects.filter(company_id=company_id).first()
     if connection is None or not connection.realm_id:
@@ -617,8 +617,8 @@ def unapplied_payment_apply(*, connection: QuickBooksConnection, unapplied_id: i
     """Apply what is left unapplied of a QuickBooks payment to one of our invoices: the payment is changed in
     QuickBooks (one more line: QuickBooks keeps the books), then recorded here from QuickBooks' answer, exactly as
     if it had been applied there. At most what is due here and what is unapplied there. Returns what was done."""
+    from integrations.quickbooks.online.push import _link
     from integrations.services.api import client_for
-    from integrations.services.push import _link
 
     row = QuickBooksUnappliedPayment.objects.get(
         company_id=connection.company_id, realm_id=connection.realm_id, pk=unapplied_id

@@ -198,7 +198,7 @@ def books_check(*, connection, since=None) -> BooksReport:
     from integrations.models import LinkType, QuickBooksLink
     from integrations.outbox.enqueue import invoices_in_scope
     from integrations.quickbooks.client import literal
-    from integrations.quickbooks.payloads import MARKER_PATTERN
+    from integrations.quickbooks.online.render import MARKER_PATTERN
     from integrations.services.api import client_for
 
     client = client_for(connection)

@@ -185,7 +185,7 @@ def test_clearing_the_clients_email_fully_updates_the_customer(tenant, connected
 
 
 def test_clearing_a_payload_field_is_detected_for_address_parts():
-    from integrations.quickbooks.payloads import INVOICE_MANAGED_FIELDS, clears_something
+    from integrations.quickbooks.online.render import INVOICE_MANAGED_FIELDS, clears_something
 
     current = {"BillAddr": {"Id": "9", "Line1": "1 Main St", "Line2": "Unit 4"}, "CustomerMemo": {"value": "x"}}
     assert clears_something(
@@ -538,7 +538,7 @@ def test_a_customer_full_update_keeps_what_only_quickbooks_holds(tenant, connect
 
 
 def test_address_parts_quickbooks_adds_itself_are_not_clears():
-    from integrations.quickbooks.payloads import INVOICE_MANAGED_FIELDS, clears_something
+    from integrations.quickbooks.online.render import INVOICE_MANAGED_FIELDS, clears_something
 
     ours = {"BillAddr": {"Line1": "1 Main St", "City": "Albany"}}
     theirs = {"BillAddr": {"Id": "12", "Line1": "1 Main St", "City": "Albany", "Lat": "42.6", "Long": "-73.7"}}
@@ -546,7 +546,7 @@ def test_address_parts_quickbooks_adds_itself_are_not_clears():
 
 
 def test_a_full_update_sends_back_only_writable_fields_and_no_empty_ones():
-    from integrations.quickbooks.payloads import INVOICE_KEPT_FIELDS, full_update_body
+    from integrations.quickbooks.online.render import INVOICE_KEPT_FIELDS, full_update_body
 
     current = {
         "Id": "130",

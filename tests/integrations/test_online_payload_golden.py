@@ -37,8 +37,8 @@ from attune_qbo.billing import services as billing
 from attune_qbo.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from attune_qbo.billing.services import LineData
 from integrations.models import QuickBooksConnection, QuickBooksMapping, QuickBooksSyncLog, SyncOperation, SyncStatus
+from integrations.quickbooks.online.push import invoice_push
 from integrations.services.payments import payment_push
-from integrations.services.push import invoice_push
 from tests.factories import ClientFactory, ProductFactory, TaxRateFactory
 from tests.integrations.conftest import REALM, make_connection
 

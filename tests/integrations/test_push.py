@@ -444,8 +444,8 @@ def test_preflight_refuses_what_quickbooks_would_refuse(tenant, connected, captu
     elif change == "long number":
         # The billing service and the varchar(21) column refuse it already; the pre-flight check still guards
         # data that arrives some other way (SQLite, for one, does not enforce the length).
-        from integrations.books.preflight import PushRefused
-        from integrations.services.push import company_profile, preflight
+        from integrations.books.preflight import PushRefused, preflight
+        from integrations.quickbooks.online.push import company_profile
 
         invoice.number = "N" * 22
         with pytest.raises(PushRefused, match=message):

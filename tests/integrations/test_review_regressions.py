@@ -13,8 +13,8 @@ from integrations.exceptions import ReconnectRequired
 from integrations.models import ConnectionStatus, QuickBooksConnection, QuickBooksLink, QuickBooksSyncLog
 from integrations.outbox.outcomes import _finish
 from integrations.outbox.worker import _claim
+from integrations.quickbooks.online.push import _save_link
 from integrations.services import connections
-from integrations.services.push import _save_link
 from tests.factories import ClientFactory
 from tests.integrations.conftest import (
     API,

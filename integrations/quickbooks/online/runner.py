@@ -27,7 +27,7 @@ from integrations.models import QuickBooksConnection, QuickBooksSyncLog, SyncSta
 from integrations.outbox.outcomes import PAYMENT_WAIT_SECONDS, _finish, _retry_later, _wait_for_reconnect
 from integrations.quickbooks.errors import CODE_AUTHORIZATION_FAILURE
 from integrations.quickbooks.limiter import PacedOut
-from integrations.services.push import invoice_push
+from integrations.quickbooks.online.push import invoice_push
 
 logger = logging.getLogger("qbo.sync")
 
