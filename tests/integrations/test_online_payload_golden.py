@@ -146,12 +146,14 @@ def _connect(company, *, tax_style, sales_tax_mode="", home_currency, multicurre
     return QuickBooksConnection.objects.get(pk=connection.pk)
 
 
-def _case(client, names: dict[int, str], company_id: int) -> list[dict]:
-    """The calls as stored: the marker's ids replaced by names (ids differ between runs and databases)."""
+def _case(client, names: dict[int, str], company_id: int, payments: dict[int, str] | None = None) -> list[dict]:
+    """The calls as stored: the marker's ids replaced by names (ids differ between runs and databases). `names`
+    are invoices by id, `payments` payments by id (their marker is `p<id>`; the ids of the two may be equal)."""
 
     def name(match):
-        prefix = "p" if match.group(2) else ""
-        return f"[attune:company:{prefix}{names.get(int(match.group(3)), match.group(3))}]"
+        if match.group(2):
+            return f"[attune:company:p{(payments or {}).get(int(match.group(3)), match.group(3))}]"
+        return f"[attune:company:{names.get(int(match.group(3)), match.group(3))}]"
 
     text = json.dumps(client.calls, sort_keys=True)
     assert all(int(m.group(1)) == company_id for m in MARKER.finditer(text))
@@ -338,7 +340,7 @@ def _payment(tenant) -> list[dict]:
         entry=_entry(payment, connection, entity_type="payment"), connection=connection, client=recorder
     )
     assert result.status in (SyncStatus.SUCCEEDED, SyncStatus.DRIFT), result.message
-    return _case(recorder, {invoice.pk: "payment-invoice", payment.pk: "payment"}, company.pk)
+    return _case(recorder, {invoice.pk: "payment-invoice"}, company.pk, payments={payment.pk: "(payment)"})
 
 
 CASES = {
