@@ -45,9 +45,9 @@ def make_clients(company, prefix: str, count: int):
 def link_half(connection, clients) -> None:
     """Give every other client a QuickBooks customer and link it (the "already linked" half); not timed."""
     from integrations.models import LinkType
-    from integrations.quickbooks.payloads import customer_payload, payload_hash
+    from integrations.quickbooks.online.push import _save_link, company_profile, customer_payload
+    from integrations.quickbooks.online.render import payload_hash
     from integrations.services.api import client_for
-    from integrations.services.push import _save_link, company_profile
 
     api = client_for(connection)
     profile = company_profile(connection)
@@ -124,7 +124,7 @@ def bench_per_call(company, ids: list[int], base: str, scale: float, workers: in
     from django.db import connections
 
     from integrations.models import QuickBooksSyncLog
-    from integrations.services.sync import sync_run
+    from integrations.outbox.worker import sync_run
 
     print(f"\n## One call per invoice: {len(ids)} invoices through the outbox, {workers} worker threads")
     entries = set(QuickBooksSyncLog.objects.filter(object_id__in=ids, status="pending").values_list("pk", flat=True))
@@ -217,7 +217,7 @@ def main() -> None:
             f"attune-qbo backfill benchmark · {args.invoices} invoices per path · time scale {args.time_scale} "
             f"(a simulated minute lasts {60 / args.time_scale:.0f} s) · database {database_url.split(':')[0]}"
         )
-        with mock.patch("integrations.services.sync.dispatch", lambda entry_id: None):  # this process is the worker
+        with mock.patch("integrations.outbox.enqueue.dispatch", lambda entry_id: None):  # this process is the worker
             print("setting up (not timed): clients, half linked, and invoices …", flush=True)
             set_auto_sync(connection, False)
             batch_clients = make_clients(company, "Batch", args.clients)

@@ -55,7 +55,7 @@ def main() -> None:
         from django.utils import timezone
 
         from integrations.models import QuickBooksSyncLog
-        from integrations.services.sync import dispatch_drain
+        from integrations.outbox.enqueue import dispatch_drain
 
         base = f"http://127.0.0.1:{port}"
         a = workers.make_tenant(port, US_REALM, "Tenant A")
@@ -65,7 +65,7 @@ def main() -> None:
         headers = common.control_headers()
         requests.post(f"{base}/simulator/control/settings", json={"rate_limits": True}, headers=headers, timeout=10)
         started = time.perf_counter()
-        with mock.patch("integrations.services.sync.dispatch", lambda entry_id: None), transaction.atomic():
+        with mock.patch("integrations.outbox.enqueue.dispatch", lambda entry_id: None), transaction.atomic():
             backlog = [common.make_invoice(a, 3).pk for _ in range(args.backlog)]
         QuickBooksSyncLog.objects.filter(object_id__in=backlog, status="pending").update(next_attempt_at=timezone.now())
         print(

@@ -116,8 +116,12 @@ def connect(company, user, base: str, realm: str = "9341453050298541") -> None:
     session = requests.Session()
     login = session.get(f"{base}/accounts/login/", timeout=10)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
-    session.post(f"{base}/accounts/login/", data={"csrfmiddlewaretoken": token, "username": user.get_username(),
-                                                   "password": "pw"}, headers={"Referer": login.url}, timeout=10)
+    session.post(
+        f"{base}/accounts/login/",
+        data={"csrfmiddlewaretoken": token, "username": user.get_username(), "password": "pw"},
+        headers={"Referer": login.url},
+        timeout=10,
+    )
     url = connection_start(company=company, user=user, session_key=session.cookies.get("sessionid"))
     page = session.get(url, timeout=10)
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
@@ -163,7 +167,7 @@ def push(entry) -> tuple[int, float, float, int, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from integrations.services.sync import sync_run
+    from integrations.outbox.worker import sync_run
 
     reads, writes = CALLS["reads"], CALLS["writes"]
     with CaptureQueriesContext(connection) as queries:
@@ -245,7 +249,7 @@ def bench_throughput(tenant, base: str, count: int, workers: int) -> None:
     from django.db import connections
 
     from integrations.models import QuickBooksSyncLog
-    from integrations.services.sync import sync_run
+    from integrations.outbox.worker import sync_run
 
     print(f"\n## Throughput: {count} invoices, one call per invoice, {workers} worker threads, rate limits on")
     requests.post(
@@ -343,7 +347,7 @@ def main() -> None:
         connect(company, user, base)
         print(f"attune-qbo push benchmark · database {database_url.split(':')[0]} · simulator {base}")
         count_calls()
-        with mock.patch("integrations.services.sync.dispatch", lambda entry_id: None):  # this process is the worker
+        with mock.patch("integrations.outbox.enqueue.dispatch", lambda entry_id: None):  # this process is the worker
             bench_queries_and_cpu(tenant)
             bench_burst(tenant, base)
             if not args.skip_throughput:

@@ -89,9 +89,9 @@ def link_customer(tenant) -> None:
     """One push with the worker in this process, so the customer is linked before the backlog (as in steady use)."""
     from unittest import mock
 
-    from integrations.services.sync import sync_run
+    from integrations.outbox.worker import sync_run
 
-    with mock.patch("integrations.services.sync.dispatch", lambda entry_id: None):
+    with mock.patch("integrations.outbox.enqueue.dispatch", lambda entry_id: None):
         entry = common.pending_entry(common.make_invoice(tenant, 3))
         sync_run(entry_id=entry.pk)
 

@@ -11,8 +11,8 @@ from integrations.models import QuickBooksConnection, QuickBooksMapping, SyncOpe
 
 @receiver(invoice_changed, dispatch_uid="quickbooks-outbox")
 def upsert_pending_push(sender, *, invoice_id: int, company_id: int, change: str, **kwargs) -> None:
+    from integrations.outbox.enqueue import sync_enqueue
     from integrations.quickbooks.desktop.services import desktop_active, desktop_enqueue
-    from integrations.services.sync import sync_enqueue
 
     operation = SyncOperation.VOID if change == "voided" else SyncOperation.PUSH
     if desktop_active(company_id=company_id) is not None:  # the company syncs to QuickBooks Desktop instead

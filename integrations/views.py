@@ -233,7 +233,7 @@ def quickbooks_refresh_company(request):
 @require_POST
 @company_required(Role.ADMIN)
 def quickbooks_send_never_sent(request):
-    from integrations.services import sync
+    from integrations.outbox import enqueue as sync
 
     connection = _connection_or_redirect(request)
     if connection is not None:
@@ -406,7 +406,7 @@ def quickbooks_invoice_sync(request, invoice_id: int):
     from attune_qbo.billing import selectors as billing_selectors
     from integrations import selectors
     from integrations.models import SyncStatus
-    from integrations.services import sync
+    from integrations.outbox import enqueue as sync
     from integrations.services.retry import sync_retry
 
     invoice = billing_selectors.invoice_get(company=request.company, pk=invoice_id)

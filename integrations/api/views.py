@@ -30,8 +30,9 @@ from integrations.api.serializers import (
     SyncLogSerializer,
 )
 from integrations.exceptions import QuickBooksError
+from integrations.outbox import enqueue as sync
 from integrations.permissions import visible_connection_status
-from integrations.services import connections, sync
+from integrations.services import connections
 
 
 def browser_session_key(request) -> str | None:

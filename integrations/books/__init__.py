@@ -11,5 +11,7 @@
 Names from our data are leaf names (`document.clean_name`: no tabs/newlines, ":" → " - "); names from a
 QuickBooks mapping are QuickBooks full names, kept as they are. Amounts are Decimal, dates `date`. Each
 invoice balances: total == sum(line.amount) + sum(tax.amount), and sum(line.tax_amount) == tax_total.
-See docs/developer/books-document.md.
+`preflight.py` is the QuickBooks Online side: pre-flight checks and mapping resolution that turn one invoice into
+a `BooksInvoice` with Online ids (`PushPlan.document`), or refuse it (`PushRefused`, `MappingIncomplete`).
+See docs/developer/books-document.md and docs/decisions/0016.
 """

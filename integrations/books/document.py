@@ -46,6 +46,20 @@ def clean_name(name: str) -> str:
     return _COLON.sub(" - ", text).strip()
 
 
+MARKER_PATTERN = re.compile(r"\[attune:(\d+):(\d+)\]")
+
+
+def ours_marker(company_id: int, invoice_id: int) -> str:
+    """Written with an invoice we send (Online: its PrivateNote), so one found by number is recognised as ours."""
+    return f"[attune:{company_id}:{invoice_id}]"
+
+
+def payment_marker(company_id: int, payment_id: int) -> str:
+    """Written with a payment we send: a webhook for it is recognised as ours even before its link is saved (the
+    push's answer still in flight, or lost)."""
+    return f"[attune:{company_id}:p{payment_id}]"
+
+
 @dataclass(frozen=True)
 class Ref:
     """A reference to a QuickBooks object: Online ``id`` and Desktop/CSV ``name``; either may be empty."""
@@ -175,6 +189,12 @@ class BooksInvoice:
     amount_paid: Decimal = ZERO
     ar_account: AccountRef = field(default_factory=lambda: AccountRef(name=ACCOUNTS_RECEIVABLE))
     ref: Ref = field(default_factory=Ref)  # the invoice in QuickBooks, when it has been pushed there
+    # What the Online push resolves besides (books/preflight.py); the builder leaves them empty.
+    bill_email: str = ""  # the client's e-mail as we hold it (Online BillEmail)
+    bill_address: Address = field(default_factory=Address)  # the client's address as we hold it (Online BillAddr)
+    txn_tax_code: TaxCodeRef | None = None  # US manual sales tax: the invoice's one sales tax code (TxnTaxCodeRef)
+    sent_tax_total: Decimal | None = None  # US Automated Sales Tax: our tax total, which QuickBooks honours
+    marker: str = ""  # `ours_marker`: how our copy is recognised in QuickBooks (Online PrivateNote)
 
     @property
     def subtotal(self) -> Decimal:
@@ -201,6 +221,11 @@ class BooksPayment:
     reference: str = ""
     invoice_ref: Ref = field(default_factory=Ref)
     ref: Ref = field(default_factory=Ref)
+    # What the Online push resolves besides (from the payment mappings); the builder leaves them empty.
+    method_ref: Ref = field(default_factory=Ref)  # QuickBooks PaymentMethod
+    deposit_account: AccountRef = field(default_factory=AccountRef)  # empty: Undeposited Funds
+    currency: str = ""  # sent only to a multicurrency QuickBooks company
+    marker: str = ""  # `payment_marker`: how our copy is recognised in QuickBooks (Online PrivateNote)
 
 
 @dataclass(frozen=True)

@@ -400,7 +400,7 @@ def adoption_apply(*, connection: QuickBooksConnection, decisions, user) -> Appl
                     },
                 )
                 if decision.action == AdoptionAction.CREATE and decision.kind == LinkType.INVOICE:
-                    from integrations.services.sync import sync_now
+                    from integrations.outbox.enqueue import sync_now
 
                     sync_now(invoice=our, user=user)
                     report.queued += 1
@@ -419,7 +419,7 @@ def adoption_apply(*, connection: QuickBooksConnection, decisions, user) -> Appl
 def _link(connection, kind: str, our, row: dict) -> QuickBooksLink:
     """The link, with QuickBooks' object as its snapshot and an empty payload hash (the next push brings QuickBooks
     up to date); `source_updated_at` only when the figures agree (else the invoice shows as behind)."""
-    from integrations.services.push import _save_link
+    from integrations.quickbooks.online.push import _save_link
 
     agrees = row["state"] == AGREES
     snapshot = row.get("snapshot") or {"Id": row["qbo_id"]}

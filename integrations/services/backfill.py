@@ -58,7 +58,8 @@ from integrations.models import (
 from integrations.quickbooks import errors
 from integrations.quickbooks.client import BATCH_MAX_ITEMS, QuickBooksClient, select_statement
 from integrations.quickbooks.errors import CODE_DUPLICATE_NAME, DEFAULT_THROTTLE_WAIT_SECONDS
-from integrations.quickbooks.payloads import customer_payload, invoice_payload, is_ours, payload_hash
+from integrations.quickbooks.online.push import customer_payload, invoice_payload
+from integrations.quickbooks.online.render import is_ours, payload_hash
 
 logger = logging.getLogger("qbo.backfill")
 
@@ -469,7 +470,8 @@ def _claim_next(run: QuickBooksBackfill, connection: QuickBooksConnection) -> li
 
 
 def _prepare(run, connection, claimed: list[tuple[str, int]]) -> tuple[list[PreparedItem], list[Outcome]]:
-    from integrations.services.push import PushRefused, company_profile, preflight
+    from integrations.books.preflight import PushRefused, preflight
+    from integrations.quickbooks.online.push import company_profile
 
     profile = company_profile(connection)
     ids = [object_id for _, object_id in claimed]
@@ -652,7 +654,7 @@ def _outcome(run, connection, client, item: PreparedItem, entry: dict | None) ->
         return _duplicate_number(run, connection, client, item, error)
     if _retryable(error):
         return Outcome(KIND_INVOICE, invoice.pk, "deferred", str(error), label=invoice.number, error_code=error.code)
-    from integrations.services.sync import _refusal_message
+    from integrations.quickbooks.online.runner import _refusal_message
 
     return Outcome(
         KIND_INVOICE,
@@ -667,7 +669,7 @@ def _outcome(run, connection, client, item: PreparedItem, entry: dict | None) ->
 
 def _created(item: PreparedItem, answer: dict, *, verb: str) -> Outcome:
     """Linked, and checked: QuickBooks' figures against ours (the books-agree rule), drift recorded."""
-    from integrations.services.push import _verified
+    from integrations.quickbooks.online.push import _verified
 
     ctx = item.context
     invoice = ctx["invoice"]
@@ -749,7 +751,8 @@ def _save_outcomes(
 ) -> None:
     """Links, sync log rows and the run's counters in one transaction; the claimed batch is released with them
     (`batch_done`), or saved with them (`claim`: the new batch, its requestid, the cursor and phase)."""
-    from integrations.services.push import PushRefused, _save_link
+    from integrations.books.preflight import PushRefused
+    from integrations.quickbooks.online.push import _save_link
 
     now = timezone.now()
     deferred = [

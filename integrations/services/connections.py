@@ -274,7 +274,7 @@ def connection_complete(
     )
     if connection_fetch_company_info(connection_id=result.connection.pk):
         _suggest_mappings_quietly(result.connection)
-    from integrations.services.sync import sync_after_connect
+    from integrations.outbox.enqueue import sync_after_connect
 
     sync_after_connect(connection_id=result.connection.pk)  # what waited, or changed while disconnected, goes now
     result.connection.refresh_from_db()

@@ -27,6 +27,7 @@ from attune_qbo.billing.exceptions import PaymentRefused
 from attune_qbo.billing.models import Invoice, InvoiceStatus, Payment, PaymentMethod, PaymentSource
 from attune_qbo.billing.services import payment_external_change, payment_record
 from attune_qbo.core.exceptions import ApplicationError
+from integrations.books.preflight import PushRefused
 from integrations.exceptions import QuickBooksError, StaleObject, Unavailable
 from integrations.models import (
     DEFAULT_KEY,
@@ -42,9 +43,9 @@ from integrations.models import (
     SyncStatus,
     UnappliedStatus,
 )
+from integrations.outbox.outcomes import PushResult
 from integrations.quickbooks.client import QuickBooksClient
-from integrations.quickbooks.payloads import payment_payload
-from integrations.services.push import PushRefused, PushResult
+from integrations.quickbooks.online.push import payment_payload
 
 logger = logging.getLogger("qbo.payments")
 
@@ -249,7 +250,7 @@ def _enqueue(connection, payment_id: int, invoice_number: str, *, operation: str
     if not connection.auto_sync:
         return None
     company_id = connection.company_id
-    from integrations.services.sync import dispatch
+    from integrations.outbox.enqueue import dispatch
 
     with transaction.atomic():
         live = QuickBooksSyncLog.objects.filter(
@@ -305,7 +306,7 @@ def payment_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
 
     https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/payment
     """
-    from integrations.services.push import _link, _save_link, create_request_id
+    from integrations.quickbooks.online.push import _link, _save_link, create_request_id
 
     payment = (
         Payment.objects.select_related("invoice", "invoice__client")
@@ -406,7 +407,7 @@ def _balance_checked(
 def _void_removed_payment(entry: QuickBooksSyncLog, connection, client: QuickBooksClient) -> PushResult:
     """The payment was deleted or refunded here: void it in QuickBooks (a void keeps QuickBooks' audit trail,
     unlike a delete), then check the invoice's balance there against ours."""
-    from integrations.services.push import _link, _save_link, create_request_id, request_id
+    from integrations.quickbooks.online.push import _link, _save_link, create_request_id, request_id
 
     link = _link(connection, LinkType.PAYMENT, entry.object_id)
     if link is None and entry.create_request_id:
@@ -530,7 +531,7 @@ def payments_wake(*, company_id: int, invoice_id: int) -> int:
     it was ever sent (e.g. before QuickBooks was connected) when QuickBooks' copy is one we created (our marker:
     a copy typed into QuickBooks and adopted may hold those payments already, so those are left to a person on
     the reconciliation page)."""
-    from integrations.services.sync import dispatch
+    from integrations.outbox.enqueue import dispatch
 
     _enqueue_recorded_before(company_id, invoice_id)
     payment_ids = Payment.objects.filter(invoice_id=invoice_id, company_id=company_id).values("pk")
@@ -548,7 +549,7 @@ def payments_wake(*, company_id: int, invoice_id: int) -> int:
 
 
 def _enqueue_recorded_before(company_id: int, invoice_id: int) -> None:
-    from integrations.quickbooks.payloads import is_ours
+    from integrations.quickbooks.online.render import is_ours
 
     connection = QuickBooksConnection.objects.filter(company_id=company_id).first()
     if connection is None or not connection.realm_id:
@@ -616,8 +617,8 @@ def unapplied_payment_apply(*, connection: QuickBooksConnection, unapplied_id: i
     """Apply what is left unapplied of a QuickBooks payment to one of our invoices: the payment is changed in
     QuickBooks (one more line: QuickBooks keeps the books), then recorded here from QuickBooks' answer, exactly as
     if it had been applied there. At most what is due here and what is unapplied there. Returns what was done."""
+    from integrations.quickbooks.online.push import _link
     from integrations.services.api import client_for
-    from integrations.services.push import _link
 
     row = QuickBooksUnappliedPayment.objects.get(
         company_id=connection.company_id, realm_id=connection.realm_id, pk=unapplied_id

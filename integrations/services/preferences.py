@@ -18,7 +18,7 @@ def connection_set_initial_sync(
 ) -> int:
     """Which older invoices go to QuickBooks by themselves: "new invoices only" or "everything issued from a
     date". Saving queues what the realm is now behind on (`sync_after_connect`); returns how many."""
-    from integrations.services.sync import sync_after_connect
+    from integrations.outbox.enqueue import sync_after_connect
 
     if initial_sync not in InitialSync.values:
         raise ValidationError("Pick “New invoices only” or “Everything issued from a date”.")

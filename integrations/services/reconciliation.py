@@ -155,7 +155,7 @@ def reconciliation_fix(
 ) -> str:
     """Carry out the row's fix: push again, void there, link, or record the payment here (apply an unapplied
     QuickBooks payment to `invoice_id`; `choice="resolve"` marks it handled instead). Returns what was done."""
-    from integrations.services.sync import sync_enqueue, sync_now
+    from integrations.outbox.enqueue import sync_enqueue, sync_now
 
     review, row = reconciliation_row(
         company=connection.company, review_id=review_id, index=index, realm_id=connection.realm_id

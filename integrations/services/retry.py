@@ -70,7 +70,7 @@ def _connected(company_id: int) -> bool:
 
 def sync_retry(*, entry: QuickBooksSyncLog, user) -> RetryResult:
     """Retry one sync log entry (see the module docstring for what that means in each state)."""
-    from integrations.services.sync import dispatch
+    from integrations.outbox.enqueue import dispatch
 
     label = entry.object_repr or _invoice_number(entry) or f"#{entry.object_id}"
     now = timezone.now()

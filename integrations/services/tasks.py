@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from integrations.outbox.worker import sync_drain, sync_sweep
 from integrations.services.connections import connection_refresh_chunk, connection_refresh_sweep_dispatch
-from integrations.services.sync import sync_drain, sync_sweep
 
 # Scheduled by migrations integrations/0002 (refresh_sweep, every 45 min), 0005 (sync_sweeper, every minute) and
 # 0010 (cdc_sweeper, every QUICKBOOKS_CDC_MINUTES).

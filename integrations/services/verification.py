@@ -196,10 +196,10 @@ def books_check(*, connection, since=None) -> BooksReport:
 
     from attune_qbo.billing.models import Invoice
     from integrations.models import LinkType, QuickBooksLink
+    from integrations.outbox.enqueue import invoices_in_scope
     from integrations.quickbooks.client import literal
-    from integrations.quickbooks.payloads import MARKER_PATTERN
+    from integrations.quickbooks.online.render import MARKER_PATTERN
     from integrations.services.api import client_for
-    from integrations.services.sync import invoices_in_scope
 
     client = client_for(connection)
     report = BooksReport(company=str(connection.company), realm_id=connection.realm_id)

@@ -18,9 +18,9 @@ from integrations.models import (
     QuickBooksSyncLog,
     SyncStatus,
 )
+from integrations.outbox import worker as sync
 from integrations.quickbooks.desktop.exceptions import OtherQuickBooksActive
 from integrations.quickbooks.desktop.services import desktop_connect, desktop_disconnect
-from integrations.services import sync
 
 PAGE = reverse("integrations:quickbooks-desktop")
 
@@ -64,7 +64,7 @@ def test_only_an_admin_connects(tenant):
 
 def test_invoices_of_a_desktop_company_go_to_the_desktop_outbox_only(tenant, connected):
     connection, _ = connected
-    with mock.patch("integrations.services.sync.dispatch") as online_dispatch:
+    with mock.patch("integrations.outbox.enqueue.dispatch") as online_dispatch:
         invoice = tenant.invoice(finalize=True)
         entry = QuickBooksSyncLog.objects.get(object_id=invoice.pk)
         assert entry.realm_id == connection.realm_key and entry.status == SyncStatus.PENDING

@@ -68,7 +68,7 @@ class Worker:
     def run_queued(self) -> None:
         from django.db import connections
 
-        from integrations.services.sync import sync_run
+        from integrations.outbox.worker import sync_run
 
         def run(ids: list[int]) -> None:
             try:
@@ -87,7 +87,7 @@ class Worker:
 def worker(settings, monkeypatch):
     settings.QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = 0
     worker = Worker()
-    monkeypatch.setattr("integrations.services.sync.dispatch", worker.dispatch)
+    monkeypatch.setattr("integrations.outbox.enqueue.dispatch", worker.dispatch)
     yield worker
     for thread in worker.threads:
         thread.join(timeout=30)
@@ -137,7 +137,7 @@ def test_admin_maps_a_product_and_a_tax_rate_then_sees_the_invoice_turn_synced_w
 
 
 def test_a_forced_failure_turns_the_pill_amber_shows_on_activity_and_send_now_sends_it(acme, page, live_app, settings):
-    from integrations.services.sync import sync_run
+    from integrations.outbox.worker import sync_run
 
     settings.QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = 0
     sign_in(page, "acme-admin")
@@ -169,7 +169,7 @@ def test_a_forced_failure_turns_the_pill_amber_shows_on_activity_and_send_now_se
     doc_shot(page, "#qbo-panel", "invoice-box-retrying")
     from django.db import connections
 
-    import integrations.services.sync as sync_module
+    import integrations.outbox.enqueue as sync_module
 
     def dispatch(entry_id):  # the worker, inline
         sync_run(entry_id=entry_id)
@@ -223,7 +223,7 @@ def test_a_member_sees_no_buttons_and_no_details(acme, page):
 @pytest.fixture
 def dispatched_entries(monkeypatch):
     queued: list[int] = []
-    monkeypatch.setattr("integrations.services.sync.dispatch", queued.append)
+    monkeypatch.setattr("integrations.outbox.enqueue.dispatch", queued.append)
     return queued
 
 

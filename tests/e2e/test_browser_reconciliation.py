@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 def worker(settings, monkeypatch):
     settings.QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = 0
     worker = Worker()
-    monkeypatch.setattr("integrations.services.sync.dispatch", worker.dispatch)
+    monkeypatch.setattr("integrations.outbox.enqueue.dispatch", worker.dispatch)
     yield worker
     for thread in worker.threads:
         thread.join(timeout=30)

@@ -10,8 +10,8 @@ import requests
 from attune_qbo.billing import services as billing
 from attune_qbo.billing.models import InvoiceStatus, Payment
 from integrations.models import QuickBooksSyncLog, QuickBooksWebhookEvent, WebhookEventStatus
+from integrations.outbox.worker import sync_run
 from integrations.services.events import events_process_pending
-from integrations.services.sync import sync_run
 from tests.e2e.conftest import US_REALM, control_headers
 
 WEBHOOK_PATH = "/api/v1/integrations/quickbooks/webhooks"
@@ -23,7 +23,7 @@ def connected_acme(acme, browser, live_app, settings, monkeypatch):
     settings.QUICKBOOKS_SIMULATOR_WEBHOOK_URL = live_app + WEBHOOK_PATH
     browser.sign_in("acme-admin")
     browser.connect_quickbooks()
-    monkeypatch.setattr("integrations.services.sync.dispatch", lambda entry_id: sync_run(entry_id=entry_id))
+    monkeypatch.setattr("integrations.outbox.enqueue.dispatch", lambda entry_id: sync_run(entry_id=entry_id))
     # The worker, in-process: a delivery's events are processed as soon as it is stored.
     monkeypatch.setattr("integrations.services.events.dispatch_processing", events_process_pending)
     return acme
@@ -132,9 +132,7 @@ def test_unapplied_quickbooks_payment_is_applied_from_the_reconciliation_and_the
     review = reconciliation_check(connection=connection)
     index, row = next((i, r) for i, r in enumerate(review.rows) if r["kind"] == "unapplied_payment")
     assert row["fix"] == "apply" and [c["invoice_id"] for c in row["candidates"]] == [invoice.pk]
-    done = reconciliation_fix(
-        connection=connection, review_id=review.pk, index=index, user=None, invoice_id=invoice.pk
-    )
+    done = reconciliation_fix(connection=connection, review_id=review.pk, index=index, user=None, invoice_id=invoice.pk)
     assert "Applied 40.00" in done
     invoice.refresh_from_db()
     assert invoice.amount_paid == Decimal("40.00")

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from attune_qbo.billing import services as billing
 from integrations.models import QuickBooksLink, QuickBooksMapping, QuickBooksSyncLog
-from integrations.services.sync import sync_run
+from integrations.outbox.worker import sync_run
 from tests.e2e.conftest import US_REALM, control_headers
 
 
@@ -16,7 +16,7 @@ def connected_acme(acme, browser, live_app, settings, monkeypatch):
     browser.sign_in("acme-admin")
     browser.connect_quickbooks()
     # The worker, run in-process: every queued entry runs at once.
-    monkeypatch.setattr("integrations.services.sync.dispatch", lambda entry_id: sync_run(entry_id=entry_id))
+    monkeypatch.setattr("integrations.outbox.enqueue.dispatch", lambda entry_id: sync_run(entry_id=entry_id))
     return acme
 
 

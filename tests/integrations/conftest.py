@@ -134,7 +134,7 @@ API = f"{SANDBOX_API}/v3/company/{REALM}"
 def dispatched(monkeypatch):
     """Tasks the code queued (instead of running them): a list of entry ids."""
     queued: list[int] = []
-    monkeypatch.setattr("integrations.services.sync.dispatch", queued.append)
+    monkeypatch.setattr("integrations.outbox.enqueue.dispatch", queued.append)
     return queued
 
 
@@ -177,7 +177,7 @@ def finalize(tenant, captured, **fields):
 def run_due(entry_or_id):
     """Make the entry due now and run it like the worker would."""
     from integrations.models import QuickBooksSyncLog
-    from integrations.services.sync import sync_run
+    from integrations.outbox.worker import sync_run
 
     entry_id = getattr(entry_or_id, "pk", entry_or_id)
     QuickBooksSyncLog.objects.filter(pk=entry_id).update(next_attempt_at=timezone.now())

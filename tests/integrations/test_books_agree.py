@@ -122,7 +122,7 @@ def test_a_payment_recorded_only_here_shows_as_balance_drift_on_the_next_check(t
     QuickBooksSyncLog.objects.filter(entity_type="payment", object_id=payment.pk).update(status="dead")
     entry = QuickBooksSyncLog.objects.filter(entity_type="invoice", object_id=invoice.pk, status="pending").first()
     if entry is None:  # payments do not queue an invoice push by themselves: a person's "Send now" checks it
-        from integrations.services.sync import sync_now
+        from integrations.outbox.enqueue import sync_now
 
         entry = sync_now(invoice=invoice, user=tenant.staff)
     calls = len(intuit.calls)
@@ -185,7 +185,7 @@ def test_clearing_the_clients_email_fully_updates_the_customer(tenant, connected
 
 
 def test_clearing_a_payload_field_is_detected_for_address_parts():
-    from integrations.quickbooks.payloads import INVOICE_MANAGED_FIELDS, clears_something
+    from integrations.quickbooks.online.render import INVOICE_MANAGED_FIELDS, clears_something
 
     current = {"BillAddr": {"Id": "9", "Line1": "1 Main St", "Line2": "Unit 4"}, "CustomerMemo": {"value": "x"}}
     assert clears_something(
@@ -262,7 +262,7 @@ def test_a_push_to_another_realm_never_uses_the_first_realms_ids(tenant, connect
 def test_a_lost_create_is_resolved_by_its_own_requestid_even_after_a_renumber_and_a_retry(
     tenant, connected, captured, intuit
 ):
-    from integrations.services.sync import sync_retry
+    from integrations.outbox.enqueue import sync_retry
 
     invoice = finalize(tenant, captured)
     add_no_customer(intuit)
@@ -303,7 +303,7 @@ def test_a_new_entry_after_a_dead_one_inherits_the_unresolved_create(tenant, con
 
 
 def test_a_refused_create_frees_its_requestid_for_the_corrected_retry(tenant, connected, captured, intuit):
-    from integrations.services.sync import sync_retry
+    from integrations.outbox.enqueue import sync_retry
 
     invoice = finalize(tenant, captured)
     add_no_customer(intuit)
@@ -365,7 +365,7 @@ def test_undecryptable_tokens_fail_with_a_key_message(tenant, connected, capture
 def test_a_broker_outage_never_fails_the_users_change(tenant, monkeypatch, caplog):
     import django_q.tasks
 
-    from integrations.services.sync import dispatch
+    from integrations.outbox.enqueue import dispatch
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("redis is down")
@@ -398,7 +398,7 @@ def test_finalizing_with_the_broker_down_answers_the_page_normally(tenant, monke
 def test_an_early_wake_claims_again_instead_of_leaving_it_to_the_sweeper(
     tenant, connected, captured, intuit, monkeypatch
 ):
-    from integrations.services import sync
+    from integrations.outbox import worker as sync
 
     invoice = finalize(tenant, captured)
     entry = live_entry(invoice)
@@ -422,7 +422,7 @@ def test_an_early_wake_claims_again_instead_of_leaving_it_to_the_sweeper(
 
 
 def test_edits_while_disconnected_wait_and_go_at_reconnect(tenant, connected, captured, intuit, dispatched):
-    from integrations.services.sync import sync_after_connect
+    from integrations.outbox.enqueue import sync_after_connect
 
     invoice = pushed(tenant, captured, intuit)
     QuickBooksConnection.objects.filter(pk=connected.pk).update(status=ConnectionStatus.DISCONNECTED)
@@ -438,7 +438,7 @@ def test_edits_while_disconnected_wait_and_go_at_reconnect(tenant, connected, ca
 
 
 def test_a_reconnect_queues_what_changed_even_without_an_entry(tenant, connected, captured, intuit, dispatched):
-    from integrations.services.sync import invoices_behind, sync_after_connect
+    from integrations.outbox.enqueue import invoices_behind, sync_after_connect
 
     invoice = pushed(tenant, captured, intuit)
     assert invoices_behind(connection=connected) == []
@@ -451,7 +451,7 @@ def test_a_reconnect_queues_what_changed_even_without_an_entry(tenant, connected
 
 
 def test_entries_meant_for_another_realm_are_closed_at_connect(tenant, connected, captured, dispatched):
-    from integrations.services.sync import sync_after_connect
+    from integrations.outbox.enqueue import sync_after_connect
 
     invoice = finalize(tenant, captured)
     QuickBooksConnection.objects.filter(pk=connected.pk).update(realm_id="4620816365180392970")
@@ -462,7 +462,7 @@ def test_entries_meant_for_another_realm_are_closed_at_connect(tenant, connected
 
 
 def test_invoices_from_before_the_first_connect_are_offered_not_sent(tenant, connected, captured, dispatched):
-    from integrations.services.sync import invoices_never_sent, sync_after_connect, sync_send_never_sent
+    from integrations.outbox.enqueue import invoices_never_sent, sync_after_connect, sync_send_never_sent
 
     old = tenant.invoice(finalize=True)
     QuickBooksSyncLog.objects.all().delete()
@@ -478,7 +478,7 @@ def test_invoices_from_before_the_first_connect_are_offered_not_sent(tenant, con
 
 
 def test_everything_from_a_date_puts_older_invoices_in_the_automatic_scope(tenant, connected, captured, dispatched):
-    from integrations.services.sync import invoices_never_sent, sync_after_connect
+    from integrations.outbox.enqueue import invoices_never_sent, sync_after_connect
 
     old = tenant.invoice(finalize=True)
     QuickBooksSyncLog.objects.all().delete()
@@ -503,7 +503,7 @@ def test_an_invoice_in_another_currency_than_its_client_is_refused_before_any_ca
 
 
 def test_retrying_an_old_failed_entry_sends_the_live_one_instead_of_a_second(tenant, connected, captured, dispatched):
-    from integrations.services.sync import sync_retry
+    from integrations.outbox.enqueue import sync_retry
 
     invoice = finalize(tenant, captured)
     old = live_entry(invoice)
@@ -538,7 +538,7 @@ def test_a_customer_full_update_keeps_what_only_quickbooks_holds(tenant, connect
 
 
 def test_address_parts_quickbooks_adds_itself_are_not_clears():
-    from integrations.quickbooks.payloads import INVOICE_MANAGED_FIELDS, clears_something
+    from integrations.quickbooks.online.render import INVOICE_MANAGED_FIELDS, clears_something
 
     ours = {"BillAddr": {"Line1": "1 Main St", "City": "Albany"}}
     theirs = {"BillAddr": {"Id": "12", "Line1": "1 Main St", "City": "Albany", "Lat": "42.6", "Long": "-73.7"}}
@@ -546,7 +546,7 @@ def test_address_parts_quickbooks_adds_itself_are_not_clears():
 
 
 def test_a_full_update_sends_back_only_writable_fields_and_no_empty_ones():
-    from integrations.quickbooks.payloads import INVOICE_KEPT_FIELDS, full_update_body
+    from integrations.quickbooks.online.render import INVOICE_KEPT_FIELDS, full_update_body
 
     current = {
         "Id": "130",
@@ -563,7 +563,8 @@ def test_a_full_update_sends_back_only_writable_fields_and_no_empty_ones():
 
 
 def test_the_follower_of_a_rerun_inherits_an_unresolved_create(tenant, connected, captured, intuit, dispatched):
-    from integrations.services.sync import _claim, _finish
+    from integrations.outbox.outcomes import _finish
+    from integrations.outbox.worker import _claim
 
     invoice = finalize(tenant, captured)
     entry = live_entry(invoice)
@@ -605,7 +606,7 @@ def test_a_client_email_quickbooks_would_refuse_is_caught_before_any_call(tenant
 
 
 def test_links_from_before_versions_were_recorded_are_not_all_pushed_again(tenant, connected, captured, intuit):
-    from integrations.services.sync import invoices_behind
+    from integrations.outbox.enqueue import invoices_behind
 
     invoice = pushed(tenant, captured, intuit)
     QuickBooksLink.objects.filter(object_type="invoice").update(source_updated_at=None)
@@ -613,7 +614,7 @@ def test_links_from_before_versions_were_recorded_are_not_all_pushed_again(tenan
 
 
 def test_a_reconnect_dispatches_each_entry_once(tenant, connected, captured, intuit, dispatched):
-    from integrations.services.sync import sync_after_connect
+    from integrations.outbox.enqueue import sync_after_connect
 
     waiting = finalize(tenant, captured)  # already pending
     QuickBooksConnection.objects.filter(pk=connected.pk).update(status=ConnectionStatus.CONNECTED)

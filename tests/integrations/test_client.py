@@ -177,7 +177,9 @@ def test_requestid_longer_than_intuits_limit_is_refused_before_sending(client, i
 
 
 def test_multicurrency_company_gets_currency_refs(tenant):
-    from integrations.quickbooks.payloads import CompanyProfile, ResolvedLine, customer_payload, invoice_payload
+    from integrations.books.preflight import ResolvedLine
+    from integrations.quickbooks.online.push import customer_payload, invoice_payload
+    from integrations.quickbooks.online.render import CompanyProfile
 
     profile = CompanyProfile(tax_style="global", home_currency="CAD", multicurrency_enabled=True)
     invoice = tenant.invoice(currency="USD")

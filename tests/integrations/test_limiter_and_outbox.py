@@ -207,7 +207,7 @@ def test_a_long_429_puts_the_entry_back_for_then_and_later_calls_wait_without_se
 
 
 def test_a_task_whose_entry_is_not_due_returns_at_once(tenant, connected, captured, settings):
-    from integrations.services.sync import sync_drain, sync_run
+    from integrations.outbox.worker import sync_drain, sync_run
 
     settings.QUICKBOOKS_PUSH_DEBOUNCE_SECONDS = 30
     invoice = finalize(tenant, captured)
@@ -222,7 +222,7 @@ def test_the_drain_serves_realms_in_turn_so_a_backlog_does_not_hold_up_another_c
     tenant, other_tenant, connected, monkeypatch
 ):
     """Tenant A has 30 entries due since a while; tenant B's one invoice came due later. B goes second, not 31st."""
-    from integrations.services import sync
+    from integrations.outbox import worker as sync
 
     from .conftest import make_connection
 
@@ -258,7 +258,7 @@ def test_a_steady_push_reads_nothing_and_stays_within_its_query_budget(tenant, c
     """Customer linked: a create is one write (its answer is the confirmation), an edit one sparse update; the
     customer is looked up by name once per client, never per invoice."""
     from attune_qbo.billing import services
-    from integrations.services.sync import sync_run
+    from integrations.outbox.worker import sync_run
 
     add_no_customer(intuit)
     add_customer_created(intuit)

@@ -171,7 +171,7 @@ def test_an_edit_after_success_sparse_updates_with_the_stored_sync_token(tenant,
 
 
 def test_an_unchanged_invoice_is_not_sent_again(tenant, connected, captured, intuit, dispatched):
-    from integrations.services.sync import sync_now
+    from integrations.outbox.enqueue import sync_now
 
     invoice = finalize(tenant, captured)
     add_no_customer(intuit)
@@ -206,7 +206,7 @@ def test_401_refreshes_and_retries(tenant, connected, captured, intuit):
 def test_invalid_grant_on_that_refresh_waits_for_reconnect_and_loses_nothing(
     tenant, connected, captured, intuit, dispatched
 ):
-    from integrations.services.sync import sync_resume
+    from integrations.outbox.enqueue import sync_resume
 
     invoice = finalize(tenant, captured)
     intuit.add(responses.GET, f"{API}/query", status=401, json=fault("3200", "AuthenticationFailed"))
@@ -444,7 +444,8 @@ def test_preflight_refuses_what_quickbooks_would_refuse(tenant, connected, captu
     elif change == "long number":
         # The billing service and the varchar(21) column refuse it already; the pre-flight check still guards
         # data that arrives some other way (SQLite, for one, does not enforce the length).
-        from integrations.services.push import PushRefused, company_profile, preflight
+        from integrations.books.preflight import PushRefused, preflight
+        from integrations.quickbooks.online.push import company_profile
 
         invoice.number = "N" * 22
         with pytest.raises(PushRefused, match=message):
@@ -507,7 +508,8 @@ def test_voiding_our_invoice_voids_it_in_quickbooks(tenant, connected, captured,
 
 
 def test_an_edit_while_a_push_runs_is_sent_after_it_never_beside_it(tenant, connected, captured, intuit, dispatched):
-    from integrations.services.sync import _claim, _finish
+    from integrations.outbox.outcomes import _finish
+    from integrations.outbox.worker import _claim
 
     invoice = finalize(tenant, captured)
     first = entry_for(invoice)
@@ -540,7 +542,7 @@ def test_the_database_refuses_a_second_live_entry_for_one_invoice(tenant, connec
 
 
 def test_sweeper_requeues_lost_tasks_and_revives_dead_workers(tenant, connected, captured, dispatched):
-    from integrations.services.sync import sync_sweep
+    from integrations.outbox.worker import sync_sweep
 
     invoice = finalize(tenant, captured)
     entry = entry_for(invoice)

@@ -8,11 +8,13 @@ import responses
 from django.utils import timezone
 
 from attune_qbo.billing import services as billing
+from integrations.books.preflight import PushRefused
 from integrations.exceptions import ReconnectRequired
 from integrations.models import ConnectionStatus, QuickBooksConnection, QuickBooksLink, QuickBooksSyncLog
+from integrations.outbox.outcomes import _finish
+from integrations.outbox.worker import _claim
+from integrations.quickbooks.online.push import _save_link
 from integrations.services import connections
-from integrations.services.push import _save_link
-from integrations.services.sync import PushRefused, _claim, _finish
 from tests.factories import ClientFactory
 from tests.integrations.conftest import (
     API,

@@ -51,6 +51,7 @@ from integrations.models import (
     SyncStatus,
     SyncTrigger,
 )
+from integrations.outbox.enqueue import _live_entry  # the outbox's one-live-entry rule, shared with Online
 from integrations.quickbooks.desktop import constants as c
 from integrations.quickbooks.desktop import qbxml
 from integrations.quickbooks.desktop.exceptions import DesktopProtocolError, OtherQuickBooksActive
@@ -63,7 +64,6 @@ from integrations.quickbooks.desktop.mapping import (
     preflight,
 )
 from integrations.quickbooks.desktop.responses import Answer, Ret, parse_response
-from integrations.services.sync import _live_entry  # the outbox's one-live-entry rule, shared with Online
 
 logger = logging.getLogger("qbd.sync")
 

@@ -1,8 +1,10 @@
-"""Typed payloads for QuickBooks entities, one builder per entity (QBO-REFERENCE §2.3, §5; field names from
-Intuit's XSD: Customer, Invoice, Line/SalesItemLineDetail, ReferenceType).
+"""The QuickBooks Online renderer: typed payloads (QBO JSON) from the books document, one renderer per entity
+(QBO-REFERENCE §2.3, §5; field names from Intuit's XSD: Customer, Invoice, Line/SalesItemLineDetail, Payment,
+ReferenceType).
 
-Builders are pure: they take our objects and already-resolved QuickBooks ids, and return what the client
-sends. Which tax style applies (US `TAX`/`NON` vs. a TaxCode id per line) comes from the connection's
+Renderers are pure: they read a `BooksCustomer` / `BooksInvoice` / `BooksPayment` whose QuickBooks ids are
+already resolved (`integrations/books/preflight.py`) and return what the client sends; they never read our models
+or the mappings. Which tax style applies (US `TAX`/`NON` vs. a TaxCode id per line) comes from the connection's
 profile, read from Preferences/CompanyInfo at connect time.
 """
 
@@ -10,11 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NotRequired, TypedDict
 
+from integrations.books.document import (  # noqa: F401  (the markers are part of the Online payloads' API)
+    MARKER_PATTERN,
+    Address,
+    BooksCustomer,
+    BooksInvoice,
+    BooksPayment,
+    ours_marker,
+    payment_marker,
+)
 from integrations.quickbooks.constants import (
     CUSTOMER_NAME_MAX_LENGTH,
     DOC_NUMBER_MAX_LENGTH,
@@ -87,7 +97,7 @@ class InvoicePayload(TypedDict, total=False):
 
 # The fields our payloads set. In a full update these come from us alone: one we leave out is cleared.
 INVOICE_MANAGED_FIELDS = frozenset(InvoicePayload.__annotations__)
-CUSTOMER_MANAGED_FIELDS = frozenset({"DisplayName", "PrimaryEmailAddr", "BillAddr"})  # what customer_payload sends
+CUSTOMER_MANAGED_FIELDS = frozenset({"DisplayName", "PrimaryEmailAddr", "BillAddr"})  # what render_customer sends
 # Address objects: a part QuickBooks has that we no longer send must be cleared. Only these parts count:
 # QuickBooks adds others itself (Id, Lat/Long of a geocoded address, Note, Tag, CountryCode).
 ADDRESS_FIELDS = frozenset({"BillAddr", "ShipAddr"})
@@ -184,35 +194,6 @@ class CompanyProfile:
         return self.is_us and self.sales_tax_mode == "ast"
 
 
-@dataclass(frozen=True)
-class InvoiceTax:
-    """How the invoice's tax reaches QuickBooks. US manual: the transaction tax code; US AST: our total tax."""
-
-    txn_tax_code_id: str | None = None
-    total_tax: Decimal | None = None
-
-
-@dataclass(frozen=True)
-class ResolvedLine:
-    """An invoice line with its QuickBooks ids already chosen (from the mappings)."""
-
-    description: str
-    quantity: Decimal
-    unit_price: Decimal
-    amount: Decimal
-    item_id: str
-    taxable: bool
-    tax_code_id: str | None  # non-US: the mapped TaxCode id; US: unused (TAX/NON)
-
-
-MARKER_PATTERN = re.compile(r"\[attune:(\d+):(\d+)\]")
-
-
-def ours_marker(company_id: int, invoice_id: int) -> str:
-    """Written into PrivateNote, so an invoice found by DocNumber can be recognised as ours."""
-    return f"[attune:{company_id}:{invoice_id}]"
-
-
 def is_ours(private_note: str | None, company_id: int, invoice_id: int) -> bool:
     return ours_marker(company_id, invoice_id) in (private_note or "")
 
@@ -221,54 +202,48 @@ def _number(value: Decimal) -> float | int:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def billing_address(client) -> PhysicalAddress:
-    address: PhysicalAddress = {}
-    for source, target in (
-        ("address_line1", "Line1"),
-        ("address_line2", "Line2"),
-        ("city", "City"),
-        ("region", "CountrySubDivisionCode"),
-        ("postal_code", "PostalCode"),
-        ("country", "Country"),
+def billing_address(address: Address) -> PhysicalAddress:
+    physical: PhysicalAddress = {}
+    for value, target in (
+        (address.line1, "Line1"),
+        (address.line2, "Line2"),
+        (address.city, "City"),
+        (address.region, "CountrySubDivisionCode"),
+        (address.postal_code, "PostalCode"),
+        (address.country, "Country"),
     ):
-        if getattr(client, source):
-            address[target] = getattr(client, source)
-    return address
+        if value:
+            physical[target] = value
+    return physical
 
 
-def customer_payload(client, profile: CompanyProfile) -> CustomerPayload:
-    payload: CustomerPayload = {"DisplayName": client.display_name[:CUSTOMER_NAME_MAX_LENGTH]}
-    if client.email:
-        payload["PrimaryEmailAddr"] = {"Address": client.email}
-    address = billing_address(client)
+def render_customer(customer: BooksCustomer, profile: CompanyProfile) -> CustomerPayload:
+    """https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/customer"""
+    payload: CustomerPayload = {"DisplayName": customer.display_name[:CUSTOMER_NAME_MAX_LENGTH]}
+    if customer.email:
+        payload["PrimaryEmailAddr"] = {"Address": customer.email}
+    address = billing_address(customer.bill_address)
     if address:
         payload["BillAddr"] = address
-    if profile.multicurrency_enabled and client.currency:
-        payload["CurrencyRef"] = {"value": client.currency}  # settable on create only (§2.3)
+    if profile.multicurrency_enabled and customer.currency:
+        payload["CurrencyRef"] = {"value": customer.currency}  # settable on create only (§2.3)
     return payload
 
 
-def invoice_payload(
-    invoice,
-    *,
-    customer_id: str,
-    lines: list[ResolvedLine],
-    profile: CompanyProfile,
-    tax: InvoiceTax | None = None,
-) -> InvoicePayload:
+def render_invoice(invoice: BooksInvoice, profile: CompanyProfile) -> InvoicePayload:
     """The whole invoice as we hold it. Fields we have no value for are left out (a full update then clears
     them in QuickBooks). https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice"""
     sales_lines: list[SalesLine] = []
-    for line in lines:
+    for line in invoice.lines:
         detail: SalesItemLineDetail = {
-            "ItemRef": {"value": line.item_id},
+            "ItemRef": {"value": line.item.id},
             "Qty": _number(line.quantity),
-            "UnitPrice": _number(line.unit_price),
+            "UnitPrice": _number(line.rate),
         }
         if profile.is_us:
             detail["TaxCodeRef"] = {"value": US_TAX_CODE_TAX if line.taxable else US_TAX_CODE_NON}
         else:
-            detail["TaxCodeRef"] = {"value": line.tax_code_id or ""}
+            detail["TaxCodeRef"] = {"value": (line.tax_code.id if line.tax_code else "") or ""}
         sales_line: SalesLine = {
             "DetailType": "SalesItemLineDetail",
             "Amount": _number(line.amount),
@@ -279,25 +254,23 @@ def invoice_payload(
         sales_lines.append(sales_line)
     payload: InvoicePayload = {
         "DocNumber": invoice.number[:DOC_NUMBER_MAX_LENGTH],
-        "TxnDate": invoice.issue_date.isoformat(),
+        "TxnDate": invoice.txn_date.isoformat(),
         "DueDate": invoice.due_date.isoformat(),
-        "CustomerRef": {"value": customer_id},
+        "CustomerRef": {"value": invoice.customer.id},
         "Line": sales_lines,
-        "PrivateNote": f"Sent by attune. {ours_marker(invoice.company_id, invoice.pk)}",
+        "PrivateNote": f"Sent by attune. {invoice.marker}",
     }
     if invoice.memo:
         payload["CustomerMemo"] = {"value": invoice.memo[:MEMO_MAX_LENGTH]}
-    client = invoice.client
-    if client.email:
-        payload["BillEmail"] = {"Address": client.email}
-    address = billing_address(client)
+    if invoice.bill_email:
+        payload["BillEmail"] = {"Address": invoice.bill_email}
+    address = billing_address(invoice.bill_address)
     if address:
         payload["BillAddr"] = address  # AST computes tax from it (QBO-REFERENCE §5.1)
-    tax = tax or InvoiceTax()
-    if tax.txn_tax_code_id:
-        payload["TxnTaxDetail"] = {"TxnTaxCodeRef": {"value": tax.txn_tax_code_id}}
-    elif tax.total_tax is not None:
-        payload["TxnTaxDetail"] = {"TotalTax": _number(tax.total_tax)}
+    if invoice.txn_tax_code is not None and invoice.txn_tax_code.id:
+        payload["TxnTaxDetail"] = {"TxnTaxCodeRef": {"value": invoice.txn_tax_code.id}}
+    elif invoice.sent_tax_total is not None:
+        payload["TxnTaxDetail"] = {"TotalTax": _number(invoice.sent_tax_total)}
     if not profile.is_us:
         payload["GlobalTaxCalculation"] = "TaxExcluded"  # our prices are net of tax
     if profile.multicurrency_enabled:
@@ -368,37 +341,24 @@ class PaymentPayload(TypedDict, total=False):
     Line: list[PaymentLine]
 
 
-def payment_marker(company_id: int, payment_id: int) -> str:
-    """Written into a pushed Payment's PrivateNote: a webhook for it is recognised as ours even before its link
-    is saved (the push's answer still in flight, or lost)."""
-    return f"[attune:{company_id}:p{payment_id}]"
-
-
-def payment_payload(
-    payment,
-    *,
-    customer_id: str,
-    invoice_qbo_id: str,
-    method_id: str | None = None,
-    deposit_account_id: str | None = None,
-    currency: str | None = None,
-) -> PaymentPayload:
-    """A Payment applied to one invoice. No DepositToAccountRef = Undeposited Funds (QuickBooks' default)."""
+def render_payment(payment: BooksPayment) -> PaymentPayload:
+    """A Payment applied to one invoice. No DepositToAccountRef = Undeposited Funds (QuickBooks' default).
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/payment"""
     amount = _number(payment.amount)
     body: PaymentPayload = {
-        "CustomerRef": {"value": customer_id},
+        "CustomerRef": {"value": payment.customer.id},
         "TotalAmt": amount,
-        "TxnDate": payment.date.isoformat(),
-        "PrivateNote": payment_marker(payment.company_id, payment.pk),
-        "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice_qbo_id, "TxnType": "Invoice"}]}],
+        "TxnDate": payment.txn_date.isoformat(),
+        "PrivateNote": payment.marker,
+        "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": payment.invoice_ref.id, "TxnType": "Invoice"}]}],
     }
     reference = (payment.reference or "").strip()
     if reference:
         body["PaymentRefNum"] = reference[:PAYMENT_REF_NUM_MAX_LENGTH]
-    if method_id:
-        body["PaymentMethodRef"] = {"value": method_id}
-    if deposit_account_id:
-        body["DepositToAccountRef"] = {"value": deposit_account_id}
-    if currency:
-        body["CurrencyRef"] = {"value": currency}
+    if payment.method_ref.id:
+        body["PaymentMethodRef"] = {"value": payment.method_ref.id}
+    if payment.deposit_account.id:
+        body["DepositToAccountRef"] = {"value": payment.deposit_account.id}
+    if payment.currency:
+        body["CurrencyRef"] = {"value": payment.currency}
     return body

@@ -6,14 +6,17 @@ cannot clear; a full update starts from the whole current object, cached from th
 re-read on 5010). Every write's answer is compared with our invoice (`verification`): a difference is recorded
 as drift, never reported as a plain success.
 
-`sync.py` owns the outbox and what happens after each outcome; this module only talks to QuickBooks through
-the one client and keeps the links.
+The data flows one way (docs/decisions/0016): billing models → pre-flight and mapping resolution
+(`integrations/books/preflight.py`) → the books document → the Online renderer (`render.py`) → the one client.
+The outbox (`integrations/outbox/`) owns the queue and what happens after each outcome (the Online runner,
+`runner.py`, maps this module's outcomes and errors to it); this module only talks to QuickBooks through the one
+client and keeps the links.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -21,75 +24,48 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from attune_qbo.billing.models import Invoice, InvoiceStatus
-from attune_qbo.core.exceptions import ApplicationError
+from integrations.books.preflight import (
+    PushPlan,
+    PushRefused,
+    online_customer,
+    online_invoice,
+    online_payment,
+    preflight,
+)
 from integrations.exceptions import DuplicateDocNumber, QuickBooksError, StaleObject, Unavailable, ValidationFailed
 from integrations.models import (
     LinkType,
     QuickBooksConnection,
     QuickBooksLink,
     QuickBooksSyncLog,
-    SalesTaxMode,
     SyncOperation,
     SyncStatus,
 )
+from integrations.outbox.outcomes import PushResult
 from integrations.quickbooks.client import QuickBooksClient
-from integrations.quickbooks.constants import CUSTOMER_NAME_FORBIDDEN, DOC_NUMBER_MAX_LENGTH, EMAIL_MAX_LENGTH
 from integrations.quickbooks.errors import CODE_DUPLICATE_NAME
-from integrations.quickbooks.payloads import (
+from integrations.quickbooks.online.render import (
     CUSTOMER_KEPT_FIELDS,
     CUSTOMER_MANAGED_FIELDS,
     INVOICE_KEPT_FIELDS,
     INVOICE_MANAGED_FIELDS,
     CompanyProfile,
-    InvoiceTax,
-    ResolvedLine,
+    CustomerPayload,
+    InvoicePayload,
+    PaymentPayload,
     clears_something,
-    customer_payload,
     full_update_body,
-    invoice_payload,
     is_ours,
     payload_hash,
+    render_customer,
+    render_invoice,
+    render_payment,
 )
 from integrations.services.verification import drift_record, invoice_differences, likely_causes
 
 logger = logging.getLogger("qbo.sync")
 
 REQUEST_ID_PREFIX = "aq"
-
-
-class PushRefused(ApplicationError):
-    """A push that cannot succeed as it stands (a person must change something). Not retried."""
-
-    code = "push_refused"
-
-    def __init__(self, message: str, *, qbo_code: str = "", payload=None) -> None:
-        super().__init__(message)
-        self.qbo_code = qbo_code
-        self.payload = payload
-
-
-class MappingIncomplete(PushRefused):
-    code = "mapping_incomplete"
-
-
-@dataclass(frozen=True)
-class PushResult:
-    status: str  # succeeded | up_to_date | drift | skipped
-    message: str
-    qbo_id: str = ""
-    payload: dict | None = None
-    drift: dict | None = None
-    # Whether payments of this invoice may wait for it (recorded here): only then are they looked for.
-    payments_may_wait: bool = True
-
-
-@dataclass(frozen=True)
-class PushPlan:
-    """What pre-flight resolved: the lines with their QuickBooks ids, how tax is sent, and notes for people."""
-
-    lines: list[ResolvedLine]
-    tax: InvoiceTax
-    notes: list[str] = field(default_factory=list)
 
 
 def request_id(entry: QuickBooksSyncLog, step: str, variant: str = "") -> str:
@@ -104,6 +80,43 @@ def company_profile(connection: QuickBooksConnection) -> CompanyProfile:
         multicurrency_enabled=connection.multicurrency_enabled,
         sales_tax_mode=connection.sales_tax_mode,
     )
+
+
+def customer_payload(client, profile: CompanyProfile) -> CustomerPayload:
+    """Our client as the QuickBooks Customer we send (books document → renderer)."""
+    return render_customer(online_customer(client), profile)
+
+
+def invoice_payload(invoice, *, customer_id: str, lines, profile: CompanyProfile, tax=None) -> InvoicePayload:
+    """Our invoice with its resolved lines (`PushPlan.lines`) and tax (`PushPlan.tax`) as the QuickBooks Invoice we
+    send (books document → renderer)."""
+    return render_invoice(online_invoice(invoice, lines=lines, tax=tax, customer_id=customer_id), profile)
+
+
+def _invoice_body(plan: PushPlan, customer_id: str, profile: CompanyProfile) -> InvoicePayload:
+    document = plan.document
+    return render_invoice(replace(document, customer=replace(document.customer, id=customer_id)), profile)
+
+
+def payment_payload(
+    payment,
+    *,
+    customer_id: str,
+    invoice_qbo_id: str,
+    method_id: str | None = None,
+    deposit_account_id: str | None = None,
+    currency: str | None = None,
+) -> PaymentPayload:
+    """A Payment applied to one invoice (books document → renderer). No DepositToAccountRef = Undeposited Funds."""
+    document = online_payment(
+        payment,
+        customer_id=customer_id,
+        invoice_qbo_id=invoice_qbo_id,
+        method_id=method_id,
+        deposit_account_id=deposit_account_id,
+        currency=currency,
+    )
+    return render_payment(document)
 
 
 def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, client: QuickBooksClient) -> PushResult:
@@ -129,7 +142,7 @@ def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
     plan = preflight(invoice, connection=connection, profile=profile)
     links = _links_for(connection, invoice)
     customer_id = _ensure_customer(entry, invoice.client, connection, client, profile, link=links.get(LinkType.CLIENT))
-    payload = invoice_payload(invoice, customer_id=customer_id, lines=plan.lines, profile=profile, tax=plan.tax)
+    payload = _invoice_body(plan, customer_id, profile)
     fingerprint = payload_hash(payload)
     link = links.get(LinkType.INVOICE)
     if link is not None and link.payload_hash == fingerprint and link.qbo_snapshot:
@@ -209,148 +222,6 @@ def _verified(
     if causes:
         message += f" Likely cause: {causes[0]}"
     return PushResult(SyncStatus.DRIFT, message + notes, qbo_id=qbo_id, drift=drift_record(differences, causes))
-
-
-# --- pre-flight -----------------------------------------------------------------------------------------
-
-
-def preflight(invoice, *, connection, profile: CompanyProfile) -> PushPlan:
-    """Everything QuickBooks would refuse, checked before any call, with a message a person can act on."""
-    lines = list(
-        invoice.lines.values_list(
-            "description",
-            "quantity",
-            "unit_price",
-            "amount",
-            "product_id",
-            "product__name",
-            "tax_rate_id",
-            "tax_rate__name",
-            "tax_rate__taxable",
-            "tax_rate__percent",
-            named=True,
-        )
-    )  # plain rows, not three model instances per line: this runs for every push
-    if not lines:
-        raise PushRefused(f"Invoice {invoice.number} has no lines; QuickBooks needs at least one.")
-    if len(invoice.number) > DOC_NUMBER_MAX_LENGTH:
-        raise PushRefused(
-            f"Invoice number “{invoice.number}” is longer than QuickBooks' {DOC_NUMBER_MAX_LENGTH} "
-            "characters. Shorten it and retry."
-        )
-    if CUSTOMER_NAME_FORBIDDEN in invoice.client.display_name:
-        raise PushRefused(
-            f"Client name “{invoice.client.display_name}” contains “:”, which QuickBooks does not "
-            "allow in customer names. Rename the client and retry."
-        )
-    email = invoice.client.email or ""
-    if email and (len(email) > EMAIL_MAX_LENGTH or "." not in email.rsplit("@", 1)[-1]):
-        raise PushRefused(
-            f"Client {invoice.client.display_name}'s e-mail “{email}” is not one QuickBooks accepts (at most "
-            f"{EMAIL_MAX_LENGTH} characters, with a dot after the @). Correct it and retry.",
-            qbo_code="client_email",
-        )
-    notes: list[str] = []
-    foreign = bool(profile.home_currency) and invoice.currency != profile.home_currency
-    if foreign and not profile.multicurrency_enabled:
-        raise PushRefused(
-            f"Invoice {invoice.number} is in {invoice.currency}, but the QuickBooks company works only "
-            f"in {profile.home_currency} (multicurrency is off)."
-        )
-    if profile.multicurrency_enabled and invoice.client.currency and invoice.currency != invoice.client.currency:
-        raise PushRefused(
-            f"Invoice {invoice.number} is in {invoice.currency}, but its client {invoice.client.display_name} is a "
-            f"{invoice.client.currency} customer, and a QuickBooks customer has one currency. Invoice this client "
-            f"in {invoice.client.currency}, or use a client set up in {invoice.currency}.",
-            qbo_code="currency_mismatch",
-        )
-    if foreign and not invoice.exchange_rate:
-        notes.append(
-            f"No exchange rate is set on this invoice, so QuickBooks applied its own {invoice.currency} → "
-            f"{profile.home_currency} rate: the {profile.home_currency} amounts in QuickBooks are QuickBooks'."
-        )
-    mappings = _mapping_table(connection)
-    resolved, missing = [], []
-    taxable_rates: dict[int, str] = {}
-    for line in lines:
-        if line.amount < 0 or line.quantity < 0 or line.unit_price < 0:
-            raise PushRefused(f"Invoice {invoice.number} has a line with a negative amount; QuickBooks refuses it.")
-        item_id = mappings.item_for(line.product_id)
-        if item_id is None:
-            what = f"product “{line.product__name}”" if line.product_id else "lines without a product"
-            missing.append(f"map {what} to a QuickBooks item")
-        taxable = bool(line.tax_rate_id and line.tax_rate__taxable and line.tax_rate__percent)
-        if taxable:
-            taxable_rates[line.tax_rate_id] = line.tax_rate__name
-        tax_code_id = None
-        if not profile.is_us:
-            tax_code_id = mappings.tax_code_for(line.tax_rate_id)
-            if tax_code_id is None:
-                what = f"tax rate “{line.tax_rate__name}”" if line.tax_rate_id else "lines without a tax rate"
-                missing.append(f"map {what} to a QuickBooks tax code")
-        resolved.append(
-            ResolvedLine(
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                amount=line.amount,
-                item_id=item_id or "",
-                taxable=taxable,
-                tax_code_id=tax_code_id,
-            )
-        )
-    tax = _us_sales_tax(invoice, profile, mappings, taxable_rates, missing) if profile.is_us else InvoiceTax()
-    if missing:
-        unique = list(dict.fromkeys(missing))
-        raise MappingIncomplete("Before this invoice can go to QuickBooks: " + "; ".join(unique) + ".")
-    return PushPlan(lines=resolved, tax=tax, notes=notes)
-
-
-_mapping_tables: dict[tuple, tuple[int, object]] = {}
-
-
-def _mapping_table(connection):
-    """The company's mapping table in this realm, cached per worker while `connection.mappings_version` (read fresh
-    with every claim, bumped by every mapping change) is the version it was read with."""
-    from integrations.services.mappings import mapping_table
-
-    key = (connection.pk, connection.realm_id, connection.created_at)
-    cached = _mapping_tables.get(key)
-    if cached is not None and cached[0] == connection.mappings_version:
-        return cached[1]
-    table = mapping_table(company_id=connection.company_id, realm_id=connection.realm_id)
-    if len(_mapping_tables) > 1000:
-        _mapping_tables.clear()
-    _mapping_tables[key] = (connection.mappings_version, table)
-    return table
-
-
-def _us_sales_tax(invoice, profile: CompanyProfile, mappings, taxable_rates: dict[int, str], missing) -> InvoiceTax:
-    """US tax (QBO-REFERENCE §5.1): Automated Sales Tax takes our total tax; manual sales tax takes the one
-    tax code of the invoice's one taxable rate (a US invoice holds one)."""
-    if profile.sales_tax_mode == SalesTaxMode.AUTOMATED:
-        return InvoiceTax(total_tax=invoice.tax_total)
-    if not taxable_rates:
-        return InvoiceTax()
-    names = sorted(taxable_rates.values())
-    if profile.sales_tax_mode == SalesTaxMode.OFF:
-        raise PushRefused(
-            f"Invoice {invoice.number} charges tax ({', '.join(names)}), but sales tax is turned off in the "
-            "QuickBooks company, so QuickBooks would show it without tax. Turn on sales tax in QuickBooks, then "
-            "press “Refresh company settings” and retry."
-        )
-    if len(taxable_rates) > 1:
-        raise PushRefused(
-            f"Invoice {invoice.number} uses {len(names)} taxable rates ({', '.join(names)}), but a QuickBooks US "
-            "invoice holds one sales tax rate. Use one tax rate on this invoice (or split it into one invoice per "
-            "rate), then retry.",
-            qbo_code="us_one_tax_rate",
-        )
-    rate_id, name = next(iter(taxable_rates.items()))
-    code = mappings.sales_tax_code_for(rate_id)
-    if code is None:
-        missing.append(f"map tax rate “{name}” to a QuickBooks sales tax code")
-    return InvoiceTax(txn_tax_code_id=code)
 
 
 # --- links ------------------------------------------------------------------------------------------------
@@ -492,8 +363,8 @@ def create_request_id(entry: QuickBooksSyncLog) -> str:
 
     A create whose answer never came stays unresolved until the same requestid gets an answer (Intuit replays it
     if it landed, or creates it now), whichever attempt, retry or entry sends it next: a new entry inherits it
-    (`sync.sync_enqueue`, and the follower of a rerun), a success clears it, and a refused create frees it so a
-    corrected retry is evaluated afresh. A non-empty value therefore means "a create was sent, outcome unknown".
+    (`outbox.enqueue.sync_enqueue`, and the follower of a rerun), a success clears it, and a refused create frees it
+    so a corrected retry is evaluated afresh. A non-empty value therefore means "a create was sent, outcome unknown".
     """
     if entry.create_request_id:
         return entry.create_request_id
@@ -649,7 +520,7 @@ def _replay_lost_create(entry, invoice, connection, client: QuickBooksClient) ->
     plan = preflight(invoice, connection=connection, profile=profile)
     links = _links_for(connection, invoice)
     customer_id = _ensure_customer(entry, invoice.client, connection, client, profile, link=links.get(LinkType.CLIENT))
-    payload = invoice_payload(invoice, customer_id=customer_id, lines=plan.lines, profile=profile, tax=plan.tax)
+    payload = _invoice_body(plan, customer_id, profile)
     created = _create_invoice(entry, invoice, payload, connection, client)
     return _save_link(connection, LinkType.INVOICE, invoice.pk, created, "", invoice.updated_at)
 
