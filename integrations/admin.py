@@ -206,9 +206,7 @@ class QuickBooksSyncLogAdmin(TenantScopedAdmin):
         coded = [SyncStatus.PENDING, SyncStatus.RUNNING, SyncStatus.FAILED, SyncStatus.DEAD, SyncStatus.DRIFT]
         match = Q()
         for term in terms:
-            match |= (
-                Q(object_repr=term) | Q(qbo_id=term) | Q(intuit_tid=term) | Q(status__in=coded, error_code=term)
-            )
+            match |= Q(object_repr=term) | Q(qbo_id=term) | Q(intuit_tid=term) | Q(status__in=coded, error_code=term)
         # The matching ids first (each term through its index), then the page from those: ordered by date, the
         # planner would rather walk the date index through every row when nothing matches.
         ids = list(queryset.filter(match).order_by().values_list("pk", flat=True)[:SEARCH_LIMIT])

@@ -168,3 +168,35 @@ def test_a_customer_changed_here_is_updated_from_its_stored_answer_read_only_the
     assert (update["Id"], update["SyncToken"], update["PrimaryEmailAddr"]["Address"]) == ("58", "0", "new@example.com")
     link = QuickBooksLink.objects.get(object_type=LinkType.CLIENT, object_id=tenant.client.pk)
     assert link.qbo_snapshot["PrimaryEmailAddr"]["Address"] == "new@example.com"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_outcome_is_stored_as_the_orm_would_store_it(tenant, connected, captured):
+    """`_finish`'s prepared UPDATE: JSON as JSON, None as SQL NULL, only while the entry is this worker's."""
+    from integrations.outbox.outcomes import _finish
+    from integrations.outbox.worker import _claim
+
+    entry = QuickBooksSyncLog.objects.get(object_id=finalize(tenant, captured).pk)
+    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(next_attempt_at=timezone.now())
+    running, _ = _claim(entry.pk)
+    _finish(running, "drift", "differs", qbo_id="130", payload={"Id": "130"}, drift={"fields": ["TotalAmt"]})
+    stored = QuickBooksSyncLog.objects.get(pk=entry.pk)
+    assert (stored.status, stored.qbo_id, stored.payload, stored.drift) == (
+        "drift",
+        "130",
+        {"Id": "130"},
+        {"fields": ["TotalAmt"]},
+    )
+    assert (stored.error_code, stored.lease_until, stored.finished_at is not None) == ("", None, True)
+    assert QuickBooksSyncLog.objects.filter(pk=entry.pk, drift__fields__0="TotalAmt").exists()  # stored as JSON
+
+    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(status="pending", next_attempt_at=timezone.now())
+    running, _ = _claim(entry.pk)
+    _finish(running, "succeeded", "matches", qbo_id="130")
+    assert QuickBooksSyncLog.objects.filter(pk=entry.pk, status="succeeded", drift__isnull=True).exists()
+
+    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(status="pending", next_attempt_at=timezone.now())
+    running, _ = _claim(entry.pk)
+    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(started_at=timezone.now())  # the sweeper gave it away
+    _finish(running, "failed", "too late")
+    assert QuickBooksSyncLog.objects.get(pk=entry.pk).status == "running"  # not ours any more: dropped

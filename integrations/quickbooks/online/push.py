@@ -278,13 +278,11 @@ def _claimed_links(connection, invoice) -> dict[str, QuickBooksLink]:
     """The invoice's and its client's links from the keys read with the invoice (the invoice's link is read whole
     when there is one: an update needs its last answer). The client's link is a partial instance: its snapshot is
     read only when used (a customer update)."""
-    if not hasattr(invoice, "client_link_key"):  # an invoice not read by `claimed_invoice`
-        return _links_for(connection, invoice)
     links = {}
     if invoice.client_link_key:
         pk, qbo_id, sync_token, fingerprint = invoice.client_link_key.split("|")
         links[LinkType.CLIENT] = QuickBooksLink.from_db(
-            "default",
+            db_connection.alias,
             ["id", "company_id", "realm_id", "object_type", "object_id", *_CLIENT_LINK_FIELDS[1:]],
             [int(pk), connection.company_id, connection.realm_id, LinkType.CLIENT, invoice.client_id, qbo_id,
              sync_token, fingerprint],
