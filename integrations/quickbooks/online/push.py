@@ -449,7 +449,10 @@ def _differs(ours, theirs) -> bool:
     if isinstance(ours, dict):
         if not isinstance(theirs, dict):
             return True
-        return any(_differs(value, theirs.get(key)) for key, value in ours.items() if key != "name")
+        for key, value in ours.items():  # (a loop, not any(…): this runs for every field of every line)
+            if key != "name" and _differs(value, theirs.get(key)):
+                return True
+        return False
     if isinstance(ours, int | float) and not isinstance(ours, bool):
         try:
             return Decimal(str(ours)) != Decimal(str(theirs))
