@@ -92,7 +92,9 @@ def test_cdc_finds_a_payment_whose_webhook_never_came(connected_acme, live_app):
     assert cdc_sweep() >= 0  # the overlap brings it again: still applied once
     invoice.refresh_from_db()
     assert invoice.amount_paid == Decimal("8.00") and Payment.objects.count() == 1
-    assert QuickBooksConnection.objects.get(realm_id=US_REALM).reads_this_month >= 2
+    from integrations.services.usage import connection_usage
+
+    assert connection_usage(connection=QuickBooksConnection.objects.get(realm_id=US_REALM)).reads >= 2
 
 
 def test_after_a_month_offline_the_payment_query_catches_up(connected_acme, live_app):
@@ -132,9 +134,7 @@ def test_unapplied_quickbooks_payment_is_applied_from_the_reconciliation_and_the
     review = reconciliation_check(connection=connection)
     index, row = next((i, r) for i, r in enumerate(review.rows) if r["kind"] == "unapplied_payment")
     assert row["fix"] == "apply" and [c["invoice_id"] for c in row["candidates"]] == [invoice.pk]
-    done = reconciliation_fix(
-        connection=connection, review_id=review.pk, index=index, user=None, invoice_id=invoice.pk
-    )
+    done = reconciliation_fix(connection=connection, review_id=review.pk, index=index, user=None, invoice_id=invoice.pk)
     assert "Applied 40.00" in done
     invoice.refresh_from_db()
     assert invoice.amount_paid == Decimal("40.00")
