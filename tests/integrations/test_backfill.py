@@ -413,9 +413,7 @@ def test_settings_page_offers_the_button_and_shows_live_progress(
     assert page_client_for(tenant.member).post("/settings/integrations/quickbooks/backfill/").status_code in (302, 403)
 
 
-def test_batches_are_paced_by_the_realms_shared_limiter_at_the_batch_limit(
-    tenant, connected, quickbooks, monkeypatch
-):
+def test_batches_are_paced_by_the_realms_shared_limiter_at_the_batch_limit(tenant, connected, quickbooks, monkeypatch):
     """One mechanism: the run has no pace of its own; every batch takes a batch slot of the realm's limiter (the one
     every worker shares), 40 a minute at Intuit's limit, and is counted by its items (30 invoices = 30 writes)."""
     from integrations.models import QuickBooksRealmPace
