@@ -98,3 +98,29 @@ def test_the_settings_page_shows_the_count_and_warns_near_the_allowance(
     assert 'id="qbo-usage-warning"' in html and "850 of the 1,000" in html
     member = page_client_for(tenant.member).get("/settings/integrations/quickbooks/").content.decode()
     assert 'id="qbo-usage"' not in member  # operational figures: staff and admins
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_carries_this_months_legacy_reads_into_the_one_counter():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from django.utils import timezone
+
+    month = timezone.now().strftime("%Y-%m")
+    before, after = [("integrations", "0018_volume_indexes_retention")], [("integrations", "0019_one_read_counter")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    apps = executor.loader.project_state(before).apps
+    Company = apps.get_model("tenants", "Company")
+    Connection = apps.get_model("integrations", "QuickBooksConnection")
+    Pace = apps.get_model("integrations", "QuickBooksRealmPace")
+    legacy = [("r-more", 40, 5), ("r-less", 3, 9), ("r-none", 7, None)]  # realm, legacy reads, pace reads
+    for n, (realm, reads, paced) in enumerate(legacy):
+        company = Company.objects.create(name=f"C{n}", slug=f"c{n}")
+        Connection.objects.create(company=company, realm_id=realm, reads_month=month, reads_this_month=reads)
+        if paced is not None:
+            Pace.objects.create(realm_id=realm, month=month, reads=paced, writes=2)
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    counted = {row.realm_id: (row.reads, row.writes) for row in QuickBooksRealmPace.objects.all()}
+    assert counted == {"r-more": (40, 2), "r-less": (9, 2), "r-none": (7, 0)}  # the larger figure, once
