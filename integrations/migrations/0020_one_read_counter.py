@@ -25,7 +25,7 @@ def carry_over(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integrations", "0018_volume_indexes_retention"),
+        ("integrations", "0019_desktop_payments_tax_and_items"),
     ]
 
     operations = [
