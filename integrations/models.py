@@ -308,7 +308,7 @@ class QuickBooksSyncLog(models.Model):
             ),
             models.Index(fields=["company", "status", "-updated_at"], name="synclog_company_status_idx"),
             models.Index(fields=["status", "next_attempt_at"], name="synclog_due_idx"),
-            # Workers claim the next due entry realm by realm (round robin, services/sync.py `sync_drain`).
+            # Workers claim the next due entry realm by realm (round robin, integrations/outbox/worker.py `sync_drain`).
             models.Index(fields=["realm_id", "status", "next_attempt_at"], name="synclog_realm_due_idx"),
             # The activity page: newest first, optionally by status or invoice number (100,000 rows stay fast).
             models.Index(fields=["company", "-created_at", "-id"], name="synclog_activity_idx"),
