@@ -107,7 +107,8 @@ def test_the_migration_carries_this_months_legacy_reads_into_the_one_counter():
     from django.utils import timezone
 
     month = timezone.now().strftime("%Y-%m")
-    before, after = [("integrations", "0018_volume_indexes_retention")], [("integrations", "0019_one_read_counter")]
+    before = [("integrations", "0019_desktop_payments_tax_and_items")]
+    after = [("integrations", "0020_one_read_counter")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     apps = executor.loader.project_state(before).apps
