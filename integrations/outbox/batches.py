@@ -1,0 +1,123 @@
+"""The outbox batches: when more than `QUICKBOOKS_OUTBOX_BATCH_THRESHOLD` invoice entries of one realm are due, a
+worker's turn for that realm claims up to 30 of them with one statement and hands them to the Online target's batch
+push (`integrations/quickbooks/online/batch.py`, docs/decisions/0020). Entries the batch cannot carry, and items
+QuickBooks refused inside it, are pushed one by one right after, in the same claim (the same attempt).
+
+The claim is the worker's (`worker._claim_next_in_realm`): one conditional `UPDATE … RETURNING` sets status running,
+attempts + 1, started_at and the lease; PostgreSQL skips rows another worker is claiming. A batch whose answer was
+lost is gathered again first (its create entries hold its requestid) and sent again with that requestid, whatever the
+number due: Intuit replays it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import connection as db_connection
+from django.utils import timezone
+
+from integrations.models import ConnectionStatus, QuickBooksConnection, QuickBooksSyncLog, SyncOperation, SyncStatus
+from integrations.quickbooks.client import BATCH_MAX_ITEMS
+from integrations.quickbooks.online.batch import BATCH_REQUEST_ID_PREFIX
+
+logger = logging.getLogger("qbo.sync")
+
+
+def batch_threshold() -> int:
+    """A realm's due invoice entries are batched when there are more than this many (0 turns batching off)."""
+    return int(getattr(settings, "QUICKBOOKS_OUTBOX_BATCH_THRESHOLD", 10))
+
+
+def drain_batch(realm_id: str) -> int | None:
+    """One batch turn for this realm: the entries claimed (batched or pushed singly after), or None when there is
+    no batch to send (not more than the threshold due, batching off, or the realm's company not connected): the
+    caller claims and pushes one entry as before."""
+    connection = (
+        QuickBooksConnection.objects.filter(realm_id=realm_id, status=ConnectionStatus.CONNECTED).order_by("pk").first()
+    )
+    if connection is None:
+        return None
+    now = timezone.now()
+    entry_ids = _claim_lost_batch(connection, now)
+    if not entry_ids:
+        threshold = batch_threshold()
+        if threshold <= 0 or _due_invoice_count(connection, now, limit=threshold + 1) <= threshold:
+            return None
+        entry_ids = _claim_due_invoices(connection, now)
+        if not entry_ids:
+            return None
+    return _run(entry_ids, connection, now)
+
+
+def _run(entry_ids: list[int], connection: QuickBooksConnection, now) -> int:
+    from integrations.outbox.worker import _execute
+    from integrations.quickbooks.online.batch import batch_push
+
+    entries = list(
+        QuickBooksSyncLog.objects.filter(pk__in=entry_ids, status=SyncStatus.RUNNING, started_at=now).order_by(
+            "next_attempt_at", "pk"
+        )
+    )
+    single = batch_push(entries, connection)
+    for entry in single:  # still claimed: the single push, with all its fault handling, in this attempt
+        _execute(entry, connection)
+    return len(entries)
+
+
+def _due(connection: QuickBooksConnection, now):
+    return QuickBooksSyncLog.objects.filter(
+        realm_id=connection.realm_id,
+        company_id=connection.company_id,
+        status=SyncStatus.PENDING,
+        next_attempt_at__lte=now,
+        entity_type="invoice",
+    )
+
+
+def _due_invoice_count(connection: QuickBooksConnection, now, *, limit: int) -> int:
+    """Due invoice entries a batch could carry, counted up to `limit` (a bounded count)."""
+    plain = _due(connection, now).exclude(operation=SyncOperation.VOID).filter(create_request_id="")
+    return len(plain.order_by().values_list("pk", flat=True)[:limit])
+
+
+def _claim_lost_batch(connection: QuickBooksConnection, now) -> list[int]:
+    """The due entries of one batch whose answer was lost (they hold its requestid), claimed."""
+    rid = (
+        _due(connection, now)
+        .filter(create_request_id__startswith=BATCH_REQUEST_ID_PREFIX)
+        .order_by("next_attempt_at", "pk")
+        .values_list("create_request_id", flat=True)
+        .first()
+    )
+    if not rid:
+        return []
+    return _claim(connection, now, "create_request_id = %s", [rid])
+
+
+def _claim_due_invoices(connection: QuickBooksConnection, now) -> list[int]:
+    return _claim(connection, now, "create_request_id = %s AND operation <> %s", ["", SyncOperation.VOID])
+
+
+def _claim(connection: QuickBooksConnection, now, condition: str, condition_params: list) -> list[int]:
+    """Claim up to 30 due invoice entries of the realm in one `UPDATE … RETURNING`, with the worker's semantics."""
+    from integrations.outbox.worker import _lease_until
+
+    table = QuickBooksSyncLog._meta.db_table
+    ops = db_connection.ops
+    skip = " FOR UPDATE SKIP LOCKED" if db_connection.features.has_select_for_update_skip_locked else ""
+    sql = (
+        f"UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = %s, lease_until = %s, "  # noqa: S608
+        f"rerun_requested = %s, updated_at = %s WHERE id IN (SELECT id FROM {table} WHERE realm_id = %s "
+        f"AND company_id = %s AND status = %s AND next_attempt_at <= %s AND entity_type = %s AND {condition} "
+        f"ORDER BY next_attempt_at, id LIMIT {int(BATCH_MAX_ITEMS)}{skip}) AND status = %s RETURNING id"
+    )
+    stamp = ops.adapt_datetimefield_value(now)
+    params = [
+        SyncStatus.RUNNING, stamp, ops.adapt_datetimefield_value(_lease_until(now)), False, stamp,
+        connection.realm_id, connection.company_id, SyncStatus.PENDING, stamp, "invoice", *condition_params,
+        SyncStatus.PENDING,
+    ]  # fmt: skip
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
