@@ -287,29 +287,68 @@ def test_items_refused_inside_a_batch_go_single_and_only_those_fail(alpha, fake)
     assert QuickBooksLink.objects.filter(object_type="invoice").count() == 11
 
 
-def test_a_batch_whose_answer_was_lost_is_sent_again_and_replayed_without_duplicates(alpha, fake, settings):
+def test_a_lost_batch_answer_is_asked_for_again_at_once_and_replayed(alpha, fake):
     tenant, connection = alpha
     invoices = due_invoices(tenant, 12)
     realm = fake[REALM]
     realm.lose_next_answers = 1
     assert batches.drain_batch(REALM) == 12
+    assert [b["requestid"] for b in realm.batches] == [realm.batches[0]["requestid"]] * 2  # the same requestid
+    assert len(realm.invoices) == 12  # replayed: nothing created twice
+    assert {(e.status, e.attempts) for e in entries_of(invoices)} == {("succeeded", 1)}
+
+
+def test_a_batch_whose_answer_stays_lost_is_retried_later_and_replayed_without_duplicates(alpha, fake, settings):
+    tenant, connection = alpha
+    invoices = due_invoices(tenant, 12)
+    realm = fake[REALM]
+    realm.lose_next_answers = 3  # the first send and both resends
+    assert batches.drain_batch(REALM) == 12
     assert len(realm.invoices) == 12  # QuickBooks applied it; we never heard
     entries = entries_of(invoices)
     rid = realm.batches[0]["requestid"]
+    assert {b["requestid"] for b in realm.batches} == {rid} and len(realm.batches) == 3
     assert {(e.status, e.attempts, e.create_request_id) for e in entries} == {("pending", 1, rid)}
     assert "same request id" in entries[0].message
     assert QuickBooksLink.objects.filter(object_type="invoice").count() == 0
-    make_all_due()
     settings.QUICKBOOKS_OUTBOX_BATCH_THRESHOLD = 1000  # a lost batch is gathered again whatever the number due
     tenant.invoice(finalize=True)  # a newcomer is not mixed into the replayed batch
     make_all_due()
     assert batches.drain_batch(REALM) == 12
-    assert realm.batches[1]["requestid"] == rid and sorted(realm.batches[1]["bids"]) == sorted(realm.batches[0]["bids"])
+    assert realm.batches[3]["requestid"] == rid and sorted(realm.batches[3]["bids"]) == sorted(realm.batches[0]["bids"])
     assert len(realm.invoices) == 12  # replayed: nothing created twice
-    assert {e.status for e in entries_of(invoices)} == {"succeeded"}
-    assert {e.attempts for e in entries_of(invoices)} == {2}
+    assert {(e.status, e.attempts) for e in entries_of(invoices)} == {("succeeded", 2)}
     assert QuickBooksLink.objects.filter(object_type="invoice").count() == 12
     assert realm.singles == []
+    assert batches.drain_batch(REALM) is None  # the newcomer waits for single pushes (threshold)
+
+
+def test_a_single_push_of_an_entry_whose_batch_answer_was_lost_never_creates_twice(alpha, fake):
+    """Before the lead's guard in `push._create_invoice` (see the report): the single push sends the batch's
+    requestid, Intuit replays the batch's answer, and the push fails safely (nothing created twice).
+    `replay_batch_create` is what the guard calls: the invoice is found in the replayed answer."""
+    from integrations.quickbooks.online.batch import replay_batch_create
+    from integrations.quickbooks.online.push import invoice_payload
+    from integrations.services.api import client_for
+    from tests.integrations.conftest import run_due
+
+    tenant, connection = alpha
+    invoices = due_invoices(tenant, 11)
+    realm = fake[REALM]
+    realm.lose_next_answers = 3
+    batches.drain_batch(REALM)
+    entry = entries_of(invoices)[0]
+    rid = entry.create_request_id
+    entry, _ = run_due(entry)
+    assert entry.status == "failed" and len(realm.invoices) == 11 and realm.singles == []
+    client = client_for(connection)
+    answer = replay_batch_create(client, rid, invoices[0].pk, {"DocNumber": invoices[0].number})
+    assert answer["DocNumber"] == invoices[0].number and len(realm.invoices) == 11  # found in the replay
+    plan_payload = invoice_payload(
+        invoices[0], customer_id="58", lines=[], profile=company_profile(connection), tax=None
+    )
+    fresh = replay_batch_create(client, "ob-never-sent", invoices[0].pk, {**plan_payload, "DocNumber": "NEW-1"})
+    assert fresh["DocNumber"] == "NEW-1" and len(realm.invoices) == 12  # a batch never applied: applied now, once
 
 
 def test_a_429_for_the_batch_uses_no_attempt_and_sends_it_later(alpha, fake):

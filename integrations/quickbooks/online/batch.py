@@ -12,9 +12,12 @@ adoption, 5010 re-read, 610, 6240): the same attempt, one extra call for those i
 Replay, not repair (§2.8): a batch carries one `requestid` (`ob` + a digest of its entries and their generations,
 ≤ 36 characters) and each item's `bId` names the invoice (`i` + base 36 id, as in the backfill). Before the batch is
 sent that requestid is written on each create entry as its `create_request_id` ("a create was sent, outcome
-unknown"). If the answer is lost, the entries go back to pending (an attempt used, like a single push whose answer
-was lost); the next batch turn of the realm gathers the entries holding that requestid first and sends the same
-batch again: Intuit replays its stored answer, so no invoice is created twice.
+unknown"). An answer that never came is asked for again at once, twice, with the same requestid; if it still does
+not come the entries go back to pending (an attempt used, like a single push whose answer was lost) and the next
+batch turn of the realm gathers the entries holding that requestid first and sends the same batch again: Intuit
+replays its stored answer, so no invoice is created twice. A single push that meets such an entry must not send a
+plain create (`replay_batch_create` is what it calls instead; until it does, Intuit replays the batch's answer to
+its create and the push fails without writing anything).
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from attune_qbo.billing.models import Invoice, InvoiceStatus
+from attune_qbo.core.exceptions import ApplicationError
 from integrations.books.preflight import PushPlan, PushRefused, preflight
-from integrations.exceptions import QuickBooksError, RefreshDeferred, Throttled, Unavailable
+from integrations.exceptions import QuickBooksError, Throttled, Unavailable
+from integrations.fields import TokenDecryptionError
 from integrations.models import (
     LinkType,
     QuickBooksConnection,
@@ -58,6 +63,7 @@ logger = logging.getLogger("qbo.sync")
 
 BATCH_REQUEST_ID_PREFIX = "ob"  # outbox batch; single pushes use "aq", the backfill "bf"
 CREATE, UPDATE = "create", "update"
+LOST_ANSWER_RESENDS = 2  # a batch whose answer never came is sent again at once (same requestid) this many times
 
 
 def is_batch_request_id(value: str) -> bool:
@@ -193,7 +199,7 @@ def batch_push(
     fresh = [item.entry for item in items if item.operation == CREATE and item.entry.create_request_id != rid]
     _set_create_request_id(fresh, rid)
     try:
-        answer = client.batch([item.body for item in items], request_id=rid)
+        answer = _send(client, [item.body for item in items], rid)
     except PacedOut as exc:
         _set_create_request_id(fresh, "")  # nothing was sent
         for item in items:
@@ -211,22 +217,53 @@ def batch_push(
         for item in items:
             _retry_later(item.entry, exc, client, throttled=True)
         return single
-    except (Unavailable, RefreshDeferred) as exc:
+    except Unavailable as exc:
         # The answer may be lost after Intuit applied the batch: the create entries keep the batch's requestid, and
         # the next batch turn sends the same batch again (replayed). An attempt is used, as for a single push.
         logger.warning("qbo.sync.batch.unavailable realm=%s rid=%s items=%s", connection.realm_id, rid, len(items))
         for item in items:
             _retry_later(item.entry, exc, client)
         return single
-    except QuickBooksError:
-        # Refused as a whole (401 after a refresh, 403, a malformed batch): nothing was written. Each entry goes
-        # single, where its error is handled as usual (reconnect, refusal message).
+    except (QuickBooksError, ApplicationError, TokenDecryptionError):
+        # Refused as a whole before anything was written (401 after a refresh, 403, a malformed batch), or no token
+        # to send it with (reconnect needed, refresh deferred, keys): each entry goes single, where its error is
+        # handled as usual (reconnect, retry later, refusal message).
         _set_create_request_id(fresh, "")
         return single + [item.entry for item in items]
     by_bid = {str(entry.get("bId")): entry for entry in answer if isinstance(entry, dict)}
     _record(items, by_bid, connection, client, single)
     logger.info("qbo.sync.batch realm=%s rid=%s items=%s single=%s", connection.realm_id, rid, len(items), len(single))
     return single
+
+
+def _send(client: QuickBooksClient, items: list[dict], rid: str) -> list[dict]:
+    """Send the batch; an answer that never came is asked for again at once with the same requestid (Intuit replays
+    it if it applied the batch), up to `LOST_ANSWER_RESENDS` times, while the entries stay claimed."""
+    resends = 0
+    while True:
+        try:
+            return client.batch(items, request_id=rid)
+        except Unavailable:
+            if resends >= LOST_ANSWER_RESENDS:
+                raise
+            resends += 1
+            logger.info("qbo.sync.batch.resend rid=%s try=%s", rid, resends + 1)
+
+
+def replay_batch_create(client: QuickBooksClient, request_id: str, invoice_id: int, payload: dict) -> dict:
+    """For the single push, when an entry's `create_request_id` names an outbox batch whose answer was lost: send
+    that batch again with this one invoice's item. Intuit replays the stored answer if the batch was applied (this
+    invoice's result in it), or applies this one-item batch now; either way nothing is created twice. Returns the
+    QuickBooks Invoice; a Fault for the item is raised as the error a single create would raise (HTTP 400)."""
+    bid = bid_for_invoice(invoice_id)
+    answer = client.batch([{"bId": bid, "operation": CREATE, "Invoice": payload}], request_id=request_id)
+    result = next((a for a in answer if isinstance(a, dict) and str(a.get("bId")) == bid), None)
+    if result is None:
+        raise Unavailable("QuickBooks' batch answer has no result for this invoice")
+    fault = errors.parse_fault_json(result)
+    if fault is not None:
+        raise errors.error_for(status=400, fault=fault, intuit_tid=client.last_intuit_tid)
+    return result.get("Invoice") or {}
 
 
 def _set_create_request_id(entries: list[QuickBooksSyncLog], value: str) -> None:
