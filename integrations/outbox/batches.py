@@ -106,16 +106,20 @@ def _claim(connection: QuickBooksConnection, now, condition: str, condition_para
     table = QuickBooksSyncLog._meta.db_table
     ops = db_connection.ops
     skip = " FOR UPDATE SKIP LOCKED" if db_connection.features.has_select_for_update_skip_locked else ""
+    # The rows are picked once, in a materialized CTE: PostgreSQL may evaluate a `LIMIT … FOR UPDATE SKIP LOCKED`
+    # subquery inside `IN (…)` more than once and so claim more than 30.
+    materialized = " MATERIALIZED" if db_connection.vendor == "postgresql" else ""
     sql = (
-        f"UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = %s, lease_until = %s, "  # noqa: S608
-        f"rerun_requested = %s, updated_at = %s WHERE id IN (SELECT id FROM {table} WHERE realm_id = %s "
+        f"WITH picked AS{materialized} (SELECT id FROM {table} WHERE realm_id = %s "  # noqa: S608
         f"AND company_id = %s AND status = %s AND next_attempt_at <= %s AND entity_type = %s AND {condition} "
-        f"ORDER BY next_attempt_at, id LIMIT {int(BATCH_MAX_ITEMS)}{skip}) AND status = %s RETURNING id"
+        f"ORDER BY next_attempt_at, id LIMIT {int(BATCH_MAX_ITEMS)}{skip}) "
+        f"UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = %s, lease_until = %s, "
+        "rerun_requested = %s, updated_at = %s WHERE id IN (SELECT id FROM picked) AND status = %s RETURNING id"
     )
     stamp = ops.adapt_datetimefield_value(now)
     params = [
-        SyncStatus.RUNNING, stamp, ops.adapt_datetimefield_value(_lease_until(now)), False, stamp,
         connection.realm_id, connection.company_id, SyncStatus.PENDING, stamp, "invoice", *condition_params,
+        SyncStatus.RUNNING, stamp, ops.adapt_datetimefield_value(_lease_until(now)), False, stamp,
         SyncStatus.PENDING,
     ]  # fmt: skip
     with db_connection.cursor() as cursor:
