@@ -36,6 +36,7 @@ class FakeRealm:
         self.replays: dict[str, tuple[int, str]] = {}
         self.batches: list[dict] = []  # {"requestid", "bids", "operations"}
         self.singles: list[str] = []  # "create" | "update" for every single invoice write
+        self.voided: list[str] = []
         self.item_faults: dict[str, dict] = {}  # bId → Fault, answered once
         self.refused_numbers: dict[str, dict] = {}  # DocNumber → Fault, every time (batch and single)
         self.lose_next_answers = 0  # apply the batch, then let the answer time out
@@ -135,10 +136,22 @@ class FakeQuickBooks:
         if rid in realm.replays:
             status, text = realm.replays[rid]
             return status, {}, text
-        if path == "customer":
+        if path == "customer" and body.get("Id"):
+            current = next(c for c in realm.customers.values() if c["Id"] == str(body["Id"]))
+            current.update({k: v for k, v in body.items() if k != "sparse"})
+            current["SyncToken"] = str(int(current["SyncToken"]) + 1)
+            answer = {"Customer": current}
+        elif path == "customer":
             customer = {**body, "Id": realm.next_id(), "SyncToken": "0"}
             realm.customers[body["DisplayName"]] = customer
             answer = {"Customer": customer}
+        elif parse_qs(urlsplit(request.url).query).get("operation") == ["void"]:
+            current = realm.invoices[str(body["Id"])]
+            current.update(
+                SyncToken=str(int(current["SyncToken"]) + 1), TotalAmt=0.0, Balance=0.0, PrivateNote="Voided"
+            )
+            realm.voided.append(current["Id"])
+            answer = {"Invoice": current}
         else:
             operation = "update" if body.get("Id") else "create"
             realm.singles.append(operation)
@@ -187,11 +200,8 @@ def connect(tenant, realm: str) -> QuickBooksConnection:
 def link_customer(tenant, connection, fake: FakeQuickBooks, qbo_id: str = "58") -> None:
     """The tenant's client is already a linked QuickBooks customer, unchanged since (a batch can carry its invoices)."""
     fingerprint = payload_hash(customer_payload(tenant.client, company_profile(connection)))
-    fake[connection.realm_id].customers[tenant.client.display_name] = {
-        "DisplayName": tenant.client.display_name,
-        "Id": qbo_id,
-        "SyncToken": "0",
-    }
+    customer = {"DisplayName": tenant.client.display_name, "Id": qbo_id, "SyncToken": "0"}
+    fake[connection.realm_id].customers[tenant.client.display_name] = customer
     QuickBooksLink.objects.create(
         company=tenant.company,
         realm_id=connection.realm_id,
@@ -199,6 +209,8 @@ def link_customer(tenant, connection, fake: FakeQuickBooks, qbo_id: str = "58") 
         object_id=tenant.client.pk,
         qbo_id=qbo_id,
         payload_hash=fingerprint,
+        sync_token="0",
+        qbo_snapshot=dict(customer),
     )
 
 
@@ -321,6 +333,34 @@ def test_a_batch_whose_answer_stays_lost_is_retried_later_and_replayed_without_d
     assert QuickBooksLink.objects.filter(object_type="invoice").count() == 12
     assert realm.singles == []
     assert batches.drain_batch(REALM) is None  # the newcomer waits for single pushes (threshold)
+
+
+def test_a_lost_batch_is_resolved_by_its_replay_first_even_for_an_invoice_voided_or_a_customer_changed_since(
+    alpha, fake
+):
+    tenant, connection = alpha
+    invoices = due_invoices(tenant, 12)
+    realm = fake[REALM]
+    realm.lose_next_answers = 3
+    batches.drain_batch(REALM)
+    rid = realm.batches[0]["requestid"]
+    billing.invoice_void(invoice=invoices[0])
+    from attune_qbo.billing.models import Client
+
+    Client.objects.filter(pk=tenant.client.pk).update(email="changed@example.com", updated_at=timezone.now())
+    make_all_due()
+    assert batches.drain_batch(REALM) == 12
+    assert realm.batches[3]["requestid"] == rid and len(realm.batches[3]["bids"]) == 12  # all, replayed
+    assert len(realm.invoices) == 12  # nothing created twice
+    assert realm.voided == [QuickBooksLink.objects.get(object_type="invoice", object_id=invoices[0].pk).qbo_id]
+    assert realm.customers[tenant.client.display_name]["PrimaryEmailAddr"]["Address"] == "changed@example.com"
+    entries = entries_of(invoices)
+    assert {e.create_request_id for e in entries} == {""}
+    assert {e.status for e in entries} <= {"succeeded", "up_to_date"}, [(e.status, e.message) for e in entries]
+    # No single create: the replay linked them all. The changed e-mail is on each invoice too (BillEmail), so the
+    # replayed answers hold the older version and the single push updates the 11 that are not void.
+    assert realm.singles == ["update"] * 11
+    assert all(i["BillEmail"]["Address"] == "changed@example.com" for i in realm.invoices.values() if i["Balance"])
 
 
 def test_a_single_push_of_an_entry_whose_batch_answer_was_lost_never_creates_twice(alpha, fake):

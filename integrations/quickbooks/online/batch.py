@@ -109,6 +109,7 @@ class BatchItem:
     bid: str
     body: dict = field(default_factory=dict)  # the BatchItemRequest
     link: QuickBooksLink | None = None
+    then_single: bool = False  # a lost batch's create, resolved by its replay; the rest is the single push's
 
 
 def prepare(
@@ -135,21 +136,27 @@ def prepare(
     customer_prints: dict[int, str] = {}
     for entry in entries:
         invoice = invoices.get(entry.object_id)
+        # An entry of a batch whose answer was lost: its create must be resolved by that batch's replay before
+        # anything else (a single create would send the batch's requestid), so it goes in the batch even when it is
+        # not plain (now void, or its customer changed) and is handed to the single push once linked.
+        lost = is_batch_request_id(entry.create_request_id)
         plain = (
             entry.entity_type == "invoice"
             and entry.operation != SyncOperation.VOID
             and invoice is not None
             and invoice.status not in (InvoiceStatus.VOID, InvoiceStatus.DRAFT)
         )
-        customer_link = links.get((LinkType.CLIENT, invoice.client_id)) if plain else None
-        if customer_link is None:
+        customer_link = links.get((LinkType.CLIENT, invoice.client_id)) if invoice is not None else None
+        if customer_link is None or not (plain or lost) or entry.entity_type != "invoice":
             single.append(entry)
             continue
         if invoice.client_id not in customer_prints:
             customer_prints[invoice.client_id] = payload_hash(customer_payload(invoice.client, profile))
         if customer_link.payload_hash != customer_prints[invoice.client_id]:
-            single.append(entry)  # the customer changes first (a call the batch cannot order before the invoice)
-            continue
+            plain = False  # the customer changes first (a call the batch cannot order before the invoice)
+            if not lost:
+                single.append(entry)
+                continue
         try:
             plan = preflight(invoice, connection=connection, profile=profile)
         except PushRefused:
@@ -161,13 +168,20 @@ def prepare(
         link = links.get((LinkType.INVOICE, invoice.pk))
         bid = bid_for_invoice(invoice.pk)
         item = BatchItem(entry, invoice, plan, profile, customer_id, payload, fingerprint, CREATE, bid, link=link)
+        item.then_single = not plain
         if link is None:
-            if entry.create_request_id and not is_batch_request_id(entry.create_request_id):
+            if entry.create_request_id and not lost:
                 single.append(entry)  # an unresolved single create: the single push replays it by its requestid
                 continue
             item.body = {"bId": bid, "operation": CREATE, "Invoice": payload}
         else:
-            if link.voided or not link.qbo_snapshot or not link.sync_token or link.payload_hash == fingerprint:
+            if (
+                not plain
+                or link.voided
+                or not link.qbo_snapshot
+                or not link.sync_token
+                or link.payload_hash == fingerprint
+            ):
                 single.append(entry)  # void, no snapshot to update from, or already up to date (no call)
                 continue
             current = {**link.qbo_snapshot, "SyncToken": link.sync_token}
@@ -303,9 +317,12 @@ def _record(
         qbo = answer.get("Invoice") or {}
         try:
             if item.operation == CREATE:
-                if _content_differs(item.payload, qbo):
-                    # A replayed answer holds the version first sent: link it, and let the single push update it.
-                    _save_link(connection, LinkType.INVOICE, invoice.pk, qbo, "", invoice.updated_at)
+                if item.then_single or _content_differs(item.payload, qbo):
+                    # Linked from the replayed answer; the single push does the rest (an update if the answer holds
+                    # the version first sent, the customer's update, the void).
+                    differs = _content_differs(item.payload, qbo)
+                    fingerprint = "" if differs else item.fingerprint
+                    _save_link(connection, LinkType.INVOICE, invoice.pk, qbo, fingerprint, invoice.updated_at)
                     _set_create_request_id([entry], "")
                     single.append(entry)
                     continue
