@@ -15,6 +15,7 @@ import logging
 
 from django.conf import settings
 from django.db import connection as db_connection
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations.models import ConnectionStatus, QuickBooksConnection, QuickBooksSyncLog, SyncOperation, SyncStatus
@@ -32,21 +33,35 @@ def batch_threshold() -> int:
 def drain_batch(realm_id: str) -> int | None:
     """One batch turn for this realm: the entries claimed (batched or pushed singly after), or None when there is
     no batch to send (not more than the threshold due, batching off, or the realm's company not connected): the
-    caller claims and pushes one entry as before."""
+    caller claims and pushes one entry as before. Costs one bounded query when it returns None."""
+    now = timezone.now()
+    threshold = batch_threshold()
+    # Due entries a batch could carry, a lost batch's first (`ob…` sorts after ""), at most threshold + 1 of them.
+    rows = list(
+        QuickBooksSyncLog.objects.filter(
+            realm_id=realm_id, status=SyncStatus.PENDING, next_attempt_at__lte=now, entity_type="invoice"
+        )
+        .exclude(operation=SyncOperation.VOID)
+        .filter(Q(create_request_id="") | Q(create_request_id__startswith=BATCH_REQUEST_ID_PREFIX))
+        .order_by("-create_request_id")
+        .values_list("create_request_id", "company_id")[: max(threshold, 0) + 1]
+    )
+    lost = rows[0][0] if rows and rows[0][0] else ""
+    if not lost and (threshold <= 0 or len(rows) <= threshold):
+        return None
     connection = (
-        QuickBooksConnection.objects.filter(realm_id=realm_id, status=ConnectionStatus.CONNECTED).order_by("pk").first()
+        QuickBooksConnection.objects.filter(realm_id=realm_id, company_id=rows[0][1], status=ConnectionStatus.CONNECTED)
+        .order_by()
+        .first()
     )
     if connection is None:
         return None
-    now = timezone.now()
-    entry_ids = _claim_lost_batch(connection, now)
+    if lost:
+        entry_ids = _claim(connection, now, "create_request_id = %s", [lost])
+    else:
+        entry_ids = _claim(connection, now, "create_request_id = %s AND operation <> %s", ["", SyncOperation.VOID])
     if not entry_ids:
-        threshold = batch_threshold()
-        if threshold <= 0 or _due_invoice_count(connection, now, limit=threshold + 1) <= threshold:
-            return None
-        entry_ids = _claim_due_invoices(connection, now)
-        if not entry_ids:
-            return None
+        return None
     return _run(entry_ids, connection, now)
 
 
@@ -63,40 +78,6 @@ def _run(entry_ids: list[int], connection: QuickBooksConnection, now) -> int:
     for entry in single:  # still claimed: the single push, with all its fault handling, in this attempt
         _execute(entry, connection)
     return len(entries)
-
-
-def _due(connection: QuickBooksConnection, now):
-    return QuickBooksSyncLog.objects.filter(
-        realm_id=connection.realm_id,
-        company_id=connection.company_id,
-        status=SyncStatus.PENDING,
-        next_attempt_at__lte=now,
-        entity_type="invoice",
-    )
-
-
-def _due_invoice_count(connection: QuickBooksConnection, now, *, limit: int) -> int:
-    """Due invoice entries a batch could carry, counted up to `limit` (a bounded count)."""
-    plain = _due(connection, now).exclude(operation=SyncOperation.VOID).filter(create_request_id="")
-    return len(plain.order_by().values_list("pk", flat=True)[:limit])
-
-
-def _claim_lost_batch(connection: QuickBooksConnection, now) -> list[int]:
-    """The due entries of one batch whose answer was lost (they hold its requestid), claimed."""
-    rid = (
-        _due(connection, now)
-        .filter(create_request_id__startswith=BATCH_REQUEST_ID_PREFIX)
-        .order_by("next_attempt_at", "pk")
-        .values_list("create_request_id", flat=True)
-        .first()
-    )
-    if not rid:
-        return []
-    return _claim(connection, now, "create_request_id = %s", [rid])
-
-
-def _claim_due_invoices(connection: QuickBooksConnection, now) -> list[int]:
-    return _claim(connection, now, "create_request_id = %s AND operation <> %s", ["", SyncOperation.VOID])
 
 
 def _claim(connection: QuickBooksConnection, now, condition: str, condition_params: list) -> list[int]:
