@@ -499,3 +499,35 @@ def test_a_batch_claims_at_most_30_and_the_drain_pushes_the_rest(alpha, fake, mo
     assert [len(b["bids"]) for b in realm.batches] == [30, 12]
     assert realm.singles == []
     assert {e.status for e in entries_of(invoices)} == {"succeeded"} and len(realm.invoices) == 42
+
+
+@pytest.mark.postgres  # real concurrency on one table: PostgreSQL (SQLite's shared test cache locks whole tables)
+@pytest.mark.django_db(transaction=True)
+def test_workers_claiming_batches_at_once_never_claim_an_entry_twice(tenant, fake):
+    import threading
+
+    connection = connect(tenant, REALM)
+    due_invoices(tenant, 75)
+    claimed: list[list[int]] = []
+    lock = threading.Lock()
+
+    def work():
+        from django.db import connections
+
+        try:
+            for _ in range(2):
+                ids = batches._claim(connection, timezone.now(), "create_request_id = %s", [""])
+                with lock:
+                    claimed.append(ids)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = [pk for ids in claimed for pk in ids]
+    assert all(len(ids) <= 30 for ids in claimed)
+    assert len(everything) == len(set(everything)) == 75  # each due entry claimed once, none twice
+    assert QuickBooksSyncLog.objects.filter(status="running", attempts=1).count() == 75
