@@ -177,6 +177,7 @@ def prepare(
         else:
             if (
                 not plain
+                or lost  # linked meanwhile: the create is resolved, the single push updates (never creates)
                 or link.voided
                 or not link.qbo_snapshot
                 or not link.sync_token
