@@ -97,9 +97,15 @@ def main() -> None:
         from django.utils import timezone
 
         from attune_qbo.tenants.models import Company, Membership
-        from integrations.models import QuickBooksConnection, QuickBooksUnappliedPayment, QuickBooksWebhookEvent
+        from integrations.models import (
+            QuickBooksConnection,
+            QuickBooksRealmPace,
+            QuickBooksUnappliedPayment,
+            QuickBooksWebhookEvent,
+        )
         from integrations.services.cdc import cdc_pull
         from integrations.services.events import events_process_pending
+        from integrations.services.usage import connection_usage
 
         base = f"http://127.0.0.1:{port}"
         company = Company.objects.create(name="Bench Co", slug=f"bench-cdc-{port}")
@@ -112,13 +118,14 @@ def main() -> None:
         spread = dt.timedelta(hours=3)
         seed_payments(base, args.changes, spread=spread)
         QuickBooksConnection.objects.filter(pk=connection.pk).update(
-            cdc_watermark=timezone.now() - spread - dt.timedelta(minutes=1), reads_this_month=0
+            cdc_watermark=timezone.now() - spread - dt.timedelta(minutes=1)
         )
+        QuickBooksRealmPace.objects.filter(realm_id=connection.realm_id).update(reads=0)
         started = time.perf_counter()
         cdc_pull(connection_id=connection.pk)
         pulled = time.perf_counter() - started
         connection.refresh_from_db()
-        reads = connection.reads_this_month
+        reads = connection_usage(connection=connection).reads
         events = QuickBooksWebhookEvent.objects.filter(source="cdc", entity_name="Payment").count()
         print(f"\n## Catch-up: {args.changes:,} payments changed while webhooks were lost")
         print(
@@ -141,13 +148,15 @@ def main() -> None:
         connection.refresh_from_db()
         print(
             f"processed {processed:,} events in {elapsed:.1f} s ({processed / elapsed:,.0f}/s), no further reads "
-            f"(reads now {connection.reads_this_month}); {kept:,} unapplied payments listed for a person"
+            f"(reads now {connection_usage(connection=connection).reads}); {kept:,} unapplied payments listed for "
+            "a person"
         )
 
-        QuickBooksConnection.objects.filter(pk=connection.pk).update(reads_this_month=0)
+        QuickBooksRealmPace.objects.filter(realm_id=connection.realm_id).update(reads=0)
         cdc_pull(connection_id=connection.pk)
         connection.refresh_from_db()
-        print(f"\n## Steady state: a period with nothing changed costs {connection.reads_this_month} read(s)")
+        steady = connection_usage(connection=connection).reads
+        print(f"\n## Steady state: a period with nothing changed costs {steady} read(s)")
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Q
-from django.template.defaultfilters import truncatechars
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from attune_qbo.core.admin import TenantScopedAdmin
 from attune_qbo.core.pagination import BoundedPaginator
@@ -212,6 +213,15 @@ class QuickBooksSyncLogAdmin(TenantScopedAdmin):
         ids = list(queryset.filter(match).order_by().values_list("pk", flat=True)[:SEARCH_LIMIT])
         return queryset.filter(pk__in=ids), False
 
+    def action_checkbox(self, obj):
+        # The same <input> Django renders, without a form widget's template per row (a third of the list's time).
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            obj.pk,
+            format_html(_("Select this object for an action - {}"), str(obj)),
+        )
+
     @admin.display(description="invoice", ordering="object_repr")
     def invoice(self, obj) -> str:
         label = obj.object_repr or f"#{obj.object_id}"
@@ -220,7 +230,9 @@ class QuickBooksSyncLogAdmin(TenantScopedAdmin):
     @admin.display(description="message")
     def short_message(self, obj) -> str:
         # One line in the list (the full text is in the title and on the entry's page), so rows stay short.
-        return format_html('<span title="{}">{}</span>', obj.message, truncatechars(obj.message, 60))
+        message = obj.message
+        short = message if len(message) <= 60 else message[:59] + "…"  # truncatechars, without its Truncator
+        return format_html('<span title="{}">{}</span>', message, short)
 
     def get_actions(self, request):
         # Read-only admins hide actions behind the change permission; retrying is allowed to staff.

@@ -86,11 +86,9 @@ class QuickBooksConnection(models.Model):
     # Warnings sent to admins before the refresh token's hard expiry (5-year cap, QBO-REFERENCE §1.5).
     hard_expiry_warned_30_at = models.DateTimeField(null=True, blank=True)
     hard_expiry_warned_7_at = models.DateTimeField(null=True, blank=True)
-    # Pull (webhooks + CDC): changes read up to here (with a small overlap on the next read), and reads counted
-    # per calendar month (Intuit meters reads, QBO-REFERENCE §0 #6).
+    # Pull (webhooks + CDC): changes read up to here (with a small overlap on the next read). Reads and writes per
+    # calendar month are counted per realm, once, by the limiter (QuickBooksRealmPace; decision 0018).
     cdc_watermark = models.DateTimeField(null=True, blank=True)
-    reads_month = models.CharField(max_length=7, blank=True, help_text="YYYY-MM of reads_this_month.")
-    reads_this_month = models.PositiveIntegerField(default=0)
     # Bumped whenever one of the company's mappings changes (integrations/receivers.py): a worker's cached mapping
     # table is good while this number is the one it was read with (the claim reads the connection anyway).
     mappings_version = models.PositiveIntegerField(default=0)
@@ -310,7 +308,7 @@ class QuickBooksSyncLog(models.Model):
             ),
             models.Index(fields=["company", "status", "-updated_at"], name="synclog_company_status_idx"),
             models.Index(fields=["status", "next_attempt_at"], name="synclog_due_idx"),
-            # Workers claim the next due entry realm by realm (round robin, services/sync.py `sync_drain`).
+            # Workers claim the next due entry realm by realm (round robin, integrations/outbox/worker.py `sync_drain`).
             models.Index(fields=["realm_id", "status", "next_attempt_at"], name="synclog_realm_due_idx"),
             # The activity page: newest first, optionally by status or invoice number (100,000 rows stay fast).
             models.Index(fields=["company", "-created_at", "-id"], name="synclog_activity_idx"),

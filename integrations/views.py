@@ -24,6 +24,7 @@ from integrations.exceptions import (
 )
 from integrations.models import ConnectionStatus
 from integrations.services import connections
+from integrations.services.usage import connection_usage
 
 logger = logging.getLogger("qbo.views")
 
@@ -173,6 +174,7 @@ def quickbooks_settings(request):
     if is_staff and connection is not None and connection.realm_id:
         context["health"] = selectors.health(company=request.company)
         context["show_chart"] = True  # loaded after the page (htmx), or opened as its own page without JavaScript
+        context["usage"] = connection_usage(connection=connection)  # one query: the realm's count this month
     if is_admin and connection is not None and connection.is_connected:
         context["initial_sync_form"] = InitialSyncForm(
             initial={"initial_sync": connection.initial_sync, "initial_sync_since": connection.initial_sync_since}

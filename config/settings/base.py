@@ -329,9 +329,11 @@ QUICKBOOKS_DRAIN_SECONDS = env.float("QUICKBOOKS_DRAIN_SECONDS", default=30)
 # Intuit meters reads ("CorePlus", QBO-REFERENCE §0 #6): the monthly allowance and the share that warns admins.
 QUICKBOOKS_MONTHLY_READ_ALLOWANCE = env.int("QUICKBOOKS_MONTHLY_READ_ALLOWANCE", default=500_000)
 QUICKBOOKS_READ_WARNING_SHARE = env.float("QUICKBOOKS_READ_WARNING_SHARE", default=0.8)
-# "Send existing invoices" (integrations/services/backfill.py): batch requests a minute per realm (Intuit allows 40,
-# QBO-REFERENCE §3.4) and how long a worker's claim on a run lasts without news before another worker resumes it.
-QUICKBOOKS_BACKFILL_BATCHES_PER_MINUTE = env.float("QUICKBOOKS_BACKFILL_BATCHES_PER_MINUTE", default=40)
+# "Send existing invoices" (integrations/services/backfill.py; its batches are paced by the limiter's
+# QUICKBOOKS_RATE_BATCHES_PER_WINDOW): how long a worker's claim on a run lasts without news before another resumes it.
 QUICKBOOKS_BACKFILL_LEASE_SECONDS = env.float("QUICKBOOKS_BACKFILL_LEASE_SECONDS", default=120)
+# The outbox batches (integrations/outbox/batches.py, decision 0020): when more than this many invoice entries of one
+# realm are due, a worker sends up to 30 of them in one batch request; 0 turns it off (one call per invoice).
+QUICKBOOKS_OUTBOX_BATCH_THRESHOLD = env.int("QUICKBOOKS_OUTBOX_BATCH_THRESHOLD", default=10)
 # The simulator's clock for Intuit's per-minute limits: 10 means a "minute" lasts 6 s (same ratios), for benchmarks.
 QUICKBOOKS_SIMULATOR_TIME_SCALE = env.float("QUICKBOOKS_SIMULATOR_TIME_SCALE", default=1)

@@ -78,13 +78,13 @@ class StatusView(CompanyScopedAPIMixin, APIView):
         report = connections.connection_status(company=self.company)
         visible = visible_connection_status(report, self.membership)
         if visible["details_visible"]:  # calls per month are operational figures (staff and admins)
-            visible.update(_usage_fields(self.company))
+            visible.update({**_usage_defaults(), **_usage_fields(self.company)})
         serialized = ConnectionStatusSerializer({**asdict(report), **_usage_defaults(), **visible}).data
         return Response({name: value for name, value in serialized.items() if name in visible})
 
 
 def _usage_defaults() -> dict:
-    return {"writes_this_month": 0, "read_allowance": 0, "read_share": 0.0, "usage_warning": ""}
+    return {"reads_this_month": 0, "writes_this_month": 0, "read_allowance": 0, "read_share": 0.0, "usage_warning": ""}
 
 
 def _usage_fields(company) -> dict:

@@ -136,16 +136,20 @@ class QuickBooksClient:
             headers["Content-Type"] = "application/text"
         read = method == "GET" or path == "query"  # metered by Intuit (CorePlus); writes are not
         batch = path == "batch"
+        reads, writes = (1, 0) if read else (0, 1)
+        if batch:  # Intuit meters a batch's items, each like its own call (§2.6): a Query item reads
+            items = (json_body or {}).get("BatchItemRequest") or []
+            reads = sum(1 for item in items if isinstance(item, dict) and "Query" in item)
+            writes = len(items) - reads
         attempt, throttles = 1, 0
         while attempt <= 3:
             token = self.tokens.access_token()
             try:
-                with self.limiter.permit(self.realm_id, batch=batch, read=read):
+                # The limiter counts the call (reads/writes of the realm this month) as it reserves its slot.
+                with self.limiter.permit(self.realm_id, batch=batch, reads=reads, writes=writes):
                     self.calls += 1
-                    if read:
-                        self.reads += 1
-                    else:
-                        self.writes += 1
+                    self.reads += reads
+                    self.writes += writes
                     response = self.session.request(
                         method,
                         self.url(path),

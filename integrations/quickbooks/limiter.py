@@ -9,7 +9,13 @@ when it is a moment away, and releases its in-flight place after the answer. A s
 call raises `PacedOut` (a `Throttled`), and the outbox puts the entry back for then, without using an attempt.
 
 If the database cannot be used, each process paces on its own at `fallback_share` of the limits: slower, never
-faster. The same reservation also counts this month's reads and writes (Intuit meters reads, §0 #6).
+faster.
+
+This module is also the one counter of calls to Intuit per realm and calendar month (Intuit meters reads, §0 #6;
+decision 0018): the reservation adds the call's metered units to the realm's `reads`/`writes` in the same
+statement (no extra query). A batch counts its items, as Intuit meters them (§2.6): a `Query` item is a read, any
+other item a write. When pacing falls back to the local pace, or is off (`NoLimiter`), `count_calls` adds them
+with one statement of its own, so every call sent is counted once whichever path sent it.
 """
 
 from __future__ import annotations
@@ -95,7 +101,7 @@ class LocalStore:
         self._rows: dict[str, dict[str, float]] = {}
 
     def reserve(
-        self, realm_id: str, *, now: float, limits: RateLimits, batch: bool, read: bool
+        self, realm_id: str, *, now: float, limits: RateLimits, batch: bool, reads: int = 0, writes: int = 0
     ) -> Reservation | Refusal:
         with self._lock:
             row = self._rows.setdefault(
@@ -187,7 +193,7 @@ class DatabaseStore:
         return QuickBooksRealmPace._meta.db_table
 
     def reserve(
-        self, realm_id: str, *, now: float, limits: RateLimits, batch: bool, read: bool
+        self, realm_id: str, *, now: float, limits: RateLimits, batch: bool, reads: int = 0, writes: int = 0
     ) -> Reservation | Refusal:
         from django.db import connections
 
@@ -200,7 +206,7 @@ class DatabaseStore:
             now, now, limits.call_interval,
             flag, now, now, limits.batch_interval,
             now, now + limits.lease_seconds, now + limits.lease_seconds,
-            month, 1 if read else 0, month, 0 if read else 1, month,
+            month, reads, month, writes, month,
             realm_id, now, horizon, flag, horizon, limits.concurrent, now,
         ]  # fmt: skip
         row = self._run(self._RESERVE.format(table=self._table()), params, fetch=True)
@@ -236,6 +242,29 @@ class DatabaseStore:
             return Refusal(now + limits.call_interval)
         slot = max(next_call_at, next_batch_at if batch else 0.0)
         return Refusal(max(now, slot - limits.max_wait_seconds))
+
+    _COUNT = """
+        UPDATE {table} SET
+            reads = (CASE WHEN month = %s THEN reads ELSE 0 END) + %s,
+            writes = (CASE WHEN month = %s THEN writes ELSE 0 END) + %s,
+            month = %s
+        WHERE realm_id = %s
+    """
+
+    def count(self, realm_id: str, *, now: float, reads: int, writes: int) -> None:
+        """Add calls sent without a reservation (local pace, or pacing off) to this month's count."""
+        from integrations.models import QuickBooksRealmPace
+
+        month = time.strftime("%Y-%m", time.gmtime(now))
+        params = [month, reads, month, writes, month, realm_id]
+        if not self._run(self._COUNT.format(table=self._table()), params):
+            try:
+                QuickBooksRealmPace.objects.using(self.using).bulk_create(
+                    [QuickBooksRealmPace(realm_id=realm_id)], ignore_conflicts=True
+                )
+            except Exception as exc:  # noqa: BLE001  any database trouble: the call is not counted (logged)
+                raise StoreUnavailable(type(exc).__name__) from exc
+            self._run(self._COUNT.format(table=self._table()), params)
 
     def release(self, realm_id: str) -> None:
         self._run(
@@ -281,22 +310,30 @@ class RealmLimiter:
         self.sleep = sleep
         self._warned_at = 0.0
 
-    def permit(self, realm_id: str, *, batch: bool = False, read: bool = False) -> _Permit:
-        """Wait for (or refuse with `PacedOut`) a slot to call Intuit for this realm; release it when done."""
+    def permit(
+        self, realm_id: str, *, batch: bool = False, read: bool = False, reads: int = 0, writes: int = 0
+    ) -> _Permit:
+        """Wait for (or refuse with `PacedOut`) a slot to call Intuit for this realm; release it when done.
+
+        The call counts `reads`/`writes` metered units (a batch: its items); without them, one read if `read`,
+        else one write."""
+        reads, writes = metered_units(read=read, reads=reads, writes=writes)
         deadline = self.clock() + self.limits.max_wait_seconds
         spins = 0
         while True:
             now = self.clock()
             store, limits = self.store, self.limits
             try:
-                answer = store.reserve(realm_id, now=now, limits=limits, batch=batch, read=read)
+                answer = store.reserve(realm_id, now=now, limits=limits, batch=batch, reads=reads, writes=writes)
             except StoreUnavailable as exc:
                 self._warn(exc)
                 store, limits = self.fallback, self.limits.fallback()
-                answer = store.reserve(realm_id, now=now, limits=limits, batch=batch, read=read)
+                answer = store.reserve(realm_id, now=now, limits=limits, batch=batch)
             if isinstance(answer, Reservation):
                 if answer.start > now:
                     self.sleep(answer.start - now)
+                if not answer.from_store:  # the shared reservation did not count it: count it on its own
+                    count_calls(self.store, realm_id, now=now, reads=reads, writes=writes)
                 return _Permit(store, realm_id)
             if answer.retry_at > deadline:
                 wait = max(answer.retry_at - now, 0.0) + limits.call_interval
@@ -326,6 +363,25 @@ class RealmLimiter:
             logger.warning("qbo.limiter.store_unavailable error=%s pacing=local", exc)
 
 
+def metered_units(*, read: bool = False, reads: int = 0, writes: int = 0) -> tuple[int, int]:
+    """(reads, writes) one call counts: the given units, else one read or one write."""
+    if reads or writes:
+        return max(reads, 0), max(writes, 0)
+    return (1, 0) if read else (0, 1)
+
+
+def count_calls(store, realm_id: str, *, now: float, reads: int, writes: int) -> None:
+    """Count a call that no shared reservation counted. Best effort: a store that is down loses the count (logged),
+    never the call."""
+    counter = getattr(store, "count", None)
+    if counter is None:
+        return
+    try:
+        counter(realm_id, now=now, reads=reads, writes=writes)
+    except StoreUnavailable as exc:
+        logger.warning("qbo.limiter.not_counted realm=%s reads=%s writes=%s error=%s", realm_id, reads, writes, exc)
+
+
 class _Permit:
     __slots__ = ("realm_id", "store")
 
@@ -343,12 +399,19 @@ class _Permit:
 
 
 class NoLimiter:
-    """No pacing (`QUICKBOOKS_RATE_LIMITER=false`): a 429 goes straight back to the caller."""
+    """No pacing (`QUICKBOOKS_RATE_LIMITER=false`): a 429 goes straight back to the caller. Calls are still
+    counted (one statement each)."""
 
     paces = False
     max_wait = -1.0  # never waits: every 429 goes back to the caller
 
-    def permit(self, realm_id: str, *, batch: bool = False, read: bool = False):
+    def __init__(self, *, store=None, clock: Callable[[], float] = time.time) -> None:
+        self.store = store if store is not None else DatabaseStore()
+        self.clock = clock
+
+    def permit(self, realm_id: str, *, batch: bool = False, read: bool = False, reads: int = 0, writes: int = 0):
+        reads, writes = metered_units(read=read, reads=reads, writes=writes)
+        count_calls(self.store, realm_id, now=self.clock(), reads=reads, writes=writes)
         return _NoPermit()
 
     def throttled(self, realm_id: str, *, seconds: float) -> None:

@@ -82,11 +82,6 @@ def _lease_seconds() -> float:
     return float(settings.QUICKBOOKS_BACKFILL_LEASE_SECONDS)
 
 
-def _batch_interval() -> float:
-    """Seconds between two batch requests: Intuit allows 40 a minute per realm and app (§3.4)."""
-    return 60.0 / float(settings.QUICKBOOKS_BACKFILL_BATCHES_PER_MINUTE)
-
-
 # --- what is sent -----------------------------------------------------------------------------------------
 
 
@@ -342,8 +337,7 @@ def backfill_run(run_id: int, *, progress: Callable[[QuickBooksBackfill], None] 
         if connection is None or connection.realm_id != run.realm_id:
             _stop(run, "QuickBooks is connected to another company now; this run was meant for the previous one.")
             return "stopped"
-        client = client_for(connection)
-        pace = _Pace(_batch_interval())
+        client = client_for(connection)  # its limiter paces every batch at 40 a minute per realm (decision 0013)
         while True:
             _renew(run)
             if progress is not None:
@@ -356,7 +350,6 @@ def backfill_run(run_id: int, *, progress: Callable[[QuickBooksBackfill], None] 
                 return "done"
             if not items:
                 continue  # every claimed item was refused before any call (recorded); claim the next ones
-            pace.wait()
             answer = _send(run, client, items)
             _record(run, connection, client, items, answer)
     except BackfillStopped as stop:
@@ -373,22 +366,6 @@ def backfill_run(run_id: int, *, progress: Callable[[QuickBooksBackfill], None] 
         logger.exception("qbo.backfill.crashed run=%s company=%s", run.pk, run.company_id)
         _stop(run, "Stopped by an error on our side (logged). Nothing is lost: send again to resume.")
         return "stopped"
-
-
-class _Pace:
-    """Batch requests on a fixed schedule (40 a minute): slots missed while a batch was slow are caught up, with at
-    most one interval of credit, so the average stays at the limit and no minute gets more than Intuit allows
-    (±1 at a window's edge)."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self.next_at = time.monotonic()
-
-    def wait(self) -> None:
-        delay = self.next_at - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        self.next_at = max(self.next_at, time.monotonic() - self.interval) + self.interval
 
 
 def _stop(run: QuickBooksBackfill, message: str) -> None:
@@ -502,17 +479,20 @@ def _prepare(run, connection, claimed: list[tuple[str, int]]) -> tuple[list[Prep
             object_id__in=[invoice.client_id for invoice in invoices.values()],
         ).values_list("object_id", "qbo_id")
     )
+    linked = set(
+        QuickBooksLink.objects.filter(
+            company_id=connection.company_id,
+            realm_id=connection.realm_id,
+            object_type=LinkType.INVOICE,
+            object_id__in=ids,
+        ).values_list("object_id", flat=True)
+    )  # one query for the batch, not one per invoice
     prepared, refused = [], []
     for _, invoice_id in claimed:
         invoice = invoices.get(invoice_id)
         if invoice is None or invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.PAID):
             continue  # deleted, voided or back to draft meanwhile: nothing to send
-        if QuickBooksLink.objects.filter(
-            company_id=connection.company_id,
-            realm_id=connection.realm_id,
-            object_type=LinkType.INVOICE,
-            object_id=invoice_id,
-        ).exists():
+        if invoice_id in linked:
             continue  # linked meanwhile (the outbox sent it, or an earlier send of this batch was recorded)
         customer_id = customer_ids.get(invoice.client_id)
         try:
@@ -577,8 +557,11 @@ def _send(run: QuickBooksBackfill, client: QuickBooksClient, items: list[Prepare
             answer = client.batch([item.body for item in items], request_id=run.batch_request_id)
         except Throttled as exc:
             wait = exc.retry_after if exc.retry_after is not None else DEFAULT_THROTTLE_WAIT_SECONDS
-            logger.info("qbo.backfill.throttled run=%s wait=%s", run.pk, wait)
-            _pause(run, wait, f"QuickBooks asked us to slow down (429); going on in {int(wait)} s.")
+            logger.info("qbo.backfill.throttled run=%s wait=%s paced=%s", run.pk, wait, getattr(exc, "paced", False))
+            if getattr(exc, "paced", False):  # the realm's shared pace: its next batch slot is a while away
+                _pause(run, wait, f"Waiting for QuickBooks' rate limit for this company; going on in {int(wait)} s.")
+            else:
+                _pause(run, wait, f"QuickBooks asked us to slow down (429); going on in {int(wait)} s.")
             continue
         except Unavailable as exc:
             if unavailable >= len(UNAVAILABLE_WAITS):
@@ -770,12 +753,17 @@ def _save_outcomes(
                     continue
                 outcome.status = SyncStatus.FAILED
                 outcome.message = f"QuickBooks deferred it {attempt} times ({outcome.message}); retry it later."
-            if outcome.link is not None and outcome.status != SyncStatus.FAILED:
+        to_link = [o for o in outcomes if o.link is not None and o.status not in (SyncStatus.FAILED, "deferred")]
+        if not _link_all(connection, to_link):  # one INSERT for the batch; a conflict: one by one, as single pushes
+            for outcome in to_link:
                 object_type, qbo_object, fingerprint, ours = outcome.link
                 try:
                     _save_link(connection, object_type, ours.pk, qbo_object, fingerprint, ours.updated_at)
                 except PushRefused as exc:
                     outcome.status, outcome.message, outcome.error_code = SyncStatus.FAILED, exc.message, exc.qbo_code
+        for outcome in outcomes:
+            if outcome.status == "deferred":
+                continue
             if outcome.kind == KIND_CUSTOMER:
                 counts["customers_done"] += 1
                 if outcome.status == SyncStatus.FAILED:
@@ -797,14 +785,48 @@ def _save_outcomes(
         o.object_id for o in outcomes if o.kind == KIND_INVOICE and o.status in (SyncStatus.SUCCEEDED, SyncStatus.DRIFT)
     ]
     if sent:
+        from attune_qbo.billing.models import Payment
         from integrations.services.payments import payments_wake
 
         QuickBooksConnection.objects.filter(pk=connection.pk).update(last_synced_at=now)
+        with_payments = set(  # one query: only an invoice with payments has any waiting for it
+            Payment.objects.filter(company_id=run.company_id, invoice_id__in=sent).values_list("invoice_id", flat=True)
+        )
         for invoice_id in sent:  # payments waiting for their invoice to reach QuickBooks go now
-            payments_wake(company_id=run.company_id, invoice_id=invoice_id)
+            if invoice_id in with_payments:
+                payments_wake(company_id=run.company_id, invoice_id=invoice_id)
     fresh = QuickBooksBackfill.objects.get(pk=run.pk)
     for name in ("succeeded", "drift", "failed", "customers_done", "deferred", "batch", "batch_request_id", "message"):
         setattr(run, name, getattr(fresh, name))
+
+
+def _link_all(connection, outcomes: list[Outcome]) -> bool:
+    """Link every item of the batch with one INSERT (a savepoint). False if one of them conflicts (linked meanwhile,
+    or its QuickBooks object linked to another record): nothing was written, the caller links them one by one."""
+    if not outcomes:
+        return True
+    links = []
+    for outcome in outcomes:
+        object_type, qbo_object, fingerprint, ours = outcome.link
+        links.append(
+            QuickBooksLink(
+                company_id=connection.company_id,
+                realm_id=connection.realm_id,
+                object_type=object_type,
+                object_id=ours.pk,
+                qbo_id=str(qbo_object["Id"]),
+                sync_token=str(qbo_object.get("SyncToken", "")),
+                payload_hash=fingerprint,
+                qbo_snapshot=qbo_object,
+                source_updated_at=ours.updated_at,
+            )
+        )
+    try:
+        with transaction.atomic():
+            QuickBooksLink.objects.bulk_create(links)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _log_row(run: QuickBooksBackfill, outcome: Outcome, now, intuit_tid: str) -> QuickBooksSyncLog:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from integrations.models import ConnectionStatus, QuickBooksConnection
 from integrations.quickbooks.client import literal
 from integrations.quickbooks.webhooks import WebhookEvent, derived_event_id
-from integrations.services.events import count_reads, events_process_pending, events_store
+from integrations.services.events import events_process_pending, events_store
 
 logger = logging.getLogger("qbo.cdc")
 
@@ -99,18 +99,16 @@ def cdc_pull(*, connection_id: int, now: dt.datetime | None = None) -> int:
     client = client_for(connection)
     stored = 0
     watermark = now
-    try:
-        if now - since >= dt.timedelta(days=CDC_MAX_DAYS):
-            stored = _query_fallback(connection, client, since)
-        else:
-            changed = client.cdc(ENTITIES, changed_since=since)
-            stored += _store(connection, changed)
-            if sum(len(rows) for rows in changed.values()) >= CDC_MAX_OBJECTS:
-                paged, complete_to = _page_payments(connection, client, since)
-                stored += paged
-                watermark = complete_to or now
-    finally:
-        count_reads(connection.pk, client.calls)
+    # Every call is counted by the client's limiter (the realm's reads this month); nothing to count here.
+    if now - since >= dt.timedelta(days=CDC_MAX_DAYS):
+        stored = _query_fallback(connection, client, since)
+    else:
+        changed = client.cdc(ENTITIES, changed_since=since)
+        stored += _store(connection, changed)
+        if sum(len(rows) for rows in changed.values()) >= CDC_MAX_OBJECTS:
+            paged, complete_to = _page_payments(connection, client, since)
+            stored += paged
+            watermark = complete_to or now
     QuickBooksConnection.objects.filter(pk=connection.pk).update(cdc_watermark=watermark)
     logger.info("qbo.cdc.pulled connection=%s stored=%s calls=%s", connection.pk, stored, client.calls)
     return stored

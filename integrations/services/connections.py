@@ -996,8 +996,6 @@ class ConnectionStatusReport:
     sync_counts: dict
     auto_sync: bool
     last_failures: list
-    # QuickBooks reads (metered by Intuit, QBO-REFERENCE §0 #6) made for this connection this calendar month.
-    reads_this_month: int = 0
 
 
 def connection_status(*, company, with_history: bool = True) -> ConnectionStatusReport:
@@ -1026,9 +1024,6 @@ def connection_status(*, company, with_history: bool = True) -> ConnectionStatus
         last_error=connection.last_error,
         sync_counts=sync_counts(company=company) if with_history else {},
         auto_sync=connection.auto_sync,
-        reads_this_month=(
-            connection.reads_this_month if connection.reads_month == timezone.now().strftime("%Y-%m") else 0
-        ),
         last_failures=[
             {
                 "id": entry.pk,

@@ -234,8 +234,6 @@ def _process_batch(event_ids: list[int]) -> dict[int, str]:
                 to_apply.append((event, connection, None))  # deleted since the event: treat it as deleted
             except Exception as exc:  # noqa: BLE001  throttled, unreachable, reconnect needed…: retried, then failed
                 outcomes[event.pk] = _failed_attempt(event, exc)
-    for connection_id, client in clients.items():
-        count_reads(connection_id, client.calls)
     if informational:
         QuickBooksWebhookEvent.objects.filter(pk__in=informational, status=WebhookEventStatus.RECEIVED).update(
             status=WebhookEventStatus.PROCESSED,
@@ -278,13 +276,3 @@ def _failed_attempt(event: QuickBooksWebhookEvent, exc: Exception, *, step: str 
     )
     logger.warning("qbo.webhook.attempt_failed event=%s step=%s error=%s", event.pk, step, type(exc).__name__)
     return "failed" if give_up else "retrying"
-
-
-def count_reads(connection_id: int, calls: int) -> None:
-    """Add `calls` reads to this month's count of the connection (Intuit meters reads, QBO-REFERENCE §0 #6)."""
-    if not calls:
-        return
-    month = timezone.now().strftime("%Y-%m")
-    rows = QuickBooksConnection.objects.filter(pk=connection_id)
-    if not rows.filter(reads_month=month).update(reads_this_month=F("reads_this_month") + calls):
-        rows.update(reads_month=month, reads_this_month=calls)

@@ -666,9 +666,6 @@ def unapplied_payment_apply(*, connection: QuickBooksConnection, unapplied_id: i
         outcome = payment_apply_from_quickbooks(
             connection=connection, qbo_payment_id=row.qbo_payment_id, qbo_payment=updated
         )
-    from integrations.services.events import count_reads
-
-    count_reads(connection.pk, 1)  # the Payment read (the update's answer needed no second one)
     who = getattr(user, "username", "") if user is not None else ""
     logger.info(
         "qbo.payment.unapplied_applied company=%s id=%s invoice=%s amount=%s by=%s",

@@ -1,8 +1,11 @@
 """Calls to Intuit per connection and month: reads (metered, "CorePlus") and writes (QBO-REFERENCE §0 #6).
 
-Every call through the client is counted by the limiter's reservation (`QuickBooksRealmPace`, no extra query per
-call). Intuit's free tier allows `QUICKBOOKS_MONTHLY_READ_ALLOWANCE` reads a month per app; past it, reads stop and
-every customer sees the app as Offline, so admins are warned at `QUICKBOOKS_READ_WARNING_SHARE` of it.
+One counter (decision 0018): every call through the client is counted once, per realm and calendar month, where it
+is paced (`integrations/quickbooks/limiter.py`, the realm's `QuickBooksRealmPace` row; no extra query per call).
+A batch counts its items, as Intuit meters them. This module only reads it.
+
+Intuit's free tier allows `QUICKBOOKS_MONTHLY_READ_ALLOWANCE` reads a month per app; past it, reads stop and every
+customer sees the app as Offline, so admins are warned at `QUICKBOOKS_READ_WARNING_SHARE` of it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ class CallUsage:
     read_share: float  # of the monthly allowance
     warning: str  # empty unless reads passed the warning share
 
+    @property
+    def read_percent(self) -> float:
+        """The share of the monthly allowance in percent, one decimal (for pages)."""
+        return round(self.read_share * 100, 1)
+
 
 def connection_usage(*, connection: QuickBooksConnection) -> CallUsage:
     """This calendar month's reads and writes for the connection's QuickBooks company, with a warning when reads
@@ -37,8 +45,6 @@ def connection_usage(*, connection: QuickBooksConnection) -> CallUsage:
         else None
     )
     reads, writes = row or (0, 0)
-    if connection.reads_month == month:  # reads counted before the limiter counted them (webhooks, CDC)
-        reads = max(reads, connection.reads_this_month)
     allowance = int(settings.QUICKBOOKS_MONTHLY_READ_ALLOWANCE)
     share = reads / allowance if allowance > 0 else 0.0
     warning = ""

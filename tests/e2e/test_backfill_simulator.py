@@ -26,7 +26,7 @@ def arm(base: str, kind: str, **extra) -> None:
 
 @pytest.fixture
 def history(acme, browser, live_app, settings, monkeypatch):
-    settings.QUICKBOOKS_BACKFILL_BATCHES_PER_MINUTE = 6000
+    settings.QUICKBOOKS_RATE_BATCHES_PER_WINDOW = 6000
     settings.QUICKBOOKS_SIMULATOR_TIME_SCALE = 60  # the injected 429's "60 s" lasts 1 s
     monkeypatch.setattr(backfill, "dispatch_run", lambda run_id: None)
     browser.sign_in("acme-admin")

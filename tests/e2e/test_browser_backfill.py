@@ -18,7 +18,7 @@ def test_send_existing_invoices_with_a_live_progress_bar(page, acme, settings, m
 
     from integrations.services import backfill
 
-    settings.QUICKBOOKS_BACKFILL_BATCHES_PER_MINUTE = 15  # 4 s between batches: time to see the bar move
+    settings.QUICKBOOKS_RATE_BATCHES_PER_WINDOW = 15  # the limiter's batch pace: 4 s apart, to see the bar move
     queued: list[int] = []
     monkeypatch.setattr(backfill, "dispatch_run", queued.append)
     sign_in(page, "acme-admin")

@@ -131,7 +131,7 @@ class FakeQuickBooks:
 
 @pytest.fixture
 def quickbooks(intuit, connected, settings, monkeypatch):
-    settings.QUICKBOOKS_BACKFILL_BATCHES_PER_MINUTE = 60_000  # no pacing in tests
+    settings.QUICKBOOKS_RATE_BATCHES_PER_WINDOW = 60_000  # the limiter's batch pace: none to speak of in tests
     waits: list[float] = []
     monkeypatch.setattr(backfill.time, "sleep", waits.append)
     fake = FakeQuickBooks(intuit)
@@ -413,22 +413,39 @@ def test_settings_page_offers_the_button_and_shows_live_progress(
     assert page_client_for(tenant.member).post("/settings/integrations/quickbooks/backfill/").status_code in (302, 403)
 
 
-def test_pace_keeps_the_schedule_and_catches_up_a_slow_batch_with_bounded_credit(monkeypatch):
-    clock, slept = [1000.0], []
-    monkeypatch.setattr(backfill.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(
-        backfill.time, "sleep", lambda seconds: (slept.append(seconds), clock.__setitem__(0, clock[0] + seconds))
-    )
-    pace = backfill._Pace(1.5)
-    pace.wait()  # the first goes at once
-    clock[0] += 0.5  # a quick batch: the next waits for its slot
-    pace.wait()
-    assert slept == [1.0]
-    clock[0] += 4.0  # a slow batch (its answer took 4 s): the missed slot is caught up, one interval's credit
-    pace.wait()
-    pace.wait()
-    pace.wait()  # ...and then back on schedule
-    assert slept[1:] == [pytest.approx(1.5)]
+def test_batches_are_paced_by_the_realms_shared_limiter_at_the_batch_limit(tenant, connected, quickbooks, monkeypatch):
+    """One mechanism: the run has no pace of its own; every batch takes a batch slot of the realm's limiter (the one
+    every worker shares), 40 a minute at Intuit's limit, and is counted by its items (30 invoices = 30 writes)."""
+    from integrations.models import QuickBooksRealmPace
+    from integrations.quickbooks import client as client_module
+    from integrations.quickbooks.limiter import DatabaseStore, LocalStore, RateLimits, RealmLimiter
+
+    historical(tenant, connected, 60)
+    customer_already_linked(tenant, connected, quickbooks)
+    clock, slept, starts = [1_000_000.0], [], []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock[0] += seconds
+
+    limits = RateLimits()  # Intuit's: 500 calls and 40 batches a minute
+    shared = RealmLimiter(limits, store=DatabaseStore(), fallback=LocalStore(), clock=lambda: clock[0], sleep=sleep)
+    monkeypatch.setattr(client_module, "realm_limiter", lambda: shared)
+    real_permit = shared.permit
+
+    def permit(realm_id, **kwargs):
+        held = real_permit(realm_id, **kwargs)
+        starts.append((clock[0], kwargs.get("batch")))
+        clock[0] += 0.2  # the answer and our bookkeeping take a moment
+        return held
+
+    monkeypatch.setattr(shared, "permit", permit)
+    result = run(tenant.company)
+    assert (result.succeeded, result.batches_sent) == (60, 2)
+    batch_starts = [at for at, batch in starts if batch]
+    assert batch_starts[1] - batch_starts[0] == pytest.approx(limits.batch_interval)  # 60 / (40 × 98 %) s
+    row = QuickBooksRealmPace.objects.get(realm_id=connected.realm_id)
+    assert (row.reads, row.writes) == (0, 60)  # two batches of 30 creates, counted as Intuit meters them
 
 
 def test_an_invoice_refused_before_sending_is_recorded_once_and_not_sent(tenant, connected, quickbooks):

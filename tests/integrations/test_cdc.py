@@ -11,6 +11,7 @@ from attune_qbo.billing.models import Payment
 from integrations.exceptions import QuickBooksError
 from integrations.models import LinkType, QuickBooksConnection, QuickBooksLink, QuickBooksWebhookEvent
 from integrations.services.cdc import cdc_pull, cdc_sweep
+from integrations.services.usage import connection_usage
 from tests.integrations.conftest import API, REALM, calls_to, finalize, query_of
 
 
@@ -57,7 +58,7 @@ def test_nothing_changed_costs_one_call_and_is_counted(connected, intuit, api_cl
     query = query_of(calls_to(intuit, "GET", "/cdc")[0].request.url)
     assert query["entities"] == "Payment,Invoice,Customer"
     connected.refresh_from_db()
-    assert connected.cdc_watermark is not None and connected.reads_this_month == 1
+    assert connected.cdc_watermark is not None and connection_usage(connection=connected).reads == 1
     status = api_client_for(tenant.admin).get("/api/v1/integrations/quickbooks/status").json()
     assert status["reads_this_month"] == 1
 
@@ -128,7 +129,7 @@ def test_full_answer_is_followed_by_payment_pages_from_the_newest_change(connect
     assert third_since == base + dt.timedelta(seconds=999)
     assert QuickBooksWebhookEvent.objects.filter(source="cdc").count() == 1001
     connected.refresh_from_db()
-    assert connected.cdc_watermark == now and connected.reads_this_month == 3
+    assert connected.cdc_watermark == now and connection_usage(connection=connected).reads == 3  # one per call
 
 
 def test_more_changes_than_one_run_reads_resumes_where_it_stopped(connected, intuit, monkeypatch):

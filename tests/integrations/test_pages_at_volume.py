@@ -138,3 +138,27 @@ def test_invoice_list_quickbooks_filter_still_finds_each_state(tenant, connected
     assert listed("synced") == {sent.number}
     assert listed("failed") == {failing.number}
     assert listed("not_sent") == {never.number}
+
+
+def test_admin_sync_log_list_asks_for_the_users_companies_once_and_its_queries_do_not_grow_with_rows(
+    tenant, staff_admin
+):
+    from django.db import connection
+
+    url = reverse("admin:integrations_quickbookssynclog_changelist")
+    rows(tenant, 5)
+    staff_admin.get(url)
+    with CaptureQueriesContext(connection) as few:
+        staff_admin.get(url)
+    rows(tenant, 60)
+    with CaptureQueriesContext(connection) as many:
+        page = staff_admin.get(url).content.decode()
+    assert len(many) == len(few) <= 12  # the sidebar asked every admin for permissions: 38 queries before
+    memberships = [q for q in many.captured_queries if 'FROM "tenants_membership"' in q["sql"]]
+    assert len(memberships) <= 2  # once per role (staff, admin) per request, not once per registered admin
+    entry = QuickBooksSyncLog.objects.filter(company=tenant.company).order_by("-created_at", "-id").first()
+    # Django's own row checkbox, written without a form widget per row: the actions still see the selection.
+    assert (
+        f'<input type="checkbox" name="_selected_action" value="{entry.pk}" class="action-select" '
+        f'aria-label="Select this object for an action - {entry}">'
+    ) in page

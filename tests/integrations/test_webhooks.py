@@ -23,6 +23,7 @@ from integrations.models import (
 )
 from integrations.quickbooks.webhooks import derived_event_id, signature_for
 from integrations.services.events import deliveries_unpack, event_process, events_process_pending
+from integrations.services.usage import connection_usage
 from tests.integrations.conftest import API, REALM, make_connection
 
 URL = "/api/v1/integrations/quickbooks/webhooks"
@@ -276,7 +277,7 @@ def test_full_payment_from_quickbooks_marks_invoice_paid_once(client, connected,
     assert payment.source == PaymentSource.QUICKBOOKS and payment.external_id == f"qbo:{REALM}:7:130"
     assert QuickBooksWebhookEvent.objects.filter(status=WebhookEventStatus.PROCESSED).count() == 2
     connected.refresh_from_db()
-    assert connected.reads_this_month == 2
+    assert connection_usage(connection=connected).reads == 2  # one metered read per event, counted once
 
 
 def test_partial_payment_keeps_invoice_open(client, connected, tenant, captured, intuit, no_queue):

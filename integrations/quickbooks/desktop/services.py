@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import random
 import secrets
 import uuid
 from collections.abc import Callable
@@ -26,7 +25,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from attune_qbo.audit.redaction import redact
 from attune_qbo.audit.services import audit_record
 from attune_qbo.billing.models import Client, Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentSource
 from attune_qbo.core.exceptions import ApplicationError
@@ -52,6 +50,8 @@ from integrations.models import (
     SyncTrigger,
 )
 from integrations.outbox.enqueue import _live_entry  # the outbox's one-live-entry rule, shared with Online
+from integrations.outbox.outcomes import _finish as finish
+from integrations.outbox.outcomes import _retry_or_give_up as retry_or_give_up
 from integrations.quickbooks.desktop import constants as c
 from integrations.quickbooks.desktop import qbxml
 from integrations.quickbooks.desktop.exceptions import DesktopProtocolError, OtherQuickBooksActive
@@ -705,6 +705,9 @@ def _resolve_payment_add(connection, entry, request: QuickBooksDesktopRequest) -
     )
 
 
+FOLLOWER_MESSAGE = "Changed while the last version was being sent; the latest version goes next run."
+
+
 def _finish_entry(
     entry: QuickBooksSyncLog,
     status: str,
@@ -715,56 +718,32 @@ def _finish_entry(
     payload: dict | None = None,
     next_attempt_at: dt.datetime | None = None,
 ) -> None:
-    """Record an entry's outcome (it is RUNNING, claimed by a Web Connector session)."""
-    now = timezone.now()
-    pending = status == SyncStatus.PENDING
-    changes = {
-        "status": status,
-        "message": message[:2000],
-        "error_code": "" if status in (SyncStatus.SUCCEEDED, SyncStatus.UP_TO_DATE) else code[:32],
-        "lease_until": None,
-        "next_attempt_at": next_attempt_at if pending else None,
-        "finished_at": None if pending else now,
-        "updated_at": now,
-    }
-    if qbo_id:
-        changes["qbo_id"] = qbo_id
-    if payload is not None:
-        changes["payload"] = redact(payload)
-    with transaction.atomic():
-        owned = QuickBooksSyncLog.objects.select_for_update().filter(pk=entry.pk, status=SyncStatus.RUNNING)
-        rerun = owned.values_list("rerun_requested", flat=True).first()
-        if rerun is None:
-            return
-        owned.update(**changes, rerun_requested=False)
-        entry.status, entry.message = status, changes["message"]
-        if rerun and not pending:
-            QuickBooksSyncLog.objects.create(
-                company_id=entry.company_id,
-                realm_id=entry.realm_id,
-                entity_type=entry.entity_type,
-                object_id=entry.object_id,
-                object_repr=entry.object_repr,
-                next_attempt_at=now,
-                message="Changed while the last version was being sent; the latest version goes next run.",
-            )
+    """Record an entry's outcome through the outbox shared with Online (it is RUNNING, claimed by a Web Connector
+    session). An edit that came meanwhile gets a follower entry that waits for the next run: Desktop pulls its
+    work, so no worker task is queued for it."""
+    finish(
+        entry,
+        status,
+        message,
+        error_code=code,
+        qbo_id=qbo_id,
+        payload=payload,
+        next_attempt_at=next_attempt_at,
+        follower_message=FOLLOWER_MESSAGE,
+        dispatch_follower=False,
+    )
 
 
 def _retry_entry(entry: QuickBooksSyncLog, reason: str, *, code: str) -> None:
-    """A failure that may pass (QuickBooks busy, file not open): back-off, then dead after the last attempt."""
+    """A failure that may pass (QuickBooks busy, file not open): the outbox's back-off, then the dead-letter."""
     entry.refresh_from_db(fields=["attempts"])
-    if entry.attempts >= int(settings.QUICKBOOKS_PUSH_MAX_ATTEMPTS):
-        _finish_entry(entry, SyncStatus.DEAD, f"Gave up after {entry.attempts} attempts: {reason}", code=code)
-        return
-    backoff = [float(seconds) for seconds in settings.QUICKBOOKS_PUSH_BACKOFF_SECONDS]
-    delay = backoff[min(entry.attempts, len(backoff)) - 1] * random.uniform(0.9, 1.1)  # noqa: S311
-    retry_at = timezone.now() + dt.timedelta(seconds=delay)
-    _finish_entry(
+    retry_or_give_up(
         entry,
-        SyncStatus.PENDING,
-        f"Attempt {entry.attempts} failed ({reason}); trying again in a later Web Connector run.",
+        reason=reason,
         code=code,
-        next_attempt_at=retry_at,
+        again="trying again in a later Web Connector run",
+        follower_message=FOLLOWER_MESSAGE,
+        dispatch_follower=False,
     )
 
 
