@@ -53,7 +53,9 @@ def writable_fields(entity_type: str, data: dict) -> dict:
     fields = {key: value for key, value in data.items() if key not in skip}
     if isinstance(fields.get("TxnTaxDetail"), dict):
         fields["TxnTaxDetail"] = {
-            key: value for key, value in fields["TxnTaxDetail"].items() if key in ("TxnTaxCodeRef", "TotalTax")
+            key: value
+            for key, value in fields["TxnTaxDetail"].items()
+            if key in ("TxnTaxCodeRef", "TotalTax")
         }
     return fields
 
@@ -282,12 +284,16 @@ def write(company: SimCompany, entity_type: str, data, *, operation: str = "", i
             raise faults.unsupported_operation(f"delete on {entity_type} (make it inactive instead)")
         entity = _existing_for_update(company, entity_type, data)
         if entity_type == "Invoice" and sales.money(entity.body.get("_applied", 0)) > 0:
-            raise faults.business_validation("This invoice has payments applied to it. Delete the payments first.")
+            raise faults.business_validation(
+                "This invoice has payments applied to it. Delete the payments first."
+            )
         if entity_type == "Payment" and not entity.voided:
             sales.unapply_payment(company, entity)
         entity.deleted = True
         save_entity(entity, entity.body, event="Delete")
-        logger.info("simulator.api.deleted realm=%s type=%s id=%s", company.realm_id, entity_type, entity.entity_id)
+        logger.info(
+            "simulator.api.deleted realm=%s type=%s id=%s", company.realm_id, entity_type, entity.entity_id
+        )
         return envelope(company, entity_type, {"status": "Deleted", "domain": "QBO", "Id": entity.entity_id})
     if operation == "void" and entity_type != "Invoice":
         # Intuit voids payments and sales receipts by a sparse update with include=void; `operation=void` is the
@@ -310,7 +316,9 @@ def write(company: SimCompany, entity_type: str, data, *, operation: str = "", i
         raise faults.required_param("Id")
     else:
         entity = _create(company, entity_type, data, options)
-    logger.info("simulator.api.written realm=%s type=%s id=%s", company.realm_id, entity_type, entity.entity_id)
+    logger.info(
+        "simulator.api.written realm=%s type=%s id=%s", company.realm_id, entity_type, entity.entity_id
+    )
     return envelope(company, entity_type, render(entity, company))
 
 

@@ -35,7 +35,9 @@ from .seed import seed_sample_companies
 
 logger = logging.getLogger(__name__)
 
-TOKEN_KINDS = frozenset({FaultKind.INVALID_GRANT, FaultKind.HTTP_500, FaultKind.TIMEOUT, FaultKind.TIMEOUT_AFTER_WRITE})
+TOKEN_KINDS = frozenset(
+    {FaultKind.INVALID_GRANT, FaultKind.HTTP_500, FaultKind.TIMEOUT, FaultKind.TIMEOUT_AFTER_WRITE}
+)
 API_KINDS = frozenset(
     {
         FaultKind.HTTP_401,
@@ -104,7 +106,9 @@ def arm_fault(*, target: str, kind: str, count: int = 1, realm_id: str = "", sec
     """Make the next `count` calls to `target` (for `realm_id`, or any realm) fail with `kind`."""
     if target not in FaultTarget.values:
         raise ControlError("target must be 'token', 'api' or 'webhook'")
-    allowed = {FaultTarget.TOKEN: TOKEN_KINDS, FaultTarget.API: API_KINDS, FaultTarget.WEBHOOK: WEBHOOK_KINDS}[target]
+    allowed = {FaultTarget.TOKEN: TOKEN_KINDS, FaultTarget.API: API_KINDS, FaultTarget.WEBHOOK: WEBHOOK_KINDS}[
+        target
+    ]
     if kind not in allowed:
         raise ControlError(f"kind for target {target} must be one of {sorted(allowed)}")
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
@@ -155,7 +159,9 @@ def take_fault(target: str, realm_id: str, *, writing: bool) -> ArmedFault | Non
     if not writing:
         candidates = candidates.exclude(kind=FaultKind.TIMEOUT_AFTER_WRITE)
     for switch in candidates.order_by("id"):
-        consumed = SimFaultSwitch.objects.filter(pk=switch.pk, remaining__gt=0).update(remaining=F("remaining") - 1)
+        consumed = SimFaultSwitch.objects.filter(pk=switch.pk, remaining__gt=0).update(
+            remaining=F("remaining") - 1
+        )
         if consumed:
             logger.info("simulator.fault.fired target=%s kind=%s realm=%s", target, switch.kind, realm_id)
             return ArmedFault(kind=switch.kind, seconds=switch.seconds)

@@ -160,7 +160,8 @@ def duplicate_name(kind: str = "customer, vendor or employee") -> ApiFault:
     return ApiFault(
         "6240",
         "Duplicate Name Exists Error",
-        f"The name supplied already exists. : Another {kind} is already using this name. Please use a different name.",
+        f"The name supplied already exists. : Another {kind} is already using this name. "
+        "Please use a different name.",
         element="DisplayName" if "customer" in kind else "Name",
     )
 
@@ -277,4 +278,6 @@ def method_not_allowed(method: str, allowed) -> ApiFault:
 
 
 def not_found_resource(path: str) -> ApiFault:
-    return ApiFault("404", "Resource not found", f"Unsupported resource: {path}", status=404, fault_type="SERVICE")
+    return ApiFault(
+        "404", "Resource not found", f"Unsupported resource: {path}", status=404, fault_type="SERVICE"
+    )

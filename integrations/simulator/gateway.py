@@ -57,7 +57,9 @@ def handle(
     send_retry_after = control.send_retry_after(settings_row)
     scale = control.time_scale(settings_row)
     try:
-        slot = limits.concurrency_slot(realm_id, settings_row.concurrent_requests) if limited else nullcontext()
+        slot = (
+            limits.concurrency_slot(realm_id, settings_row.concurrent_requests) if limited else nullcontext()
+        )
         with slot:
             if limited:
                 if is_batch:  # checked first: a batch refused here does not use up one of the 500

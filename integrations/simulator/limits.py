@@ -74,7 +74,9 @@ def _window_start(now: datetime, time_scale: float = 1.0) -> datetime:
 def seconds_to_next_window(now: datetime | None = None, time_scale: float = 1.0) -> int:
     """Whole seconds until the window ends (Retry-After carries whole seconds; at least 1)."""
     now = now or timezone.now()
-    remaining = (_window_start(now, time_scale) + timedelta(seconds=window_seconds(time_scale)) - now).total_seconds()
+    remaining = (
+        _window_start(now, time_scale) + timedelta(seconds=window_seconds(time_scale)) - now
+    ).total_seconds()
     return max(1, math.ceil(remaining))
 
 
@@ -94,7 +96,9 @@ def take_from_window(
         raise LimitExceeded(seconds_to_next_window(now, time_scale))
     try:
         with transaction.atomic():
-            _, created = SimRateWindow.objects.get_or_create(realm_id=realm_id, bucket=bucket, window_start=start)
+            _, created = SimRateWindow.objects.get_or_create(
+                realm_id=realm_id, bucket=bucket, window_start=start
+            )
         if created:
             forget_old_windows(now)
     except IntegrityError:

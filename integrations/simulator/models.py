@@ -184,7 +184,9 @@ class SimRateWindow(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["realm_id", "bucket", "window_start"], name="sim_rate_window_unique")
+            models.UniqueConstraint(
+                fields=["realm_id", "bucket", "window_start"], name="sim_rate_window_unique"
+            )
         ]
 
     def __str__(self) -> str:
@@ -195,7 +197,9 @@ class SimEntity(models.Model):
     """One Accounting API object of one company."""
 
     company = models.ForeignKey(SimCompany, on_delete=models.CASCADE, related_name="entities")
-    entity_type = models.CharField(max_length=20)  # Customer, Item, Account, TaxCode, TaxRate, Invoice, Payment
+    entity_type = models.CharField(
+        max_length=20
+    )  # Customer, Item, Account, TaxCode, TaxRate, Invoice, Payment
     entity_id = models.CharField(max_length=20)
     number = models.PositiveIntegerField(null=True, blank=True)  # numeric Id, for sequences and ordering
     sync_token = models.PositiveIntegerField(default=0)
@@ -213,7 +217,9 @@ class SimEntity(models.Model):
     class Meta:
         ordering = ["number", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["company", "entity_type", "entity_id"], name="sim_entity_unique_id")
+            models.UniqueConstraint(
+                fields=["company", "entity_type", "entity_id"], name="sim_entity_unique_id"
+            )
         ]
         indexes = [
             models.Index(fields=["company", "entity_type", "name_key"], name="sim_entity_name_idx"),

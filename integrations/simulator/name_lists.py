@@ -46,7 +46,9 @@ def _check_name(name: str, element: str, maximum: int) -> str:
 
 
 def _unique_name(company: SimCompany, entity_type: str, name: str, existing: SimEntity | None, kind: str):
-    clash = SimEntity.objects.filter(company=company, entity_type=entity_type, name_key=name.lower(), deleted=False)
+    clash = SimEntity.objects.filter(
+        company=company, entity_type=entity_type, name_key=name.lower(), deleted=False
+    )
     if existing is not None:
         clash = clash.exclude(pk=existing.pk)
     if clash.exists():

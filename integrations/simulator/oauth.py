@@ -279,7 +279,12 @@ def exchange_code(
         raise TokenError("invalid_request", "redirect_uri is required")
     now = timezone.now()
     with transaction.atomic():
-        record = SimAuthorizationCode.objects.select_for_update().filter(code=code).select_related("company").first()
+        record = (
+            SimAuthorizationCode.objects.select_for_update()
+            .filter(code=code)
+            .select_related("company")
+            .first()
+        )
         if record is None or record.client_id != client_id:
             raise TokenError("invalid_grant", "Invalid authorization code")
         replayed_grant = record.grant if record.used_at is not None else None

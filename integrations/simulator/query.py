@@ -215,7 +215,9 @@ def parse(text: str) -> Query:
         parser.punct(")")
         count = True
     elif token != ("punct", "*"):
-        raise faults.query_parse_error(f'Encountered "{token[1]}": only SELECT * and SELECT COUNT(*) are supported')
+        raise faults.query_parse_error(
+            f'Encountered "{token[1]}": only SELECT * and SELECT COUNT(*) are supported'
+        )
     # `SELECT *, Sku FROM Item` is accepted by Intuit (python-quickbooks sends it; QBO-REFERENCE §2.5); it
     # answers the same as `SELECT *`. No other projection is.
     extra = []
@@ -308,7 +310,9 @@ def _as_bool(value: str) -> bool:
 
 
 def _like_regex(pattern: str) -> re.Pattern:
-    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("%")) + "$", re.IGNORECASE | re.DOTALL)
+    return re.compile(
+        "^" + ".*".join(re.escape(part) for part in pattern.split("%")) + "$", re.IGNORECASE | re.DOTALL
+    )
 
 
 def _db_filter(condition: Condition) -> Q:

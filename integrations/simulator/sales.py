@@ -190,7 +190,9 @@ def _build_lines(company: SimCompany, raw_lines) -> list[dict]:
         amount = _amount(raw.get("Amount"), "Line.Amount")
         item = active_reference(company, "Item", _ref_value(detail, "ItemRef"), "ItemRef")
         qty = _amount(detail["Qty"], "Qty") if detail.get("Qty") is not None else None
-        unit_price = _amount(detail["UnitPrice"], "UnitPrice") if detail.get("UnitPrice") is not None else None
+        unit_price = (
+            _amount(detail["UnitPrice"], "UnitPrice") if detail.get("UnitPrice") is not None else None
+        )
         if qty is not None and unit_price is not None:
             if amount != cents(qty * unit_price):
                 raise faults.amount_mismatch(raw.get("Amount"))
@@ -397,13 +399,17 @@ def build_invoice(
     total = subtotal if mode == "TaxInclusive" else subtotal + total_tax
     applied = money(existing.body.get("_applied", 0)) if existing else Decimal(0)
     if total < applied:
-        raise faults.business_validation("The invoice total can't be less than the payments applied to it.", "TotalAmt")
+        raise faults.business_validation(
+            "The invoice total can't be less than the payments applied to it.", "TotalAmt"
+        )
     for key, allowed in (("EmailStatus", EMAIL_STATUSES), ("PrintStatus", PRINT_STATUSES)):
         if data.get(key) is not None and data[key] not in allowed:
             raise faults.invalid_enumeration(key, data[key])
     if not allow_duplicate_doc_number:
         clash = (
-            SimEntity.objects.filter(company=company, entity_type="Invoice", doc_number=doc_number, deleted=False)
+            SimEntity.objects.filter(
+                company=company, entity_type="Invoice", doc_number=doc_number, deleted=False
+            )
             .exclude(pk=existing.pk if existing else None)
             .first()
         )
@@ -508,7 +514,9 @@ def build_payment(company: SimCompany, data: dict) -> tuple[dict, dict, dict[str
             if invoice.voided:
                 raise faults.business_validation(f"Invoice {txn_id} is void.", "LinkedTxn")
             if invoice.customer_ref != customer.entity_id:
-                raise faults.business_validation(f"Invoice {txn_id} belongs to another customer.", "LinkedTxn")
+                raise faults.business_validation(
+                    f"Invoice {txn_id} belongs to another customer.", "LinkedTxn"
+                )
             to_apply[txn_id] = to_apply.get(txn_id, Decimal(0)) + amount
             if to_apply[txn_id] > money(invoice.body["Balance"]):
                 raise faults.business_validation(
@@ -551,7 +559,9 @@ def build_payment(company: SimCompany, data: dict) -> tuple[dict, dict, dict[str
 
 def apply_payment(company: SimCompany, payment: SimEntity, to_apply: dict[str, Decimal]) -> None:
     for invoice_id, amount in to_apply.items():
-        _apply_to_invoice(find(company, "Invoice", invoice_id), payment.entity_id, amount, now=payment.updated_at)
+        _apply_to_invoice(
+            find(company, "Invoice", invoice_id), payment.entity_id, amount, now=payment.updated_at
+        )
 
 
 def unapply_payment(company: SimCompany, payment: SimEntity) -> None:

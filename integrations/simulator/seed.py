@@ -31,13 +31,10 @@ AST_OUT_OF_STATE = {"code_id": "6", "name": "Out of state", "rates": [("10", "Ou
 
 
 def _ast_tax_data() -> tuple[list[dict], list[dict]]:
-    rates, codes = (
-        [],
-        [
-            {"Id": "TAX", "Name": "TAX", "Description": "TAX", "Taxable": True, "rates": []},
-            {"Id": "NON", "Name": "NON", "Description": "NON", "Taxable": False, "rates": []},
-        ],
-    )
+    rates, codes = [], [
+        {"Id": "TAX", "Name": "TAX", "Description": "TAX", "Taxable": True, "rates": []},
+        {"Id": "NON", "Name": "NON", "Description": "NON", "Taxable": False, "rates": []},
+    ]
     for spec in [*AST_STATE_RATES.values(), AST_OUT_OF_STATE]:
         for rate_id, name, value in spec["rates"]:
             rates.append({"Id": rate_id, "Name": name, "RateValue": value})

@@ -61,11 +61,15 @@ def is_unseen(entity_type: str, entity_id) -> bool:
 def find(company: SimCompany, entity_type: str, entity_id) -> SimEntity | None:
     if entity_id is None or is_unseen(entity_type, entity_id):
         return None
-    return SimEntity.objects.filter(company=company, entity_type=entity_type, entity_id=str(entity_id)).first()
+    return SimEntity.objects.filter(
+        company=company, entity_type=entity_type, entity_id=str(entity_id)
+    ).first()
 
 
 def next_entity_id(company: SimCompany, entity_type: str) -> int:
-    current = SimEntity.objects.filter(company=company, entity_type=entity_type).aggregate(m=Max("number"))["m"]
+    current = SimEntity.objects.filter(company=company, entity_type=entity_type).aggregate(m=Max("number"))[
+        "m"
+    ]
     return (current or 0) + 1
 
 

@@ -38,7 +38,9 @@ def query(request, realm_id: str):
     if request.method == "GET":
         text = request.GET.get("query", "")
     else:
-        text = request.POST.get("query") if request.content_type == "application/x-www-form-urlencoded" else None
+        text = (
+            request.POST.get("query") if request.content_type == "application/x-www-form-urlencoded" else None
+        )
         text = text or request.body.decode("utf-8", "replace")
     return _read_only(
         request,
@@ -52,7 +54,9 @@ def cdc(request, realm_id: str):
     return _read_only(
         request,
         realm_id,
-        lambda company: accounting.cdc(company, request.GET.get("entities", ""), request.GET.get("changedSince", "")),
+        lambda company: accounting.cdc(
+            company, request.GET.get("entities", ""), request.GET.get("changedSince", "")
+        ),
     )
 
 
@@ -104,7 +108,9 @@ def write_entity(request, realm_id: str, entity_slug: str):
         request,
         realm_id,
         json_body(request),
-        lambda company, data: accounting.write(company, entity_type, data, operation=operation, include=include),
+        lambda company, data: accounting.write(
+            company, entity_type, data, operation=operation, include=include
+        ),
         request_id_max=accounting.REQUEST_ID_MAX,
     )
 

@@ -93,7 +93,9 @@ def tokens_view(request):
     if data is None:
         return _bad("body must be a JSON object")
     try:
-        affected = oauth.age_tokens(realm_id=str(data.get("realm_id", "")), action=str(data.get("action", "")))
+        affected = oauth.age_tokens(
+            realm_id=str(data.get("realm_id", "")), action=str(data.get("action", ""))
+        )
     except ValueError as error:
         return _bad(str(error))
     return json_response({"grants": affected})
@@ -159,7 +161,9 @@ def void_or_delete_view(request, realm_id: str, entity_slug: str, entity_id: str
     company = get_company(realm_id)
     if company is None or entity_type is None or operation not in payments.DIRECT_OPERATIONS:
         return _bad("unknown realm_id, entity or operation", 404)
-    return _direct(company, lambda locked: payments.void_or_delete(locked, entity_type, entity_id, operation), 200)
+    return _direct(
+        company, lambda locked: payments.void_or_delete(locked, entity_type, entity_id, operation), 200
+    )
 
 
 @control_view(("GET", "POST"))

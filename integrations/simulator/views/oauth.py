@@ -45,7 +45,9 @@ def authorize(request):
             },
         )
     if "cancel" in request.POST:
-        return HttpResponseRedirect(oauth.error_redirect_url(auth_request, "access_denied", "The user declined"))
+        return HttpResponseRedirect(
+            oauth.error_redirect_url(auth_request, "access_denied", "The user declined")
+        )
     company = SimCompany.objects.filter(realm_id=request.POST.get("realm_id", "")).first()
     if company is None:
         return render(

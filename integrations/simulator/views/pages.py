@@ -51,7 +51,9 @@ def index(request):
 
 
 def _rows(company: SimCompany, entity_type: str, *, include_inactive: bool = True):
-    rows = SimEntity.objects.filter(company=company, entity_type=entity_type, deleted=False).order_by("-number")
+    rows = SimEntity.objects.filter(company=company, entity_type=entity_type, deleted=False).order_by(
+        "-number"
+    )
     if not include_inactive:
         rows = rows.filter(active=True)
     return [dict(render_entity(row, company), sim_voided=row.voided) for row in rows[:500]]
@@ -97,7 +99,9 @@ def receive_payment(request, realm_id: str, invoice_id: str):
     except ApiFault as fault:
         messages.error(request, f"QuickBooks refused the payment: {fault.detail}")
     else:
-        messages.success(request, f"Payment {payment['Id']} of {payment['TotalAmt']} applied to invoice {invoice_id}.")
+        messages.success(
+            request, f"Payment {payment['Id']} of {payment['TotalAmt']} applied to invoice {invoice_id}."
+        )
     return redirect("simulator:company-section", realm_id=realm_id, section="invoices")
 
 
