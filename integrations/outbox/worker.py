@@ -17,6 +17,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from attune_qbo.core.prepared import PreparedQuery
 from integrations.models import ConnectionStatus, QuickBooksConnection, QuickBooksSyncLog, SyncStatus
 from integrations.outbox import enqueue
 from integrations.outbox.outcomes import _finish  # noqa: F401  (the worker's outcome recorder, as before)
@@ -75,36 +76,21 @@ def _lease_until(now):
 
 def _claim(entry_id: int, *, realm_id: str = "") -> tuple[QuickBooksSyncLog, QuickBooksConnection] | str:
     """Take a due pending entry for this worker with its company's connection: `entry_id`, or (`realm_id`) the
-    realm's earliest due one. One conditional UPDATE is the claim (whoever changes the row first owns it; no
-    transaction, no row lock held), then one SELECT reads it with the connection."""
+    realm's earliest due one. One conditional `UPDATE … RETURNING` is the claim and reads the entry (whoever
+    changes the row first owns it; no transaction, no row lock held); one SELECT then reads the connection, for an
+    invoice in the same query as the invoice the push reads first (`_connection_of`)."""
     now = timezone.now()
-    if realm_id:
-        entry_id = _claim_next_in_realm(realm_id, now)
-        if entry_id is None:
-            return CLAIM_NOT_NOW
-    elif not QuickBooksSyncLog.objects.filter(pk=entry_id, status=SyncStatus.PENDING, next_attempt_at__lte=now).update(
-        status=SyncStatus.RUNNING,
-        attempts=F("attempts") + 1,
-        started_at=now,
-        lease_until=_lease_until(now),
-        rerun_requested=False,
-        updated_at=now,
-    ):
-        return CLAIM_NOT_NOW
-    claimed = QuickBooksSyncLog.objects.select_related("company__quickbooks_connection").filter(
-        pk=entry_id, status=SyncStatus.RUNNING, started_at=now
-    )
-    entry = next(iter(claimed.order_by()), None)  # (no ORDER BY: one row by primary key)
+    entry = _claim_next_in_realm(realm_id, now) if realm_id else _claim_by_id(entry_id, now)
     if entry is None:
-        return CLAIM_NOT_NOW  # taken back by the sweeper meanwhile
-    connection = getattr(entry.company, "quickbooks_connection", None)
+        return CLAIM_NOT_NOW
+    connection = _connection_of(entry)
     if connection is None or connection.status != ConnectionStatus.CONNECTED:
         waiting = (
             "Waiting: QuickBooks needs to be reconnected. Nothing is lost."
             if connection is not None and connection.status == ConnectionStatus.NEEDS_RECONNECT
             else "Waiting: QuickBooks is not connected. This change goes as soon as it is reconnected."
         )
-        QuickBooksSyncLog.objects.filter(pk=entry.pk, status=SyncStatus.RUNNING, started_at=now).update(
+        QuickBooksSyncLog.objects.filter(pk=entry.pk, status=SyncStatus.RUNNING, started_at=entry.started_at).update(
             status=SyncStatus.PENDING,
             attempts=Greatest(F("attempts") - 1, 0),
             lease_until=None,
@@ -115,27 +101,84 @@ def _claim(entry_id: int, *, realm_id: str = "") -> tuple[QuickBooksSyncLog, Qui
     return entry, connection
 
 
-def _claim_next_in_realm(realm_id: str, now) -> int | None:
-    """Claim the realm's earliest due pending entry with one `UPDATE … RETURNING` (PostgreSQL skips rows another
-    worker is claiming; SQLite serialises writers). Returns its id, or None when none is due."""
+def _connection_of(entry: QuickBooksSyncLog) -> QuickBooksConnection | None:
+    """The claimed entry's company connection, read now (a token rotation, a reconnect or a mapping change made by
+    another process is seen by the next claim). An invoice entry reads it with its invoice, client and links in
+    the push's own first query (`online.push.claimed_invoice`), kept on the entry for the push."""
+    if entry.entity_type == "invoice":
+        from integrations.quickbooks.online.push import claimed_invoice
+
+        invoice = claimed_invoice(entry)
+        if invoice is not None:
+            return getattr(invoice.company, "quickbooks_connection", None)
+    return _company_connection.first(company_id=entry.company_id)
+
+
+_company_connection = PreparedQuery(
+    lambda company_id: QuickBooksConnection.objects.filter(company_id=company_id), company_id=int
+)
+
+
+def _claim_sql(where: str) -> str:
+    """`UPDATE … RETURNING` every column of the entry: the claim of one due pending entry `where` says which."""
     table = QuickBooksSyncLog._meta.db_table
-    ops = db_connection.ops
-    skip = " FOR UPDATE SKIP LOCKED" if db_connection.features.has_select_for_update_skip_locked else ""
-    sql = (
+    columns = ", ".join(field.column for field in QuickBooksSyncLog._meta.concrete_fields)
+    return (
         f"UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = %s, lease_until = %s, "  # noqa: S608
-        f"rerun_requested = %s, updated_at = %s WHERE id = (SELECT id FROM {table} WHERE realm_id = %s "
-        f"AND status = %s AND next_attempt_at <= %s ORDER BY next_attempt_at, id LIMIT 1{skip}) AND status = %s "
-        "RETURNING id"
+        f"rerun_requested = %s, updated_at = %s WHERE {where} AND status = %s RETURNING {columns}"
     )
+
+
+def _run_claim(sql: str, where_params: list, now) -> QuickBooksSyncLog | None:
+    ops = db_connection.ops
     stamp = ops.adapt_datetimefield_value(now)
     params = [
         SyncStatus.RUNNING, stamp, ops.adapt_datetimefield_value(_lease_until(now)), False, stamp,
-        realm_id, SyncStatus.PENDING, stamp, SyncStatus.PENDING,
+        *where_params, SyncStatus.PENDING,
     ]  # fmt: skip
     with db_connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    return row[0] if row else None
+    return None if row is None else _entry_from_row(row)
+
+
+def _entry_from_row(row) -> QuickBooksSyncLog:
+    """The entry as the ORM would load it (the same database converters: datetimes, JSON, booleans)."""
+    converters = _row_converters.get(db_connection.alias)
+    if converters is None:
+        converters = _row_converters[db_connection.alias] = [
+            (field.attname, (col := field.get_col(QuickBooksSyncLog._meta.db_table)),
+             [*db_connection.ops.get_db_converters(col), *col.get_db_converters(db_connection)])
+            for field in QuickBooksSyncLog._meta.concrete_fields
+        ]  # fmt: skip
+    values = []
+    for value, (_, col, functions) in zip(row, converters, strict=True):
+        for function in functions:
+            value = function(value, col, db_connection)
+        values.append(value)
+    return QuickBooksSyncLog.from_db(db_connection.alias, [name for name, _, _ in converters], values)
+
+
+_row_converters: dict[str, list] = {}
+_CLAIM_BY_ID = _claim_sql("id = %s AND next_attempt_at <= %s")
+
+
+def _claim_by_id(entry_id: int, now) -> QuickBooksSyncLog | None:
+    """Claim this entry if it is pending and due, with one `UPDATE … RETURNING`."""
+    return _run_claim(_CLAIM_BY_ID, [entry_id, db_connection.ops.adapt_datetimefield_value(now)], now)
+
+
+def _claim_next_in_realm(realm_id: str, now) -> QuickBooksSyncLog | None:
+    """Claim the realm's earliest due pending entry with one `UPDATE … RETURNING` (PostgreSQL skips rows another
+    worker is claiming; SQLite serialises writers). Returns it, or None when none is due."""
+    table = QuickBooksSyncLog._meta.db_table
+    skip = " FOR UPDATE SKIP LOCKED" if db_connection.features.has_select_for_update_skip_locked else ""
+    sql = _claim_sql(
+        f"id = (SELECT id FROM {table} WHERE realm_id = %s AND status = %s AND next_attempt_at <= %s "  # noqa: S608
+        f"ORDER BY next_attempt_at, id LIMIT 1{skip})"
+    )
+    stamp = db_connection.ops.adapt_datetimefield_value(now)
+    return _run_claim(sql, [realm_id, SyncStatus.PENDING, stamp], now)
 
 
 def sync_drain(*, first_entry_id: int | None = None, seconds: float | None = None) -> str:

@@ -280,9 +280,9 @@ def test_a_steady_push_reads_nothing_and_stays_within_its_query_budget(tenant, c
     assert outcome == "succeeded" and [call.request.method for call in intuit.calls[before:]] == ["POST"]
 
 
-# Claim (conditional UPDATE + SELECT), invoice, lines, mappings, links, create requestid, the limiter's reserve and
-# release, link INSERT, outcome UPDATE. (The target is 8; see docs/developer/architecture.md.)
-PUSH_QUERY_BUDGET = 11
+# Claim (UPDATE … RETURNING), invoice with its connection, client and link keys, lines, create requestid, the
+# limiter's reserve and release, link INSERT, outcome UPDATE: the target of 8 (docs/decisions/0019).
+PUSH_QUERY_BUDGET = 8
 
 
 # --- reads and writes per connection and month ---------------------------------------------------------------

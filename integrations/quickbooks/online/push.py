@@ -21,9 +21,12 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
+from django.db.models import CharField, F, OuterRef, Subquery, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from attune_qbo.billing.models import Invoice, InvoiceStatus
+from attune_qbo.core.prepared import PreparedQuery
 from integrations.books.preflight import (
     PushPlan,
     PushRefused,
@@ -124,14 +127,7 @@ def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
 
     https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice
     """
-    invoice = next(
-        iter(
-            Invoice.objects.select_related("client", "company")
-            .filter(pk=entry.object_id, company_id=entry.company_id)
-            .order_by()
-        ),
-        None,
-    )
+    invoice = entry.claimed_invoice if hasattr(entry, "claimed_invoice") else claimed_invoice(entry)
     if invoice is None:
         return PushResult(SyncStatus.SKIPPED, "The invoice no longer exists here; nothing was sent.")
     if entry.operation == SyncOperation.VOID or invoice.status == InvoiceStatus.VOID:
@@ -140,7 +136,7 @@ def invoice_push(*, entry: QuickBooksSyncLog, connection: QuickBooksConnection, 
         return PushResult(SyncStatus.SKIPPED, "Drafts are not sent to QuickBooks.")
     profile = company_profile(connection)
     plan = preflight(invoice, connection=connection, profile=profile)
-    links = _links_for(connection, invoice)
+    links = _claimed_links(connection, invoice)
     customer_id = _ensure_customer(entry, invoice.client, connection, client, profile, link=links.get(LinkType.CLIENT))
     payload = _invoice_body(plan, customer_id, profile)
     fingerprint = payload_hash(payload)
@@ -224,6 +220,78 @@ def _verified(
     return PushResult(SyncStatus.DRIFT, message + notes, qbo_id=qbo_id, drift=drift_record(differences, causes))
 
 
+# --- the push's one read ----------------------------------------------------------------------------------
+
+
+def _link_subquery(object_type: str, object_id: str, columns):
+    return Subquery(
+        QuickBooksLink.objects.filter(
+            company_id=OuterRef("company_id"),
+            realm_id=OuterRef("company__quickbooks_connection__realm_id"),
+            object_type=object_type,
+            object_id=OuterRef(object_id),
+        )
+        .order_by()
+        .annotate(link_key=columns)
+        .values("link_key")[:1]
+    )
+
+
+# The invoice with its client, company and the company's connection, and what the push needs of the two links
+# (the client's: id, QuickBooks id, SyncToken and fingerprint, "id|qbo_id|sync_token|payload_hash"; the invoice's:
+# its id), in one SELECT compiled once per process. The links are read fresh with every push, so a link written
+# by another worker, a relink or an unlink is seen at once: no cache to invalidate.
+_CLIENT_LINK_FIELDS = ("id", "qbo_id", "sync_token", "payload_hash")
+_claimed_invoice = PreparedQuery(
+    lambda invoice_id, company_id: (
+        Invoice.objects.select_related("client", "company__quickbooks_connection")
+        .filter(pk=invoice_id, company_id=company_id)
+        .order_by()
+        .annotate(
+            client_link_key=_link_subquery(
+                LinkType.CLIENT,
+                "client_id",
+                Concat(
+                    *[part for name in _CLIENT_LINK_FIELDS for part in (Cast(name, CharField()), Value("|"))][:-1],
+                    output_field=CharField(),
+                ),
+            ),
+            invoice_link_id=_link_subquery(LinkType.INVOICE, "pk", F("pk")),
+        )
+    ),
+    invoice_id=int,
+    company_id=int,
+)
+_link_by_id = PreparedQuery(lambda link_id: QuickBooksLink.objects.filter(pk=link_id), link_id=int)
+
+
+def claimed_invoice(entry: QuickBooksSyncLog) -> Invoice | None:
+    """The entry's invoice, with its client, company, the company's connection (`invoice.company.
+    quickbooks_connection`, unset when none) and its links' keys: the worker reads it right after the claim and
+    keeps it on the entry (`entry.claimed_invoice`) for `invoice_push`."""
+    invoice = _claimed_invoice.first(invoice_id=entry.object_id, company_id=entry.company_id)
+    entry.claimed_invoice = invoice
+    return invoice
+
+
+def _claimed_links(connection, invoice) -> dict[str, QuickBooksLink]:
+    """The invoice's and its client's links from the keys read with the invoice (the invoice's link is read whole
+    when there is one: an update needs its last answer). The client's link is a partial instance: its snapshot is
+    read only when used (a customer update)."""
+    links = {}
+    if invoice.client_link_key:
+        pk, qbo_id, sync_token, fingerprint = invoice.client_link_key.split("|")
+        links[LinkType.CLIENT] = QuickBooksLink.from_db(
+            db_connection.alias,
+            ["id", "company_id", "realm_id", "object_type", "object_id", *_CLIENT_LINK_FIELDS[1:]],
+            [int(pk), connection.company_id, connection.realm_id, LinkType.CLIENT, invoice.client_id, qbo_id,
+             sync_token, fingerprint],
+        )  # fmt: skip
+    if invoice.invoice_link_id is not None and (link := _link_by_id.first(link_id=invoice.invoice_link_id)):
+        links[LinkType.INVOICE] = link
+    return links
+
+
 # --- links ------------------------------------------------------------------------------------------------
 
 
@@ -265,7 +333,7 @@ def _save_link(
         if db_connection.in_atomic_block:
             with transaction.atomic():  # a savepoint: a refused insert must not spoil the caller's transaction
                 return QuickBooksLink.objects.create(**key, **values)
-        return QuickBooksLink.objects.create(**key, **values)  # autocommit (the worker): one statement
+        return _insert_link(key, values)  # autocommit (the worker): one statement
     except IntegrityError:
         if QuickBooksLink.objects.filter(**key).update(**values, updated_at=timezone.now()):
             return QuickBooksLink.objects.get(**key)  # another worker linked this object meanwhile
@@ -275,6 +343,36 @@ def _save_link(
         f"this one too. Check the two in QuickBooks (a merge or a rename there can cause this), then retry.",
         qbo_code="link_conflict",
     )
+
+
+_LINK_INSERT_FIELDS = (
+    "company_id", "realm_id", "object_type", "object_id", "qbo_id", "sync_token", "payload_hash", "qbo_snapshot",
+    "source_updated_at", "voided", "created_at", "updated_at",
+)  # fmt: skip
+_link_insert_sql: dict[str, str] = {}
+
+
+def _insert_link(key: dict, values: dict) -> QuickBooksLink:
+    """`QuickBooksLink.objects.create(**key, **values)` as one `INSERT … RETURNING id` whose SQL is written once per
+    database (values prepared by the same fields; a push inserts a link every time it creates something)."""
+    meta = QuickBooksLink._meta
+    now = timezone.now()
+    row = {**key, **values, "voided": False, "created_at": now, "updated_at": now}
+    fields = [meta.get_field(name) for name in _LINK_INSERT_FIELDS]
+    sql = _link_insert_sql.get(db_connection.vendor)
+    if sql is None:
+        quote = db_connection.ops.quote_name
+        sql = _link_insert_sql[db_connection.vendor] = (
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote('id')}"
+        )
+    params = [field.get_db_prep_save(row[field.attname], connection=db_connection) for field in fields]
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (link_id,) = cursor.fetchone()
+    link = QuickBooksLink(id=link_id, **row)
+    link._state.adding, link._state.db = False, db_connection.alias
+    return link
 
 
 def _store_write(link: QuickBooksLink, answer: dict, fingerprint: str, source_updated_at) -> None:
@@ -346,16 +444,24 @@ def _content_differs(payload: dict, qbo: dict) -> bool:
 
 
 def _differs(ours, theirs) -> bool:
+    if ours == theirs and type(ours) is type(theirs):
+        return False  # (the usual answer, found without converting numbers)
     if isinstance(ours, dict):
         if not isinstance(theirs, dict):
             return True
-        return any(_differs(value, theirs.get(key)) for key, value in ours.items() if key != "name")
+        for key, value in ours.items():  # (a loop, not any(…): this runs for every field of every line)
+            if key != "name" and _differs(value, theirs.get(key)):
+                return True
+        return False
     if isinstance(ours, int | float) and not isinstance(ours, bool):
         try:
             return Decimal(str(ours)) != Decimal(str(theirs))
         except (ArithmeticError, ValueError):
             return True
     return ours != theirs
+
+
+_SET_CREATE_REQUEST_ID = f"UPDATE {QuickBooksSyncLog._meta.db_table} SET create_request_id = %s WHERE id = %s"  # noqa: S608
 
 
 def create_request_id(entry: QuickBooksSyncLog) -> str:
@@ -369,7 +475,8 @@ def create_request_id(entry: QuickBooksSyncLog) -> str:
     if entry.create_request_id:
         return entry.create_request_id
     rid = request_id(entry, "ic")
-    QuickBooksSyncLog.objects.filter(pk=entry.pk).update(create_request_id=rid)
+    with db_connection.cursor() as cursor:  # (plain SQL: the ORM's UPDATE compiles slower than this runs)
+        cursor.execute(_SET_CREATE_REQUEST_ID, [rid, entry.pk])
     entry.create_request_id = rid
     return rid
 
