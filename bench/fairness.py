@@ -6,7 +6,8 @@
 Tenant A's backlog sits in the outbox and the real workers (`manage.py qcluster`, the default 2) are draining it
 against the simulator with Intuit's limits on, when tenant B finalizes one invoice. The figure is how long B's
 invoice takes to reach QuickBooks, against the target: the debounce plus at most 5 seconds (issue 11). Workers claim
-round robin by realm (integrations/integrations/outbox/worker.py `sync_drain`), so B's entry goes at its first claim once due.
+round robin by realm (integrations/outbox/worker.py `sync_drain`), so B's entry goes at its first claim
+once due.
 """
 
 from __future__ import annotations

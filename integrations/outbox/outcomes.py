@@ -1,5 +1,5 @@
-"""What happens after each outcome of an outbox entry, for every target: record it (`_finish`), try again later
-with back-off (`_retry_later`) or give up (dead-letter, with advice), or wait for a reconnect without using an
+"""What happens after each outcome of an outbox entry, for every target: record it (`finish`), try again later
+with back-off (`retry_later`) or give up (dead-letter, with advice), or wait for a reconnect without using an
 attempt. An entry edited while it ran gets a follower entry with the latest version.
 """
 
@@ -56,9 +56,9 @@ class PushResult:
     payments_may_wait: bool = True
 
 
-def _wait_for_reconnect(entry, client) -> str:
+def wait_for_reconnect(entry, client) -> str:
     """Back to pending without using an attempt; it runs again once an admin reconnects (sync_resume)."""
-    _finish(
+    finish(
         entry,
         SyncStatus.PENDING,
         "Waiting: QuickBooks needs to be reconnected. Nothing is lost.",
@@ -69,11 +69,11 @@ def _wait_for_reconnect(entry, client) -> str:
     return "waiting for reconnect"
 
 
-def _retry_later(entry, exc, client, *, throttled: bool = False) -> str:
+def retry_later(entry, exc, client, *, throttled: bool = False) -> str:
     now = timezone.now()
     if throttled and entry.throttled < MAX_THROTTLES:
         wait = exc.retry_after if exc.retry_after is not None else DEFAULT_THROTTLE_WAIT_SECONDS
-        _finish(
+        finish(
             entry,
             SyncStatus.PENDING,
             f"QuickBooks asked us to slow down (429); trying again in {int(wait)} s.",
@@ -92,10 +92,10 @@ def _retry_later(entry, exc, client, *, throttled: bool = False) -> str:
     else:
         reason = str(exc) if isinstance(exc, QuickBooksError | ApplicationError) else f"unexpected {type(exc).__name__}"
     code = getattr(exc, "code", "") or ""
-    return _retry_or_give_up(entry, reason=reason, code=code, advice=_dead_advice(exc), client=client, now=now)
+    return retry_or_give_up(entry, reason=reason, code=code, advice=_dead_advice(exc), client=client, now=now)
 
 
-def _retry_or_give_up(
+def retry_or_give_up(
     entry,
     *,
     reason: str,
@@ -109,10 +109,10 @@ def _retry_or_give_up(
     """An attempt failed in a way that may pass: pending again after the next back-off step, or dead (the
     dead-letter: a person retries it) once `QUICKBOOKS_PUSH_MAX_ATTEMPTS` are used up. Target-neutral: `again`
     says when the next try comes ("trying again at 14:05" by default; Desktop: "in a later Web Connector run"),
-    `finish_options` go to `_finish` (e.g. Desktop's `follower_message`, `dispatch_follower=False`)."""
+    `finish_options` go to `finish` (e.g. Desktop's `follower_message`, `dispatch_follower=False`)."""
     now = now or timezone.now()
     if entry.attempts >= _max_attempts():
-        _finish(
+        finish(
             entry,
             SyncStatus.DEAD,
             f"Gave up after {entry.attempts} attempts: {reason}" + (f". {advice}" if advice else ""),
@@ -126,7 +126,7 @@ def _retry_or_give_up(
     delay = backoff[min(entry.attempts, len(backoff)) - 1] * random.uniform(0.9, 1.1)  # noqa: S311
     retry_at = now + dt.timedelta(seconds=delay)
     again = again or f"trying again at {timezone.localtime(retry_at):%H:%M}"
-    _finish(
+    finish(
         entry,
         SyncStatus.PENDING,
         f"Attempt {entry.attempts} failed ({reason}); {again}.",
@@ -151,7 +151,7 @@ def _mark(entry, status, message, *, now) -> None:
     entry.save()
 
 
-def _finish(
+def finish(
     entry,
     status,
     message,

@@ -563,7 +563,7 @@ def test_a_full_update_sends_back_only_writable_fields_and_no_empty_ones():
 
 
 def test_the_follower_of_a_rerun_inherits_an_unresolved_create(tenant, connected, captured, intuit, dispatched):
-    from integrations.outbox.outcomes import _finish
+    from integrations.outbox.outcomes import finish
     from integrations.outbox.worker import _claim
 
     invoice = finalize(tenant, captured)
@@ -575,7 +575,7 @@ def test_the_follower_of_a_rerun_inherits_an_unresolved_create(tenant, connected
     with captured(execute=True):
         billing.invoice_update(invoice=invoice, number="INV-7777")  # arrives mid-push: a rerun
     with captured(execute=True):
-        _finish(running, "dead", "Gave up.")
+        finish(running, "dead", "Gave up.")
     follower = live_entry(invoice)
     assert follower.pk != entry.pk and follower.create_request_id == "aq1g1-ic"
 

@@ -172,14 +172,14 @@ def test_a_customer_changed_here_is_updated_from_its_stored_answer_read_only_the
 
 @pytest.mark.django_db(transaction=True)
 def test_the_outcome_is_stored_as_the_orm_would_store_it(tenant, connected, captured):
-    """`_finish`'s prepared UPDATE: JSON as JSON, None as SQL NULL, only while the entry is this worker's."""
-    from integrations.outbox.outcomes import _finish
+    """`finish`'s prepared UPDATE: JSON as JSON, None as SQL NULL, only while the entry is this worker's."""
+    from integrations.outbox.outcomes import finish
     from integrations.outbox.worker import _claim
 
     entry = QuickBooksSyncLog.objects.get(object_id=finalize(tenant, captured).pk)
     QuickBooksSyncLog.objects.filter(pk=entry.pk).update(next_attempt_at=timezone.now())
     running, _ = _claim(entry.pk)
-    _finish(running, "drift", "differs", qbo_id="130", payload={"Id": "130"}, drift={"fields": ["TotalAmt"]})
+    finish(running, "drift", "differs", qbo_id="130", payload={"Id": "130"}, drift={"fields": ["TotalAmt"]})
     stored = QuickBooksSyncLog.objects.get(pk=entry.pk)
     assert (stored.status, stored.qbo_id, stored.payload, stored.drift) == (
         "drift",
@@ -192,11 +192,11 @@ def test_the_outcome_is_stored_as_the_orm_would_store_it(tenant, connected, capt
 
     QuickBooksSyncLog.objects.filter(pk=entry.pk).update(status="pending", next_attempt_at=timezone.now())
     running, _ = _claim(entry.pk)
-    _finish(running, "succeeded", "matches", qbo_id="130")
+    finish(running, "succeeded", "matches", qbo_id="130")
     assert QuickBooksSyncLog.objects.filter(pk=entry.pk, status="succeeded", drift__isnull=True).exists()
 
     QuickBooksSyncLog.objects.filter(pk=entry.pk).update(status="pending", next_attempt_at=timezone.now())
     running, _ = _claim(entry.pk)
     QuickBooksSyncLog.objects.filter(pk=entry.pk).update(started_at=timezone.now())  # the sweeper gave it away
-    _finish(running, "failed", "too late")
+    finish(running, "failed", "too late")
     assert QuickBooksSyncLog.objects.get(pk=entry.pk).status == "running"  # not ours any more: dropped

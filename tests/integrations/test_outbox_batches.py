@@ -365,9 +365,9 @@ def test_a_lost_batch_is_resolved_by_its_replay_first_even_for_an_invoice_voided
 
 
 def test_a_single_push_of_an_entry_whose_batch_answer_was_lost_never_creates_twice(alpha, fake):
-    """Before the lead's guard in `push._create_invoice` (see the report): the single push sends the batch's
-    requestid, Intuit replays the batch's answer, and the push fails safely (nothing created twice).
-    `replay_batch_create` is what the guard calls: the invoice is found in the replayed answer."""
+    """The sweeper's single push reaches an entry whose batch answer was lost before the realm's next batch turn:
+    `push._create_invoice` sends that batch again (`replay_batch_create`), Intuit replays it, and the invoice is
+    linked from the replayed answer: nothing created twice, no plain create under the batch's requestid."""
     from integrations.quickbooks.online.batch import replay_batch_create
     from integrations.quickbooks.online.push import invoice_payload
     from integrations.services.api import client_for
@@ -381,7 +381,10 @@ def test_a_single_push_of_an_entry_whose_batch_answer_was_lost_never_creates_twi
     entry = entries_of(invoices)[0]
     rid = entry.create_request_id
     entry, _ = run_due(entry)
-    assert entry.status == "failed" and len(realm.invoices) == 11 and realm.singles == []
+    assert entry.status == "succeeded", entry.message
+    assert len(realm.invoices) == 11 and realm.singles == []
+    link = QuickBooksLink.objects.get(object_type="invoice", object_id=invoices[0].pk)
+    assert realm.invoices[link.qbo_id]["DocNumber"] == invoices[0].number
     client = client_for(connection)
     answer = replay_batch_create(client, rid, invoices[0].pk, {"DocNumber": invoices[0].number})
     assert answer["DocNumber"] == invoices[0].number and len(realm.invoices) == 11  # found in the replay
@@ -482,23 +485,55 @@ def test_two_realms_are_never_mixed_in_one_batch(alpha, fake):
     assert {e.realm_id for e in entries_of(theirs)} == {OTHER_REALM}
 
 
-def test_a_batch_claims_at_most_30_and_the_drain_pushes_the_rest(alpha, fake, monkeypatch):
-    """The integration: `sync_drain` with the lead's hook (a batch turn before a single claim), wrapped here."""
+def test_a_backlog_in_batches_does_not_hold_up_another_companys_single_invoice(alpha, fake, monkeypatch):
+    """Fairness with batching: the drain serves realms in turn, so another company's one invoice goes right after
+    the backlog's first batch call, before its second."""
+    tenant, connection = alpha
+    beta = make_tenant("Beta")
+    beta_connection = connect(beta, OTHER_REALM)
+    link_customer(beta, beta_connection, fake, qbo_id="77")
+    backlog = due_invoices(tenant, 60)
+    single = due_invoices(beta, 1)
+    calls = []
+    real_batch = batches._run
+
+    def record_batch(entry_ids, connection, now):
+        calls.append(("batch", connection.realm_id))
+        return real_batch(entry_ids, connection, now)
+
+    monkeypatch.setattr(batches, "_run", record_batch)
+    real_execute = worker._execute
+
+    def record_single(entry, connection):
+        calls.append(("single", connection.realm_id))
+        return real_execute(entry, connection)
+
+    monkeypatch.setattr(worker, "_execute", record_single)
+    worker.sync_drain(seconds=20)
+    assert calls.index(("single", OTHER_REALM)) < calls.index(("batch", REALM), 1)  # before the second batch
+    assert [len(b["bids"]) for b in fake[REALM].batches] == [30, 30]
+    assert {e.status for e in entries_of(backlog + single)} == {"succeeded"}
+
+
+def test_a_batch_claims_at_most_30_and_the_drain_pushes_the_rest(alpha, fake):
+    """The integration: `sync_drain` tries a batch turn where more than the threshold are due (42: 30, then 12),
+    and pushes one by one once no more than the threshold are left."""
     tenant, connection = alpha
     invoices = due_invoices(tenant, 42)
-    real_claim = worker._claim
-
-    def claim_with_batches(entry_id, *, realm_id=""):
-        if realm_id and batches.drain_batch(realm_id) is not None:
-            return worker.CLAIM_NOT_NOW  # (the hook in sync_drain serves the realm instead of dropping it)
-        return real_claim(entry_id, realm_id=realm_id)
-
-    monkeypatch.setattr(worker, "_claim", claim_with_batches)
     worker.sync_drain(seconds=20)
     realm = fake[REALM]
     assert [len(b["bids"]) for b in realm.batches] == [30, 12]
     assert realm.singles == []
     assert {e.status for e in entries_of(invoices)} == {"succeeded"} and len(realm.invoices) == 42
+
+
+def test_the_drain_pushes_one_by_one_when_no_more_than_the_threshold_are_due(alpha, fake):
+    tenant, connection = alpha
+    invoices = due_invoices(tenant, 10)  # the default threshold: batches need more than 10
+    worker.sync_drain(seconds=20)
+    realm = fake[REALM]
+    assert realm.batches == [] and realm.singles == ["create"] * 10
+    assert {e.status for e in entries_of(invoices)} == {"succeeded"}
 
 
 @pytest.mark.postgres  # real concurrency on one table: PostgreSQL (SQLite's shared test cache locks whole tables)

@@ -508,7 +508,7 @@ def test_voiding_our_invoice_voids_it_in_quickbooks(tenant, connected, captured,
 
 
 def test_an_edit_while_a_push_runs_is_sent_after_it_never_beside_it(tenant, connected, captured, intuit, dispatched):
-    from integrations.outbox.outcomes import _finish
+    from integrations.outbox.outcomes import finish
     from integrations.outbox.worker import _claim
 
     invoice = finalize(tenant, captured)
@@ -523,7 +523,7 @@ def test_an_edit_while_a_push_runs_is_sent_after_it_never_beside_it(tenant, conn
     assert list(live.values_list("pk", "rerun_requested")) == [(first.pk, True)]
     dispatched.clear()
     with captured(execute=True):
-        _finish(running, "succeeded", "Created.")
+        finish(running, "succeeded", "Created.")
     second = QuickBooksSyncLog.objects.get(object_id=invoice.pk, status="pending")
     assert second.pk != first.pk and dispatched == [second.pk]
     assert QuickBooksSyncLog.objects.get(pk=first.pk).status == "succeeded"

@@ -11,7 +11,7 @@ from attune_qbo.billing import services as billing
 from integrations.books.preflight import PushRefused
 from integrations.exceptions import ReconnectRequired
 from integrations.models import ConnectionStatus, QuickBooksConnection, QuickBooksLink, QuickBooksSyncLog
-from integrations.outbox.outcomes import _finish
+from integrations.outbox.outcomes import finish
 from integrations.outbox.worker import _claim
 from integrations.quickbooks.online.push import _save_link
 from integrations.services import connections
@@ -144,7 +144,7 @@ def test_an_outcome_from_a_worker_that_lost_its_lease_is_dropped(tenant, connect
     stale, _ = _claim(entry.pk)
     # The sweeper revived it and another worker claimed it again.
     QuickBooksSyncLog.objects.filter(pk=entry.pk).update(started_at=timezone.now() + dt.timedelta(seconds=1))
-    _finish(stale, "failed", "stale worker's outcome")
+    finish(stale, "failed", "stale worker's outcome")
     assert QuickBooksSyncLog.objects.get(pk=entry.pk).status == "running"
 
 

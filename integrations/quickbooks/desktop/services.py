@@ -50,8 +50,7 @@ from integrations.models import (
     SyncTrigger,
 )
 from integrations.outbox.enqueue import _live_entry  # the outbox's one-live-entry rule, shared with Online
-from integrations.outbox.outcomes import _finish as finish
-from integrations.outbox.outcomes import _retry_or_give_up as retry_or_give_up
+from integrations.outbox.outcomes import finish, retry_or_give_up
 from integrations.quickbooks.desktop import constants as c
 from integrations.quickbooks.desktop import qbxml
 from integrations.quickbooks.desktop.exceptions import DesktopProtocolError, OtherQuickBooksActive

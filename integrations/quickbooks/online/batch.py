@@ -43,7 +43,7 @@ from integrations.models import (
     SyncOperation,
     SyncStatus,
 )
-from integrations.outbox.outcomes import _finish, _retry_later
+from integrations.outbox.outcomes import finish, retry_later
 from integrations.quickbooks import errors
 from integrations.quickbooks.client import BATCH_REQUEST_ID_MAX_LENGTH, QuickBooksClient
 from integrations.quickbooks.limiter import PacedOut
@@ -218,7 +218,7 @@ def batch_push(
     except PacedOut as exc:
         _set_create_request_id(fresh, "")  # nothing was sent
         for item in items:
-            _finish(
+            finish(
                 item.entry,
                 SyncStatus.PENDING,
                 exc.message,
@@ -230,14 +230,14 @@ def batch_push(
     except Throttled as exc:
         _set_create_request_id(fresh, "")  # a 429 is answered before anything is written
         for item in items:
-            _retry_later(item.entry, exc, client, throttled=True)
+            retry_later(item.entry, exc, client, throttled=True)
         return single
     except Unavailable as exc:
         # The answer may be lost after Intuit applied the batch: the create entries keep the batch's requestid, and
         # the next batch turn sends the same batch again (replayed). An attempt is used, as for a single push.
         logger.warning("qbo.sync.batch.unavailable realm=%s rid=%s items=%s", connection.realm_id, rid, len(items))
         for item in items:
-            _retry_later(item.entry, exc, client)
+            retry_later(item.entry, exc, client)
         return single
     except (QuickBooksError, ApplicationError, TokenDecryptionError):
         # Refused as a whole before anything was written (401 after a refresh, 403, a malformed batch), or no token
@@ -303,7 +303,7 @@ def _record(
         answer = by_bid.get(item.bid)
         if answer is None:
             # No result for this item (never seen from Intuit): treated like a lost answer, the requestid stays.
-            _retry_later(entry, Unavailable("QuickBooks' batch answer has no result for this invoice"), client)
+            retry_later(entry, Unavailable("QuickBooks' batch answer has no result for this invoice"), client)
             continue
         fault = errors.parse_fault_json(answer)
         if fault is not None:
@@ -343,13 +343,13 @@ def _record(
                 connection=connection,
             )
         except PushRefused as exc:  # the QuickBooks invoice is linked to another invoice here (link conflict)
-            _finish(entry, SyncStatus.FAILED, exc.message, client=client, error_code=exc.qbo_code or exc.code)
+            finish(entry, SyncStatus.FAILED, exc.message, client=client, error_code=exc.qbo_code or exc.code)
             continue
         except Exception as exc:
             logger.exception("qbo.sync.batch.record_crashed entry=%s", entry.pk)
-            _retry_later(entry, exc, client)
+            retry_later(entry, exc, client)
             continue
-        _finish(
+        finish(
             entry,
             result.status,
             result.message,

@@ -489,8 +489,14 @@ def _release_create_request_id(entry: QuickBooksSyncLog) -> None:
 
 
 def _create_invoice(entry, invoice, payload, connection, client: QuickBooksClient) -> dict:
+    from integrations.quickbooks.online.batch import is_batch_request_id, replay_batch_create  # (batch imports push)
+
     rid = create_request_id(entry)
     try:
+        if is_batch_request_id(rid):
+            # An outbox batch sent this create and its answer was lost: send that batch again (Intuit replays it,
+            # or applies it now), never a plain create under the batch's requestid.
+            return replay_batch_create(client, rid, invoice.pk, payload)
         return client.create("Invoice", payload, request_id=rid)
     except Unavailable:
         raise  # outcome unknown: the requestid stays for the next attempt

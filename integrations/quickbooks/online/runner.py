@@ -24,7 +24,7 @@ from integrations.exceptions import (
 )
 from integrations.fields import TokenDecryptionError
 from integrations.models import QuickBooksConnection, QuickBooksSyncLog, SyncStatus
-from integrations.outbox.outcomes import PAYMENT_WAIT_SECONDS, _finish, _retry_later, _wait_for_reconnect
+from integrations.outbox.outcomes import PAYMENT_WAIT_SECONDS, finish, retry_later, wait_for_reconnect
 from integrations.quickbooks.errors import CODE_AUTHORIZATION_FAILURE
 from integrations.quickbooks.limiter import PacedOut
 from integrations.quickbooks.online.push import invoice_push
@@ -43,7 +43,7 @@ def online_run(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> st
         result = push(entry=entry, connection=connection, client=client)
     except PaymentWaiting as exc:
         # Not an attempt: the invoice goes first (its success wakes this entry; the sweeper re-checks anyway).
-        _finish(
+        finish(
             entry,
             SyncStatus.PENDING,
             exc.message,
@@ -56,7 +56,7 @@ def online_run(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> st
     except PacedOut as exc:
         # Nothing was sent: the realm's limiter has no slot for a while (a 429 blocked it, or the queue for it
         # is long). Back to pending for then; neither an attempt nor a 429.
-        _finish(
+        finish(
             entry,
             SyncStatus.PENDING,
             exc.message,
@@ -67,9 +67,9 @@ def online_run(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> st
         )
         return "paced"
     except Throttled as exc:
-        return _retry_later(entry, exc, client, throttled=True)
+        return retry_later(entry, exc, client, throttled=True)
     except (Unavailable, RefreshDeferred, StaleObject) as exc:
-        return _retry_later(entry, exc, client)
+        return retry_later(entry, exc, client)
     except Unauthorized as exc:
         if exc.code == CODE_AUTHORIZATION_FAILURE:
             # 120: the person who connected is no longer an admin of that QuickBooks company (QBO-REFERENCE §3.3)
@@ -78,14 +78,14 @@ def online_run(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> st
             connection_mark_needs_reconnect(
                 connection_id=connection.pk, reason=f"{exc.code}: {exc.message}"[:120], intuit_tid=exc.intuit_tid
             )
-            return _wait_for_reconnect(entry, client)
+            return wait_for_reconnect(entry, client)
         # Refused although the token was just refreshed (the refresh itself was accepted): this entry tries again
         # later; the connection stays connected. A refused refresh raises ReconnectRequired instead.
-        return _retry_later(entry, exc, client)
+        return retry_later(entry, exc, client)
     except ReconnectRequired:
-        return _wait_for_reconnect(entry, client)
+        return wait_for_reconnect(entry, client)
     except TokenDecryptionError:
-        _finish(
+        finish(
             entry,
             SyncStatus.FAILED,
             "Nothing was sent: the stored QuickBooks tokens cannot be decrypted with the keys in QUICKBOOKS_TOKEN_KEYS "
@@ -97,10 +97,10 @@ def online_run(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> st
         logger.error("qbo.sync.token_keys entry=%s company=%s", entry.pk, entry.company_id)
         return "failed"
     except NotConnected as exc:
-        _finish(entry, SyncStatus.SKIPPED, exc.message, client=client)
+        finish(entry, SyncStatus.SKIPPED, exc.message, client=client)
         return "skipped"
     except PushRefused as exc:
-        _finish(
+        finish(
             entry,
             SyncStatus.FAILED,
             exc.message,
@@ -111,7 +111,7 @@ def online_run(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> st
         logger.warning("qbo.sync.failed entry=%s company=%s code=%s", entry.pk, entry.company_id, exc.qbo_code)
         return "failed"
     except QuickBooksError as exc:  # validation and other refusals: a person must look
-        _finish(entry, SyncStatus.FAILED, _refusal_message(exc), client=client, error_code=exc.code or str(exc.status))
+        finish(entry, SyncStatus.FAILED, _refusal_message(exc), client=client, error_code=exc.code or str(exc.status))
         logger.warning(
             "qbo.sync.failed entry=%s company=%s code=%s intuit_tid=%s",
             entry.pk,
@@ -122,8 +122,8 @@ def online_run(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> st
         return "failed"
     except Exception as exc:
         logger.exception("qbo.sync.crashed entry=%s company=%s", entry.pk, entry.company_id)
-        return _retry_later(entry, exc, client)
-    _finish(
+        return retry_later(entry, exc, client)
+    finish(
         entry,
         result.status,
         result.message,
