@@ -5,8 +5,10 @@ QuickBooks refused inside it, are pushed one by one right after, in the same cla
 
 The claim is the worker's (`worker._claim_next_in_realm`): one conditional `UPDATE … RETURNING` sets status running,
 attempts + 1, started_at and the lease; PostgreSQL skips rows another worker is claiming. A batch whose answer was
-lost is gathered again first (its create entries hold its requestid) and sent again with that requestid, whatever the
-number due: Intuit replays it.
+lost is gathered again first (its create entries hold its requestid) and sent again with that requestid: Intuit
+replays it. The drain asks for a batch turn only where more than the threshold are due; below it, the single push
+sends such an entry's batch again with its one item (`online/batch.replay_batch_create`), and an answer without the
+item proves that batch never held it.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def drain_batch(realm_id: str) -> int | None:
 
 
 def _run(entry_ids: list[int], connection: QuickBooksConnection, now) -> int:
-    from integrations.outbox.worker import _execute
+    from integrations.outbox.worker import _execute, _lease_until
     from integrations.quickbooks.online.batch import batch_push
 
     entries = list(
@@ -74,8 +76,25 @@ def _run(entry_ids: list[int], connection: QuickBooksConnection, now) -> int:
             "next_attempt_at", "pk"
         )
     )
-    single = batch_push(entries, connection)
+    try:
+        single = batch_push(entries, connection)
+    except Exception:
+        # Something of ours broke before the outcomes were recorded (a render or database error): the entries not
+        # recorded yet go one by one, where `_execute` records any failure; none waits for its lease to run out.
+        logger.exception("qbo.sync.batch.crashed realm=%s entries=%s", connection.realm_id, len(entries))
+        still_ours = set(
+            QuickBooksSyncLog.objects.filter(pk__in=entry_ids, status=SyncStatus.RUNNING, started_at=now).values_list(
+                "pk", flat=True
+            )
+        )
+        single = [entry for entry in entries if entry.pk in still_ours]
     for entry in single:  # still claimed: the single push, with all its fault handling, in this attempt
+        # The claim's lease covered the batch; each single push after it renews its own, so the sweeper never
+        # revives an entry this worker is still about to push.
+        if not QuickBooksSyncLog.objects.filter(pk=entry.pk, status=SyncStatus.RUNNING, started_at=now).update(
+            lease_until=_lease_until(timezone.now())
+        ):
+            continue  # the lease ran out and the sweeper gave it to another worker: its push is the one that counts
         _execute(entry, connection)
     return len(entries)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 
 from django.conf import settings
@@ -207,7 +208,7 @@ def sync_drain(*, first_entry_id: int | None = None, seconds: float | None = Non
             time.sleep(min(max(wait, 0.05), 1.0))  # the one waiter: until the next entry is due (or news)
             rotation.refresh()
             continue
-        if rotation.due(realm) > batch_threshold() and (batched := drain_batch(realm)) is not None:
+        if 0 < batch_threshold() < rotation.due(realm) and (batched := drain_batch(realm)) is not None:
             pushed += batched  # more than the threshold due: up to 30 in one batch call (decision 0020)
             rotation.served(realm, batched)
             continue
@@ -294,18 +295,21 @@ def _next_due_in() -> float | None:
     return max((due - timezone.now()).total_seconds(), 0.0)
 
 
+_waiter_lease = threading.local()  # until when this thread holds the waiter lease (threads of one process apart)
+
+
 def _hold_waiter(deadline: float) -> bool:
     """Whether this worker is (or now becomes) the deployment's one waiter, leased until `deadline`."""
     from integrations.models import QuickBooksRealmPace
 
     now = time.time()
     until = now + max(deadline - time.monotonic(), 0.0) + 5
-    mine = getattr(_hold_waiter, "until", 0.0)
+    mine = getattr(_waiter_lease, "until", 0.0)
     if mine > now:
         return True
     QuickBooksRealmPace.objects.get_or_create(realm_id=WAITER)
     if QuickBooksRealmPace.objects.filter(realm_id=WAITER, busy_until__lt=now).update(busy_until=until):
-        _hold_waiter.until = until
+        _waiter_lease.until = until
         return True
     return False
 
@@ -313,10 +317,10 @@ def _hold_waiter(deadline: float) -> bool:
 def _release_waiter() -> None:
     from integrations.models import QuickBooksRealmPace
 
-    mine = getattr(_hold_waiter, "until", 0.0)
+    mine = getattr(_waiter_lease, "until", 0.0)
     if mine:
         QuickBooksRealmPace.objects.filter(realm_id=WAITER, busy_until=mine).update(busy_until=0)
-        _hold_waiter.until = 0.0
+        _waiter_lease.until = 0.0
 
 
 def _execute(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> str:

@@ -566,3 +566,57 @@ def test_workers_claiming_batches_at_once_never_claim_an_entry_twice(tenant, fak
     assert all(len(ids) <= 30 for ids in claimed)
     assert len(everything) == len(set(everything)) == 75  # each due entry claimed once, none twice
     assert QuickBooksSyncLog.objects.filter(status="running", attempts=1).count() == 75
+
+
+def test_a_lost_batch_that_never_landed_then_split_into_single_pushes_creates_each_invoice_once(alpha, fake):
+    """The batch never reached Intuit (say, connection errors), and its entries then go one by one at different
+    times: the first single push sends the batch again with its one item (Intuit applies that and stores it under
+    the requestid); the others get that stored answer back, which proves the batch never held them, so each is
+    created under a requestid of its own. Every invoice once."""
+    from tests.integrations.conftest import run_due
+
+    tenant, connection = alpha
+    invoices = due_invoices(tenant, 3)
+    rid = "ob" + "0" * 24
+    QuickBooksSyncLog.objects.filter(object_id__in=[i.pk for i in invoices]).update(create_request_id=rid)
+    for entry in entries_of(invoices):
+        run_due(entry)
+    realm = fake[REALM]
+    entries = entries_of(invoices)
+    assert [e.status for e in entries] == ["succeeded"] * 3, [e.message for e in entries]
+    assert [e.attempts for e in entries] == [1, 1, 1]
+    assert sorted(i["DocNumber"] for i in realm.invoices.values()) == sorted(i.number for i in invoices)
+    assert {e.create_request_id for e in entries} == {""}
+    # Run everything again: nothing more is created.
+    QuickBooksSyncLog.objects.filter(pk__in=[e.pk for e in entries]).update(
+        status="pending", next_attempt_at=timezone.now(), create_request_id=rid
+    )
+    for entry in entries_of(invoices):
+        run_due(entry)
+    assert len(realm.invoices) == 3
+
+
+def test_a_batch_turn_whose_replayed_answer_lacks_an_item_creates_that_one_singly(alpha, fake):
+    """A regrouped lost batch whose stored answer (an earlier, smaller send under the same requestid) holds only
+    some of the entries: those are linked from it, the others are created singly, once each."""
+    from integrations.quickbooks.online.batch import replay_batch_create
+    from integrations.services.api import client_for
+
+    tenant, connection = alpha
+    invoices = due_invoices(tenant, 12)
+    rid = "ob" + "1" * 24
+    first = invoices[0]
+    # An earlier single push sent the batch again with its one item: QuickBooks stored that under the requestid.
+    payload = {
+        "DocNumber": first.number,
+        "CustomerRef": {"value": "58"},
+        "Line": [{"Amount": 1, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}],
+    }
+    replay_batch_create(client_for(connection), rid, first.pk, payload)
+    QuickBooksSyncLog.objects.filter(object_id__in=[i.pk for i in invoices]).update(create_request_id=rid)
+    assert batches.drain_batch(REALM) == 12
+    realm = fake[REALM]
+    entries = entries_of(invoices)
+    assert {e.status for e in entries} == {"succeeded"}, [(e.status, e.message) for e in entries]
+    assert sorted(i["DocNumber"] for i in realm.invoices.values()) == sorted(i.number for i in invoices)
+    assert realm.singles.count("create") == 11

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db.models import Q
 from django.utils import timezone
@@ -58,6 +58,7 @@ from integrations.quickbooks.online.push import (
     customer_payload,
 )
 from integrations.quickbooks.online.render import clears_something, full_update_body, payload_hash
+from integrations.quickbooks.online.runner import record_result
 
 logger = logging.getLogger("qbo.sync")
 
@@ -265,16 +266,22 @@ def _send(client: QuickBooksClient, items: list[dict], rid: str) -> list[dict]:
             logger.info("qbo.sync.batch.resend rid=%s try=%s", rid, resends + 1)
 
 
+class NotInBatch(Exception):
+    """The batch stored under a requestid has no result for this invoice: no batch under that requestid created
+    it (Intuit applies a requestid once and replays that first answer), so a plain create is safe."""
+
+
 def replay_batch_create(client: QuickBooksClient, request_id: str, invoice_id: int, payload: dict) -> dict:
     """For the single push, when an entry's `create_request_id` names an outbox batch whose answer was lost: send
     that batch again with this one invoice's item. Intuit replays the stored answer if the batch was applied (this
     invoice's result in it), or applies this one-item batch now; either way nothing is created twice. Returns the
-    QuickBooks Invoice; a Fault for the item is raised as the error a single create would raise (HTTP 400)."""
+    QuickBooks Invoice; a Fault for the item is raised as the error a single create would raise (HTTP 400);
+    `NotInBatch` when the stored answer is another batch's that did not hold this invoice."""
     bid = bid_for_invoice(invoice_id)
     answer = client.batch([{"bId": bid, "operation": CREATE, "Invoice": payload}], request_id=request_id)
     result = next((a for a in answer if isinstance(a, dict) and str(a.get("bId")) == bid), None)
     if result is None:
-        raise Unavailable("QuickBooks' batch answer has no result for this invoice")
+        raise NotInBatch(f"the batch {request_id} that QuickBooks holds did not create invoice {invoice_id}")
     fault = errors.parse_fault_json(result)
     if fault is not None:
         raise errors.error_for(status=400, fault=fault, intuit_tid=client.last_intuit_tid)
@@ -295,14 +302,17 @@ def _record(
     client: QuickBooksClient,
     single: list[QuickBooksSyncLog],
 ) -> None:
-    from integrations.services.payments import payments_wake
-
-    linked_any = False
     for item in items:
         entry, invoice = item.entry, item.invoice
         answer = by_bid.get(item.bid)
+        if answer is None and item.operation == CREATE:
+            # No result for this create: the batch QuickBooks applied under this requestid (perhaps an earlier,
+            # smaller regrouping of a lost batch) did not hold it, so nothing was created for it. The single push
+            # creates it with a requestid of its own, in this same attempt.
+            _set_create_request_id([entry], "")
+            single.append(entry)
+            continue
         if answer is None:
-            # No result for this item (never seen from Intuit): treated like a lost answer, the requestid stays.
             retry_later(entry, Unavailable("QuickBooks' batch answer has no result for this invoice"), client)
             continue
         fault = errors.parse_fault_json(answer)
@@ -349,28 +359,6 @@ def _record(
             logger.exception("qbo.sync.batch.record_crashed entry=%s", entry.pk)
             retry_later(entry, exc, client)
             continue
-        finish(
-            entry,
-            result.status,
-            result.message,
-            client=client,
-            qbo_id=result.qbo_id,
-            payload=result.payload,
-            drift=result.drift,
-            error_code="drift" if result.status == SyncStatus.DRIFT else "",
-        )
-        linked_any = True
-        if item.operation == UPDATE or invoice.amount_paid:
-            payments_wake(company_id=entry.company_id, invoice_id=entry.object_id)
-        logger.info(
-            "qbo.invoice.push.%s entry=%s company=%s qbo_id=%s batch=1",
-            result.status,
-            entry.pk,
-            entry.company_id,
-            result.qbo_id,
-        )
-    if linked_any:
-        now = timezone.now()
-        if connection.last_synced_at is None or (now - connection.last_synced_at).total_seconds() >= 30:
-            QuickBooksConnection.objects.filter(pk=connection.pk).update(last_synced_at=now)
-            connection.last_synced_at = now
+        # Recorded as the single push records it; payments recorded here can only have waited for an invoice
+        # that has some.
+        record_result(entry, replace(result, payments_may_wait=bool(invoice.amount_paid)), connection, client)

@@ -489,14 +489,18 @@ def _release_create_request_id(entry: QuickBooksSyncLog) -> None:
 
 
 def _create_invoice(entry, invoice, payload, connection, client: QuickBooksClient) -> dict:
-    from integrations.quickbooks.online.batch import is_batch_request_id, replay_batch_create  # (batch imports push)
+    from integrations.quickbooks.online.batch import NotInBatch, is_batch_request_id, replay_batch_create  # (cycle)
 
     rid = create_request_id(entry)
     try:
         if is_batch_request_id(rid):
             # An outbox batch sent this create and its answer was lost: send that batch again (Intuit replays it,
             # or applies it now), never a plain create under the batch's requestid.
-            return replay_batch_create(client, rid, invoice.pk, payload)
+            try:
+                return replay_batch_create(client, rid, invoice.pk, payload)
+            except NotInBatch:
+                _release_create_request_id(entry)  # that batch never held it: a create of its own
+                rid = create_request_id(entry)
         return client.create("Invoice", payload, request_id=rid)
     except Unavailable:
         raise  # outcome unknown: the requestid stays for the next attempt

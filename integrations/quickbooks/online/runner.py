@@ -24,7 +24,8 @@ from integrations.exceptions import (
 )
 from integrations.fields import TokenDecryptionError
 from integrations.models import QuickBooksConnection, QuickBooksSyncLog, SyncStatus
-from integrations.outbox.outcomes import PAYMENT_WAIT_SECONDS, finish, retry_later, wait_for_reconnect
+from integrations.outbox.outcomes import PAYMENT_WAIT_SECONDS, PushResult, finish, retry_later, wait_for_reconnect
+from integrations.quickbooks.client import QuickBooksClient
 from integrations.quickbooks.errors import CODE_AUTHORIZATION_FAILURE
 from integrations.quickbooks.limiter import PacedOut
 from integrations.quickbooks.online.push import invoice_push
@@ -35,7 +36,7 @@ logger = logging.getLogger("qbo.sync")
 def online_run(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> str:
     """Push one claimed entry to QuickBooks Online and record the outcome; returns the outcome's name."""
     from integrations.services.api import client_for
-    from integrations.services.payments import ENTITY_PAYMENT, PaymentWaiting, payment_push, payments_wake
+    from integrations.services.payments import ENTITY_PAYMENT, PaymentWaiting, payment_push
 
     client = client_for(connection)
     push = payment_push if entry.entity_type == ENTITY_PAYMENT else invoice_push
@@ -123,6 +124,16 @@ def online_run(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> st
     except Exception as exc:
         logger.exception("qbo.sync.crashed entry=%s company=%s", entry.pk, entry.company_id)
         return retry_later(entry, exc, client)
+    record_result(entry, result, connection, client)
+    return result.status
+
+
+def record_result(entry, result: PushResult, connection: QuickBooksConnection, client: QuickBooksClient) -> None:
+    """Record a push's result on its entry (single or batch item): the outcome, the connection's last sync time
+    (at most every 30 s: a draining worker does not rewrite the connection row for every invoice of the same
+    second), and a wake-up for payments that waited for this invoice."""
+    from integrations.services.payments import ENTITY_PAYMENT, payments_wake  # (payments imports the push)
+
     finish(
         entry,
         result.status,
@@ -136,7 +147,6 @@ def online_run(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> st
     if result.status in (SyncStatus.SUCCEEDED, SyncStatus.UP_TO_DATE, SyncStatus.DRIFT):
         now = timezone.now()
         if connection.last_synced_at is None or (now - connection.last_synced_at).total_seconds() >= 30:
-            # A draining worker does not rewrite the connection row for every invoice of the same second.
             QuickBooksConnection.objects.filter(pk=connection.pk).update(last_synced_at=now)
             connection.last_synced_at = now
         if entry.entity_type != ENTITY_PAYMENT and result.payments_may_wait:
@@ -149,7 +159,6 @@ def online_run(entry: QuickBooksSyncLog, connection: QuickBooksConnection) -> st
         entry.company_id,
         result.qbo_id,
     )
-    return result.status
 
 
 def _refusal_message(exc: QuickBooksError) -> str:
