@@ -7,8 +7,15 @@ import re
 
 # Query-string parameters whose values are secrets (or single-use credentials) in a URL.
 SECRET_QUERY_PARAMETERS = ("code", "state", "realmId", "token", "access_token", "refresh_token", "id_token")
-_NAMES = "|".join(SECRET_QUERY_PARAMETERS)
-_PATTERN = re.compile(r"(?P<key>(?:^|(?<=[?&;\s]))(?:" + _NAMES + r")=)[^&\s\"']*")
+# Names that are secrets wherever `name=value` appears (a token is never anything else).
+SECRET_ANYWHERE = ("token", "access_token", "refresh_token", "id_token")
+_IN_QUERY = "|".join(SECRET_QUERY_PARAMETERS)
+_ANYWHERE = "|".join(SECRET_ANYWHERE)
+# `code`, `state` and `realmId` are secrets in a query string (after `?`, `&` or `;`, or a form body at the start of a
+# message); after a space they are our own log fields (`code=6240` is QuickBooks' error code) and stay readable.
+_PATTERN = re.compile(
+    r"(?P<key>(?:(?:^|(?<=[?&;]))(?:" + _IN_QUERY + r")|(?:(?<=\s))(?:" + _ANYWHERE + r"))=)[^&\s\"']*"
+)
 REDACTED = "[redacted]"
 
 

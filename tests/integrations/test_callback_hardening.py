@@ -226,3 +226,14 @@ def test_reconnecting_over_undecryptable_tokens_connects_and_names_the_key_probl
     text = html.unescape(response.content.decode())
     assert "Reconnected to QuickBooks" in text and "key problem" in text
     assert QuickBooksConnection.objects.get(company=tenant.company).refresh_token_cipher.reveal() == "new-refresh"
+
+
+def test_our_own_log_fields_keep_quickbooks_error_codes_readable():
+    """Only query strings lose `code=`/`state=`; a log line's own `code=6240` (QuickBooks' error code) stays, and a
+    token is redacted wherever it appears."""
+    from attune_qbo.core.logging import redact_query
+
+    line = "qbo.client.error method=POST path=customer status=400 code=6240 intuit_tid=1-abc"
+    assert redact_query(line) == line
+    assert redact_query("GET /cb?code=abc&state=xyz HTTP/1.1") == "GET /cb?code=[redacted]&state=[redacted] HTTP/1.1"
+    assert redact_query("refresh refused token=abc123") == "refresh refused token=[redacted]"
