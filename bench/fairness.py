@@ -97,6 +97,12 @@ def main() -> None:
             f"{latency - args.debounce:.1f} s (target ≤ debounce + 5 s: {verdict}); "
             f"meanwhile tenant A had {a_done} of {len(backlog)} sent"
         )
+        marks = {name: getattr(entry, name) for name in ("created_at", "next_attempt_at", "started_at", "finished_at")}
+        print(
+            "tenant B's entry, seconds after the finalize: "
+            + ", ".join(f"{name} {value.timestamp() - finalized:+.1f}" for name, value in marks.items() if value)
+            + f"; attempts {entry.attempts}, {entry.message[:80]}"
+        )
     finally:
         if cluster is not None:
             workers.stop(cluster)

@@ -246,7 +246,13 @@ class _RealmRotation:
         if not self.realms or now - self.checked > DUE_REALMS_SECONDS:
             self.checked = now
             self.due_counts = _due_realms()
-            self.realms = [realm for realm in self.due_counts if self.paused.get(realm, 0) <= now]
+            due = [realm for realm in self.due_counts if self.paused.get(realm, 0) <= now]
+            # Keep the turn order across looks: realms that came due since go first (never served in this turn),
+            # then the others in the order they were served. (Rebuilding it from the query's order would put the
+            # same realm first after every look, which a batch turn of a second or more makes every time.)
+            self.realms = [realm for realm in due if realm not in self.realms] + [
+                realm for realm in self.realms if realm in self.due_counts and realm in due
+            ]
         return self.realms[0] if self.realms else None
 
     def due(self, realm: str) -> int:
