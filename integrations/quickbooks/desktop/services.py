@@ -668,7 +668,7 @@ def _apply_payment(connection, entry, request: QuickBooksDesktopRequest, answer:
     ours = next((ret for ret in answer.rets if marker in ret.memo), None) if found else None
     if ours is not None:
         _save_link(connection, LinkType.PAYMENT, request.object_id, ours)
-        still_here = Payment.objects.filter(pk=request.object_id).exists()
+        still_here = Payment.objects.filter(pk=request.object_id, company_id=connection.company_id).exists()
         if entry.operation == SyncOperation.PUSH and still_here:
             _finish_entry(
                 entry,
