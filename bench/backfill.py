@@ -27,7 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.push import configure, connect, control_headers, free_port, simulator_state, start_server  # noqa: E402
+from bench.push import (  # noqa: E402
+    configure,
+    control_headers,
+    free_port,
+    make_tenant,
+    simulator_state,
+    start_server,
+)
 
 BATCH_CEILING = 40 * 30  # invoices a minute per realm through batch (QBO-REFERENCE §3.4, §2.6)
 CALL_CEILING = 500  # requests a minute per realm
@@ -225,19 +232,10 @@ def main() -> None:
         from unittest import mock
 
         import requests
-        from django.contrib.auth import get_user_model
-
-        from attune_qbo.billing import services
-        from attune_qbo.tenants.models import Company, Membership
-        from integrations.models import QuickBooksConnection
 
         base = f"http://127.0.0.1:{port}"
-        company = Company.objects.create(name="Backfill Co", slug=f"backfill-{port}")
-        user = get_user_model().objects.create_user(f"bench-{port}", "bench@example.com", "pw")
-        Membership.objects.create(user=user, company=company, role="admin")
-        product = services.product_save(company=company, name="Widget", unit_price="19.99")
-        connect(company, user, base)
-        connection = QuickBooksConnection.objects.get(company=company)
+        tenant = make_tenant(port, "Backfill Co")
+        company, product, connection = tenant["company"], tenant["product"], tenant["connection"]
         requests.post(
             f"{base}/simulator/control/settings", json={"rate_limits": True}, headers=control_headers(), timeout=10
         )

@@ -59,8 +59,8 @@ def main() -> None:
         from integrations.outbox.enqueue import dispatch_drain
 
         base = f"http://127.0.0.1:{port}"
-        a = workers.make_tenant(port, US_REALM, "Tenant A")
-        b = workers.make_tenant(port, OTHER_US_REALM, "Tenant B")
+        a = common.make_tenant(port, "Tenant A", US_REALM)
+        b = common.make_tenant(port, "Tenant B", OTHER_US_REALM)
         workers.link_customer(a)
         workers.link_customer(b)
         headers = common.control_headers()

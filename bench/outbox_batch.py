@@ -7,8 +7,8 @@ Both runs drain the same kind of backlog (finalized invoices, their client alrea
 `sync_drain` in `--workers` threads, against the same simulator (a separate `runserver` process, `--port`) with
 Intuit's limits on and time-scaled (`QUICKBOOKS_SIMULATOR_TIME_SCALE`; our limiter's window is shortened with it,
 `QUICKBOOKS_RATE_WINDOW_SECONDS`, so a simulated minute lasts 60/scale seconds and the ratios are real time's).
-Batching on = the lead's hook in `sync_drain` (a batch turn before a single claim, `outbox.batches.drain_batch`),
-applied here by wrapping `worker._claim` as tests/integrations/test_outbox_batches.py does; off = threshold 0.
+Batching on = `sync_drain` as it runs in production (a batch turn, `outbox.batches.drain_batch`, for a realm with
+more than the threshold due); off = threshold 0.
 Printed: invoices per simulated minute, as a ratio to the per-call ceiling (500/min), for each; the ratio on/off; the
 simulator's call counters; and the invoices QuickBooks holds (no duplicates).
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.push import configure, connect, control_headers, simulator_state, start_server  # noqa: E402
+from bench.push import configure, control_headers, make_tenant, simulator_state, start_server  # noqa: E402
 
 CALL_CEILING = 500  # requests a minute per realm (QBO-REFERENCE §3.4)
 BATCH_CEILING = 40 * 30  # invoices a minute per realm through batch
@@ -131,20 +131,12 @@ def main() -> None:
         from unittest import mock
 
         import requests
-        from django.contrib.auth import get_user_model
 
         from attune_qbo.billing import services
-        from attune_qbo.tenants.models import Company, Membership
-        from integrations.models import QuickBooksConnection
-        from integrations.outbox import batches, worker
 
         base = f"http://127.0.0.1:{port}"
-        company = Company.objects.create(name="Outbox Batch Co", slug=f"outbox-batch-{port}")
-        user = get_user_model().objects.create_user(f"bench-ob-{port}", "bench@example.com", "pw")
-        Membership.objects.create(user=user, company=company, role="admin")
-        product = services.product_save(company=company, name="Widget", unit_price="19.99")
-        connect(company, user, base)
-        connection = QuickBooksConnection.objects.get(company=company)
+        tenant = make_tenant(port, "Outbox Batch Co")
+        company, product, connection = tenant["company"], tenant["product"], tenant["connection"]
         requests.post(
             f"{base}/simulator/control/settings", json={"rate_limits": True}, headers=control_headers(), timeout=10
         )
@@ -152,17 +144,9 @@ def main() -> None:
             f"attune-qbo outbox batch benchmark · {args.invoices} invoices per run · time scale {args.time_scale} "
             f"(a simulated minute lasts {60 / args.time_scale:.0f} s) · database {database_url.split(':')[0]}"
         )
-        real_claim = worker._claim
-
-        def claim_with_batches(entry_id, *, realm_id=""):  # the lead's hook in sync_drain, applied from outside
-            if realm_id and batches.drain_batch(realm_id) is not None:
-                return worker.CLAIM_NOT_NOW
-            return real_claim(entry_id, realm_id=realm_id)
-
         with (
             mock.patch("integrations.outbox.enqueue.dispatch", lambda entry_id: None),
             mock.patch("integrations.outbox.enqueue.dispatch_drain", lambda *a, **k: None),
-            mock.patch.object(worker, "_claim", claim_with_batches),
         ):
             print("setting up (not timed): one linked client and the invoices …", flush=True)
             client = services.client_save(company=company, display_name="Backlog Client", email="b@example.com")

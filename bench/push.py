@@ -132,6 +132,29 @@ def connect(company, user, base: str, realm: str = "9341453050298541") -> None:
         raise SystemExit("connecting to the simulator failed")
 
 
+def make_tenant(port: int, name: str, realm: str = "9341453050298541") -> dict:
+    """A company with an admin, one client and one product, connected to the simulator's `realm`: what every
+    benchmark starts from. Returns company, user, client, product and the QuickBooks connection."""
+    from django.contrib.auth import get_user_model
+
+    from attune_qbo.billing import services
+    from attune_qbo.tenants.models import Company, Membership
+    from integrations.models import QuickBooksConnection
+
+    company = Company.objects.create(name=name, slug=f"{name.lower().replace(' ', '-')}-{port}")
+    user = get_user_model().objects.create_user(f"{company.slug}-admin", "bench@example.com", "pw")
+    Membership.objects.create(user=user, company=company, role="admin")
+    tenant = {
+        "company": company,
+        "user": user,
+        "client": services.client_save(company=company, display_name=f"{name} Client {port}", email="c@example.com"),
+        "product": services.product_save(company=company, name="Widget", unit_price="19.99"),
+    }
+    connect(company, user, f"http://127.0.0.1:{port}", realm=realm)
+    tenant["connection"] = QuickBooksConnection.objects.get(company=company)
+    return tenant
+
+
 def simulator_state(base: str) -> dict:
     import requests
 
@@ -334,23 +357,8 @@ def main() -> None:
         django.setup()
         from unittest import mock
 
-        from django.contrib.auth import get_user_model
-
-        from attune_qbo.billing import services
-        from attune_qbo.tenants.models import Company, Membership
-
         base = f"http://127.0.0.1:{port}"
-        company = Company.objects.create(name="Bench Co", slug=f"bench-{port}")
-        user = get_user_model().objects.create_user(f"bench-{port}", "bench@example.com", "pw")
-        Membership.objects.create(user=user, company=company, role="admin")
-        tenant = {
-            "company": company,
-            "client": services.client_save(
-                company=company, display_name=f"Bench Client {port}", email="client@example.com"
-            ),
-            "product": services.product_save(company=company, name="Widget", unit_price="19.99"),
-        }
-        connect(company, user, base)
+        tenant = make_tenant(port, "Bench Co")
         print(f"attune-qbo push benchmark · database {database_url.split(':')[0]} · simulator {base}")
         count_calls()
         with mock.patch("integrations.outbox.enqueue.dispatch", lambda entry_id: None):  # this process is the worker

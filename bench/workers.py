@@ -68,24 +68,6 @@ def stop(process: subprocess.Popen) -> None:
             process.kill()
 
 
-def make_tenant(port: int, realm: str, name: str):
-    from django.contrib.auth import get_user_model
-
-    from attune_qbo.billing import services
-    from attune_qbo.tenants.models import Company, Membership
-
-    company = Company.objects.create(name=name, slug=f"{name.lower().replace(' ', '-')}-{port}")
-    user = get_user_model().objects.create_user(f"{company.slug}-admin", "bench@example.com", "pw")
-    Membership.objects.create(user=user, company=company, role="admin")
-    tenant = {
-        "company": company,
-        "client": services.client_save(company=company, display_name=f"{name} Client {port}", email="c@example.com"),
-        "product": services.product_save(company=company, name="Widget", unit_price="19.99"),
-    }
-    common.connect(company, user, f"http://127.0.0.1:{port}", realm=realm)
-    return tenant
-
-
 def link_customer(tenant) -> None:
     """One push with the worker in this process, so the customer is linked before the backlog (as in steady use)."""
     from unittest import mock
@@ -138,7 +120,7 @@ def main() -> None:
         scale = set_time_scale(base, args.time_scale)
         env["QUICKBOOKS_RATE_WINDOW_SECONDS"] = str(60 / scale)
         os.environ.update(env)
-        tenant = make_tenant(port, realm, "Bench Co")
+        tenant = common.make_tenant(port, "Bench Co", realm)
         link_customer(tenant)
         limits_on = {"rate_limits": True}
         headers = common.control_headers()

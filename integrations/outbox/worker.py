@@ -22,7 +22,6 @@ from attune_qbo.core.prepared import PreparedQuery
 from integrations.models import ConnectionStatus, QuickBooksConnection, QuickBooksSyncLog, SyncStatus
 from integrations.outbox import enqueue
 from integrations.outbox.batches import batch_threshold, drain_batch
-from integrations.outbox.outcomes import finish  # noqa: F401  (the worker's outcome recorder, as before)
 
 logger = logging.getLogger("qbo.sync")
 

@@ -223,6 +223,7 @@ def test_the_drain_serves_realms_in_turn_so_a_backlog_does_not_hold_up_another_c
 ):
     """Tenant A has 30 entries due since a while; tenant B's one invoice came due later. B goes second, not 31st.
     (One by one here; the same with batches: test_outbox_batches.py.)"""
+    from integrations.outbox import outcomes
     from integrations.outbox import worker as sync
 
     from .conftest import make_connection
@@ -246,7 +247,7 @@ def test_the_drain_serves_realms_in_turn_so_a_backlog_does_not_hold_up_another_c
 
     def pushed(entry, connection):
         order.append(entry.pk)
-        sync.finish(entry, "succeeded", "ok")
+        outcomes.finish(entry, "succeeded", "ok")
         return "succeeded"
 
     monkeypatch.setattr(sync, "_execute", pushed)
